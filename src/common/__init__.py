@@ -1,0 +1,1 @@
+"""Shared code for every Rollcall tier: wire protocol, transport, config, logging, metrics."""

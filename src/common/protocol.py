@@ -1,0 +1,301 @@
+"""Rollcall wire protocol: the one definition every tier speaks.
+
+A message is a ZeroMQ multipart message::
+
+    [ header (UTF-8 JSON object) , payload 0 , payload 1 , ... ]
+
+The header is small JSON; payloads are binary (JPEG images). ``encode`` turns a
+:class:`Message` into frames and ``decode`` validates frames back into a
+:class:`Message`. Every way a message can be malformed raises
+:class:`ProtocolError` with a short machine-readable ``reason`` so receivers can
+count drops by reason and never crash.
+
+Header fields (all tiers):
+
+============  ==============================================================
+``v``         protocol version (int); a peer with another version is rejected
+``type``      one of :class:`MessageType`
+``msg_id``    unique id of this message (idempotency key downstream)
+``camera_id`` camera that produced the frame
+``classroom_id`` classroom the camera belongs to
+``trace_id``  follows one captured frame from camera to attendance record
+``seq``       per-camera sequence number (int >= 0)
+``ts``        map hop name -> epoch milliseconds (``captured``, ``sent``, ...)
+``image``     ``{"width", "height", "encoding", "bytes"}`` of payload 0, or null
+``meta``      type-specific fields (face crop boxes, results, ...)
+============  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Sequence
+
+PROTOCOL_VERSION = 1
+
+#: Hop names used in ``Header.ts``, in pipeline order. Other names are allowed.
+HOPS: tuple[str, ...] = (
+    "captured",  # IoT: frame grabbed from the source
+    "sent",  # IoT: handed to ZeroMQ
+    "edge_received",  # edge: pulled off the socket
+    "detect_start",  # edge: worker took the frame
+    "detect_end",  # edge: person + face detection done
+    "edge_sent",  # edge: face crop handed to ZeroMQ
+    "cloud_received",  # cloud: pulled off the socket
+    "recognised",  # cloud: recognition call returned
+    "recorded",  # cloud: attendance stored
+)
+
+
+class MessageType(str, Enum):
+    """Kinds of message on the wire."""
+
+    FRAME = "frame"  # IoT -> edge: one camera frame (JPEG)
+    END_OF_STREAM = "eos"  # IoT -> edge: the source ended, no payload
+    FACE_CROP = "face_crop"  # edge -> cloud: one face crop (JPEG) + boxes
+    RESULT = "result"  # cloud -> edge: recognition outcome for a crop / track
+    ACK = "ack"  # any -> any: receipt of ``meta.ack_of`` message id
+    HEARTBEAT = "heartbeat"  # liveness, no payload
+
+
+#: Message types that must carry exactly one image payload.
+IMAGE_TYPES = frozenset({MessageType.FRAME, MessageType.FACE_CROP})
+#: Image encodings accepted in ``image.encoding``.
+ENCODINGS = frozenset({"jpeg", "png"})
+
+
+class ProtocolError(ValueError):
+    """A message that cannot be accepted. ``reason`` is a stable counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits enforced by :func:`decode` (and by :func:`encode`)."""
+
+    max_header_bytes: int = 16 * 1024
+    max_payload_bytes: int = 8 * 1024 * 1024
+    max_payloads: int = 4
+    max_id_chars: int = 128
+    max_meta_bytes: int = 8 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Description of an image payload."""
+
+    width: int
+    height: int
+    encoding: str = "jpeg"
+    bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "encoding": self.encoding, "bytes": self.bytes}
+
+
+def new_id() -> str:
+    """A fresh random id (32 hex chars) for messages and traces."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Header:
+    """The JSON header frame of a message."""
+
+    type: MessageType
+    camera_id: str
+    classroom_id: str
+    trace_id: str = field(default_factory=new_id)
+    seq: int = 0
+    msg_id: str = field(default_factory=new_id)
+    ts: dict[str, int] = field(default_factory=dict)
+    image: ImageInfo | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    v: int = PROTOCOL_VERSION
+
+    def stamp(self, hop: str, ms: int) -> None:
+        """Record the time (epoch ms) at which this message passed ``hop``."""
+        self.ts[hop] = int(ms)
+
+    def derive(self, type: MessageType, **changes: Any) -> "Header":
+        """A new header for a message caused by this one: same camera, classroom,
+        trace and timestamps, new message id."""
+        base = dict(
+            type=type,
+            camera_id=self.camera_id,
+            classroom_id=self.classroom_id,
+            trace_id=self.trace_id,
+            seq=self.seq,
+            ts=dict(self.ts),
+        )
+        base.update(changes)
+        return Header(**base)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "type": self.type.value,
+            "msg_id": self.msg_id,
+            "camera_id": self.camera_id,
+            "classroom_id": self.classroom_id,
+            "trace_id": self.trace_id,
+            "seq": self.seq,
+            "ts": self.ts,
+            "image": self.image.to_json() if self.image else None,
+            "meta": self.meta,
+        }
+
+
+@dataclass
+class Message:
+    """A header plus zero or more binary payloads."""
+
+    header: Header
+    payloads: list[bytes] = field(default_factory=list)
+
+    @property
+    def image(self) -> bytes | None:
+        """Payload 0, for message types that carry an image."""
+        return self.payloads[0] if self.payloads else None
+
+
+def make_image_message(
+    type: MessageType,
+    jpeg: bytes,
+    width: int,
+    height: int,
+    camera_id: str,
+    classroom_id: str,
+    **header_fields: Any,
+) -> Message:
+    """Build a FRAME or FACE_CROP message around one encoded image."""
+    info = ImageInfo(width=width, height=height, encoding="jpeg", bytes=len(jpeg))
+    header = Header(type=type, camera_id=camera_id, classroom_id=classroom_id, image=info, **header_fields)
+    return Message(header=header, payloads=[jpeg])
+
+
+def encode(message: Message, limits: Limits = DEFAULT_LIMITS) -> list[bytes]:
+    """Serialise ``message`` into ZeroMQ frames. Raises ProtocolError if it
+    would not pass :func:`decode` on the other side."""
+    frames = [json.dumps(message.header.to_json(), separators=(",", ":")).encode("utf-8")]
+    frames.extend(bytes(p) for p in message.payloads)
+    _check_frames(frames, limits)
+    _parse_header(frames[0], len(frames) - 1, limits, [len(f) for f in frames[1:]])
+    return frames
+
+
+def decode(frames: Sequence[bytes], limits: Limits = DEFAULT_LIMITS) -> Message:
+    """Validate ZeroMQ frames and return the Message. Raises ProtocolError."""
+    frames = [bytes(f) for f in frames]
+    _check_frames(frames, limits)
+    payloads = frames[1:]
+    header = _parse_header(frames[0], len(payloads), limits, [len(p) for p in payloads])
+    return Message(header=header, payloads=payloads)
+
+
+def _check_frames(frames: Sequence[bytes], limits: Limits) -> None:
+    if not frames:
+        raise ProtocolError("frame_count", "empty message")
+    if len(frames) - 1 > limits.max_payloads:
+        raise ProtocolError("frame_count", f"{len(frames) - 1} payloads > {limits.max_payloads}")
+    if len(frames[0]) > limits.max_header_bytes:
+        raise ProtocolError("oversize_header", f"{len(frames[0])} bytes > {limits.max_header_bytes}")
+    for i, payload in enumerate(frames[1:]):
+        if len(payload) > limits.max_payload_bytes:
+            raise ProtocolError("oversize_payload", f"payload {i}: {len(payload)} bytes > {limits.max_payload_bytes}")
+
+
+def _parse_header(raw: bytes, n_payloads: int, limits: Limits, sizes: list[int]) -> Header:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("bad_json", f"header is not UTF-8 JSON ({exc.__class__.__name__})") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_json", "header is not a JSON object")
+
+    version = obj.get("v")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError("version", f"peer speaks protocol v{version!r}, this side speaks v{PROTOCOL_VERSION}")
+
+    type_name = _require(obj, "type", str)
+    try:
+        mtype = MessageType(type_name)
+    except ValueError:
+        raise ProtocolError("bad_field", f"unknown message type {type_name[:32]!r}") from None
+
+    ids = {name: _require_id(obj, name, limits) for name in ("msg_id", "camera_id", "classroom_id", "trace_id")}
+    seq = _require(obj, "seq", int)
+    if seq < 0:
+        raise ProtocolError("bad_field", "seq must be >= 0")
+
+    ts = _require(obj, "ts", dict)
+    if len(ts) > 32:
+        raise ProtocolError("oversize_field", "ts has more than 32 hops")
+    for hop, value in ts.items():
+        if len(hop) > 32 or not _is_int(value) or value < 0:
+            raise ProtocolError("bad_field", f"ts[{hop[:32]!r}] must be a non-negative int of ms")
+
+    meta = obj.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ProtocolError("bad_field", "meta must be an object")
+    if len(json.dumps(meta)) > limits.max_meta_bytes:
+        raise ProtocolError("oversize_field", f"meta larger than {limits.max_meta_bytes} bytes")
+
+    image = _parse_image(obj.get("image"), mtype, n_payloads, sizes)
+    return Header(type=mtype, seq=seq, ts=dict(ts), image=image, meta=meta, v=version, **ids)
+
+
+def _parse_image(raw: Any, mtype: MessageType, n_payloads: int, sizes: list[int]) -> ImageInfo | None:
+    if mtype in IMAGE_TYPES:
+        if n_payloads != 1:
+            raise ProtocolError("frame_count", f"{mtype.value} needs exactly 1 payload, got {n_payloads}")
+        if not isinstance(raw, dict):
+            raise ProtocolError("missing_field", f"{mtype.value} needs an image description")
+        width, height = _require(raw, "width", int), _require(raw, "height", int)
+        encoding, nbytes = _require(raw, "encoding", str), _require(raw, "bytes", int)
+        if not (0 < width <= 16384 and 0 < height <= 16384):
+            raise ProtocolError("bad_field", f"image size {width}x{height} out of range")
+        if encoding not in ENCODINGS:
+            raise ProtocolError("bad_field", f"unsupported image encoding {encoding!r}")
+        if nbytes != sizes[0] or sizes[0] == 0:
+            raise ProtocolError("bad_field", f"image.bytes={nbytes} but payload has {sizes[0]} bytes")
+        return ImageInfo(width=width, height=height, encoding=encoding, bytes=nbytes)
+    if raw is not None:
+        raise ProtocolError("bad_field", f"{mtype.value} carries no image")
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require(obj: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in obj:
+        raise ProtocolError("missing_field", f"header has no {name!r}")
+    value = obj[name]
+    ok = _is_int(value) if kind is int else isinstance(value, kind)
+    if kind is float and _is_int(value):
+        ok = True
+    if not ok or (isinstance(value, float) and not math.isfinite(value)):
+        raise ProtocolError("bad_field", f"{name!r} must be {kind.__name__}")
+    return value
+
+
+def _require_id(obj: dict[str, Any], name: str, limits: Limits) -> str:
+    value = _require(obj, name, str)
+    if not value:
+        raise ProtocolError("bad_field", f"{name!r} is empty")
+    if len(value) > limits.max_id_chars:
+        raise ProtocolError("oversize_field", f"{name!r} longer than {limits.max_id_chars} chars")
+    return value

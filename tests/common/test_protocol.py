@@ -1,0 +1,153 @@
+import json
+
+import pytest
+
+from common.protocol import (
+    PROTOCOL_VERSION,
+    Header,
+    Limits,
+    Message,
+    MessageType,
+    ProtocolError,
+    decode,
+    encode,
+    make_image_message,
+)
+
+JPEG = b"\xff\xd8fakejpegbytes\xff\xd9"
+
+
+def frame_message() -> Message:
+    msg = make_image_message(MessageType.FRAME, JPEG, 640, 480, camera_id="cam-1", classroom_id="room-101", seq=7)
+    msg.header.stamp("captured", 1_700_000_000_000)
+    msg.header.stamp("sent", 1_700_000_000_005)
+    return msg
+
+
+def header_of(frames):
+    return json.loads(frames[0])
+
+
+def rebuild(header: dict, payloads=(JPEG,)):
+    return [json.dumps(header).encode(), *payloads]
+
+
+def reason_of(frames, limits=Limits()):
+    with pytest.raises(ProtocolError) as info:
+        decode(frames, limits)
+    return info.value.reason
+
+
+def test_round_trip_keeps_every_field():
+    msg = frame_message()
+    out = decode(encode(msg))
+    assert out.header == msg.header
+    assert out.payloads == [JPEG]
+    assert out.header.ts == {"captured": 1_700_000_000_000, "sent": 1_700_000_000_005}
+    assert out.header.image.width == 640 and out.header.image.bytes == len(JPEG)
+    assert out.header.v == PROTOCOL_VERSION
+
+
+def test_header_carries_required_fields():
+    h = header_of(encode(frame_message()))
+    for key in ("v", "type", "msg_id", "camera_id", "classroom_id", "trace_id", "seq", "ts", "image", "meta"):
+        assert key in h
+
+
+def test_derived_header_keeps_trace_and_gets_new_id():
+    frame = frame_message().header
+    crop = frame.derive(MessageType.FACE_CROP, meta={"track_id": 3})
+    assert crop.trace_id == frame.trace_id and crop.msg_id != frame.msg_id
+    assert crop.ts == frame.ts and crop.ts is not frame.ts
+
+
+def test_result_and_eos_messages_without_payload():
+    eos = Message(Header(type=MessageType.END_OF_STREAM, camera_id="c", classroom_id="r", seq=3))
+    assert decode(encode(eos)).header.type is MessageType.END_OF_STREAM
+    result = Message(Header(type=MessageType.RESULT, camera_id="c", classroom_id="r",
+                            meta={"ack_of": "abc", "status": "recognised", "student_id": "s1"}))
+    assert decode(encode(result)).header.meta["status"] == "recognised"
+
+
+def test_version_mismatch_is_rejected_clearly():
+    h = header_of(encode(frame_message()))
+    h["v"] = PROTOCOL_VERSION + 1
+    with pytest.raises(ProtocolError) as info:
+        decode(rebuild(h))
+    assert info.value.reason == "version"
+    assert f"v{PROTOCOL_VERSION + 1}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "frames, reason",
+    [
+        ([], "frame_count"),
+        ([b"{not json"], "bad_json"),
+        ([b"\xff\xfe\x00"], "bad_json"),
+        ([b"[1,2]"], "bad_json"),
+    ],
+)
+def test_broken_frames(frames, reason):
+    assert reason_of(frames) == reason
+
+
+def test_wrong_payload_count_for_frame():
+    frames = encode(frame_message())
+    assert reason_of(frames[:1]) == "frame_count"
+    assert reason_of(frames + [JPEG]) == "frame_count"
+
+
+def test_too_many_payloads():
+    frames = encode(frame_message())
+    assert reason_of(frames + [b"x"] * 10) == "frame_count"
+
+
+@pytest.mark.parametrize("field", ["type", "msg_id", "camera_id", "classroom_id", "trace_id", "seq", "ts"])
+def test_missing_field(field):
+    h = header_of(encode(frame_message()))
+    del h[field]
+    assert reason_of(rebuild(h)) == "missing_field"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("type", "selfie"), ("seq", -1), ("seq", "7"), ("seq", True), ("camera_id", ""), ("camera_id", 5),
+     ("ts", {"captured": "soon"}), ("ts", {"captured": -5}), ("meta", [1])],
+)
+def test_bad_field(field, value):
+    h = header_of(encode(frame_message()))
+    h[field] = value
+    assert reason_of(rebuild(h)) == "bad_field"
+
+
+def test_image_description_must_match_payload():
+    h = header_of(encode(frame_message()))
+    h["image"]["bytes"] = 3
+    assert reason_of(rebuild(h)) == "bad_field"
+    h = header_of(encode(frame_message()))
+    h["image"]["encoding"] = "gif"
+    assert reason_of(rebuild(h)) == "bad_field"
+    h = header_of(encode(frame_message()))
+    h["image"] = None
+    assert reason_of(rebuild(h)) == "missing_field"
+
+
+def test_oversize_fields_and_payloads():
+    h = header_of(encode(frame_message()))
+    h["camera_id"] = "c" * 500
+    assert reason_of(rebuild(h)) == "oversize_field"
+    h = header_of(encode(frame_message()))
+    h["meta"] = {"junk": "x" * 9000}
+    assert reason_of(rebuild(h)) == "oversize_field"
+    big = b"x" * 2048
+    h = header_of(encode(frame_message()))
+    h["image"]["bytes"] = len(big)
+    assert reason_of(rebuild(h, [big]), Limits(max_payload_bytes=1024)) == "oversize_payload"
+    assert reason_of([b" " * 20000 + b"{}"]) == "oversize_header"
+
+
+def test_encode_refuses_what_decode_would_reject():
+    msg = frame_message()
+    msg.header.camera_id = ""
+    with pytest.raises(ProtocolError):
+        encode(msg)
