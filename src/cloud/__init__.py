@@ -1,0 +1,1 @@
+"""Cloud tier: face recognition (AWS Rekognition), attendance storage, ingest, API."""

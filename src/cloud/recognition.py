@@ -1,0 +1,320 @@
+"""Face recognition through AWS Rekognition (boto3), or any Rekognition-compatible
+endpoint such as the local service (``endpoint_url``).
+
+* Collection: create if missing (idempotent), describe, delete.
+* Enrolment: ``IndexFaces`` with ``ExternalImageId = student id``; exactly one face per
+  photo (none -> rejected; several -> the indexed ones are deleted again and rejected).
+* Search: ``SearchFacesByImage`` with ``MaxFaces=1`` and the match threshold.
+  No face in the image (``InvalidParameterException``) -> ``no_face``.
+  Throttling is retried with bounded exponential backoff; every other failure
+  fails closed (``error``) - an error is never "recognised".
+
+Credentials come only from the standard boto3 chain (environment, shared config,
+instance role). Missing credentials make calls fail with a clear reason
+(``no_credentials``) instead of crashing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from common.logs import log_event
+from common.metrics import Metrics
+
+from .errors import EnrolmentError, RecognitionUnavailable
+from .models import RecognitionOutcome
+
+log = logging.getLogger("rollcall.cloud.recognition")
+
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException", "TooManyRequestsException"}
+)
+ACCESS_CODES = frozenset(
+    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
+     "InvalidClientTokenId", "AccessDenied"}
+)
+BAD_IMAGE_CODES = frozenset({"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"})
+
+
+@dataclass(frozen=True)
+class IndexedFace:
+    """A face that IndexFaces added to the collection."""
+
+    face_id: str
+    image_id: str | None
+    confidence: float | None
+    bounding_box: dict[str, float] | None
+
+
+class Recognizer(Protocol):
+    """What the attendance service needs from a face recogniser."""
+
+    collection_id: str
+
+    def ensure_collection(self) -> bool: ...
+    def describe_collection(self) -> dict[str, Any]: ...
+    def delete_collection(self) -> None: ...
+    def index_face(self, student_id: str, image: bytes) -> IndexedFace: ...
+    def delete_faces(self, face_ids: list[str]) -> None: ...
+    def search(self, image: bytes) -> RecognitionOutcome: ...
+    def detect_emotion(self, image: bytes) -> str | None: ...
+
+
+class _Failure(Exception):
+    """A classified Rekognition failure: ``reason`` is a counter key."""
+
+    def __init__(self, reason: str, code: str, detail: str, attempts: int) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.code = code
+        self.detail = detail
+        self.attempts = attempts
+
+
+def make_rekognition_client(region: str, endpoint_url: str = "", timeout_s: float = 10.0, session: boto3.session.Session | None = None):  # type: ignore[no-untyped-def]
+    """A boto3 Rekognition client. botocore's own retries are off: throttling is
+    retried by :class:`RekognitionRecognizer` so the policy is in one place."""
+    session = session or boto3.session.Session(region_name=region)
+    config = Config(
+        region_name=region,
+        retries={"max_attempts": 1, "mode": "standard"},
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+    )
+    return session.client("rekognition", endpoint_url=endpoint_url or None, config=config)
+
+
+def credentials_available(session: boto3.session.Session | None = None) -> bool:
+    """True if the standard AWS credential chain yields credentials."""
+    try:
+        return (session or boto3.session.Session()).get_credentials() is not None
+    except (BotoCoreError, OSError):
+        return False
+
+
+class RekognitionRecognizer:
+    """Rekognition calls with classification, bounded backoff and counters."""
+
+    def __init__(
+        self,
+        client: Any,
+        collection_id: str = "rollcall",
+        match_threshold: float = 80.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.2,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.collection_id = collection_id
+        self.match_threshold = float(match_threshold)
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.metrics = metrics or Metrics()
+        self.sleep = sleep
+
+    # ---------------------------------------------------------------- plumbing
+    def _call(self, operation: str, **params: Any) -> tuple[dict[str, Any], int]:
+        """Call ``operation``; retry throttling; raise _Failure otherwise."""
+        method = getattr(self.client, operation)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                response = method(**params)
+                self.metrics.observe(f"rekognition_{operation}_ms", (time.perf_counter() - started) * 1000)
+                return response, attempt
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "Unknown")
+                message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+                if code in THROTTLING_CODES:
+                    self.metrics.inc("rekognition_throttled")
+                    if attempt <= self.max_retries:
+                        delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                        log_event(log, "rekognition_throttled", level=logging.WARNING, operation=operation,
+                                  attempt=attempt, retry_in_s=round(delay, 3))
+                        self.sleep(delay)
+                        continue
+                    raise _Failure("throttled", code, f"still throttled after {attempt} attempts", attempt) from None
+                if code in ACCESS_CODES:
+                    raise _Failure("access_denied", code, message, attempt) from None
+                if code == "ResourceNotFoundException":
+                    raise _Failure("collection_missing", code, message, attempt) from None
+                if code in BAD_IMAGE_CODES:
+                    raise _Failure("bad_image" if code != "InvalidParameterException" else "invalid_parameter", code, message, attempt) from None
+                raise _Failure("aws_error", code, message, attempt) from None
+            except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
+                raise _Failure("no_credentials", type(exc).__name__,
+                               "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use an instance role)",
+                               attempt) from None
+            except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
+                raise _Failure("unreachable", type(exc).__name__, str(exc), attempt) from None
+            except BotoCoreError as exc:
+                raise _Failure("client_error", type(exc).__name__, str(exc), attempt) from None
+
+    def _unavailable(self, failure: _Failure, what: str) -> RecognitionUnavailable:
+        self.metrics.inc(f"rekognition_errors_{failure.reason}")
+        log_event(log, "rekognition_error", level=logging.ERROR, operation=what, reason=failure.reason,
+                  code=failure.code, detail=failure.detail[:300])
+        return RecognitionUnavailable(f"Rekognition {what} failed ({failure.reason}: {failure.detail[:200]})")
+
+    # -------------------------------------------------------------- collection
+    def ensure_collection(self) -> bool:
+        """Create the collection if it does not exist. True if it was created."""
+        try:
+            self._call("describe_collection", CollectionId=self.collection_id)
+            return False
+        except _Failure as failure:
+            if failure.reason != "collection_missing":
+                raise self._unavailable(failure, "DescribeCollection") from None
+        try:
+            self._call("create_collection", CollectionId=self.collection_id)
+        except _Failure as failure:
+            if failure.code == "ResourceAlreadyExistsException":
+                return False  # created concurrently
+            raise self._unavailable(failure, "CreateCollection") from None
+        log_event(log, "collection_created", collection_id=self.collection_id)
+        return True
+
+    def describe_collection(self) -> dict[str, Any]:
+        """FaceCount, FaceModelVersion, ... of the collection."""
+        try:
+            response, _ = self._call("describe_collection", CollectionId=self.collection_id)
+        except _Failure as failure:
+            raise self._unavailable(failure, "DescribeCollection") from None
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def delete_collection(self) -> None:
+        """Delete the collection and every face in it (missing is fine)."""
+        try:
+            self._call("delete_collection", CollectionId=self.collection_id)
+        except _Failure as failure:
+            if failure.reason != "collection_missing":
+                raise self._unavailable(failure, "DeleteCollection") from None
+
+    # --------------------------------------------------------------- enrolment
+    def index_face(self, student_id: str, image: bytes) -> IndexedFace:
+        """Index the single face of ``image`` as ``student_id``.
+
+        Raises EnrolmentError for no face / several faces / a bad image and
+        RecognitionUnavailable when Rekognition cannot be used.
+        """
+        params = dict(CollectionId=self.collection_id, Image={"Bytes": image}, ExternalImageId=student_id, MaxFaces=2)
+        try:
+            response, _ = self._call("index_faces", **params)
+        except _Failure as failure:
+            if failure.reason == "collection_missing":
+                self.ensure_collection()
+                try:
+                    response, _ = self._call("index_faces", **params)
+                except _Failure as again:
+                    raise self._enrol_failure(again) from None
+            else:
+                raise self._enrol_failure(failure) from None
+        records = response.get("FaceRecords", [])
+        unindexed = response.get("UnindexedFaces", [])
+        too_many = any("EXCEEDS_MAX_FACES" in u.get("Reasons", []) for u in unindexed)
+        if len(records) > 1 or (records and too_many):
+            self.delete_faces([r["Face"]["FaceId"] for r in records])
+            self.metrics.inc("enrolment_rejected_several_faces")
+            n = len(records) + sum(1 for u in unindexed if "EXCEEDS_MAX_FACES" in u.get("Reasons", []))
+            raise EnrolmentError(f"the photo shows {n} faces; an enrolment photo must show exactly one face")
+        if not records:
+            self.metrics.inc("enrolment_rejected_no_face")
+            reasons = sorted({r for u in unindexed for r in u.get("Reasons", [])})
+            why = f" (faces found but not usable: {', '.join(reasons)})" if reasons else ""
+            raise EnrolmentError(f"no usable face found in the photo{why}")
+        face = records[0]["Face"]
+        return IndexedFace(
+            face_id=face["FaceId"],
+            image_id=face.get("ImageId"),
+            confidence=face.get("Confidence"),
+            bounding_box=face.get("BoundingBox"),
+        )
+
+    def _enrol_failure(self, failure: _Failure) -> Exception:
+        if failure.reason in ("bad_image", "invalid_parameter"):
+            self.metrics.inc("enrolment_rejected_bad_image")
+            return EnrolmentError(f"Rekognition rejected the photo ({failure.code}: {failure.detail[:200]})")
+        return self._unavailable(failure, "IndexFaces")
+
+    def delete_faces(self, face_ids: list[str]) -> None:
+        """Remove faces from the collection (ids that are already gone are fine)."""
+        for start in range(0, len(face_ids), 4096):
+            chunk = face_ids[start : start + 4096]
+            if not chunk:
+                continue
+            try:
+                self._call("delete_faces", CollectionId=self.collection_id, FaceIds=chunk)
+            except _Failure as failure:
+                if failure.reason == "collection_missing":
+                    return
+                raise self._unavailable(failure, "DeleteFaces") from None
+
+    # ------------------------------------------------------------------ search
+    def search(self, image: bytes) -> RecognitionOutcome:
+        """Who is the (largest) face in ``image``? Never raises."""
+        try:
+            response, attempts = self._call(
+                "search_faces_by_image",
+                CollectionId=self.collection_id,
+                Image={"Bytes": image},
+                MaxFaces=1,
+                FaceMatchThreshold=self.match_threshold,
+            )
+        except _Failure as failure:
+            if failure.reason == "invalid_parameter":
+                # Rekognition's way of saying "there is no face in this image".
+                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts)
+            self.metrics.inc(f"rekognition_errors_{failure.reason}")
+            log_event(log, "rekognition_error", level=logging.ERROR, operation="SearchFacesByImage",
+                      reason=failure.reason, code=failure.code, detail=failure.detail[:300])
+            return RecognitionOutcome(status="error", reason=failure.reason, detail=f"{failure.code}: {failure.detail[:200]}",
+                                      attempts=failure.attempts)
+        matches = response.get("FaceMatches") or []
+        if not matches:
+            return RecognitionOutcome(status="unknown", reason="no_match", attempts=attempts)
+        best = max(matches, key=lambda m: m.get("Similarity", 0.0))
+        face = best.get("Face", {})
+        student_id = face.get("ExternalImageId")
+        similarity = float(best.get("Similarity", 0.0))
+        if not student_id or similarity < self.match_threshold:
+            return RecognitionOutcome(status="unknown", reason="no_match", similarity=similarity, attempts=attempts)
+        return RecognitionOutcome(status="recognised", student_id=student_id, similarity=similarity,
+                                  face_id=face.get("FaceId"), attempts=attempts)
+
+    def detect_emotion(self, image: bytes) -> str | None:
+        """Dominant emotion (e.g. ``HAPPY``) of the largest face, or None."""
+        try:
+            response, _ = self._call("detect_faces", Image={"Bytes": image}, Attributes=["EMOTIONS"])
+        except _Failure as failure:
+            self.metrics.inc(f"emotion_errors_{failure.reason}")
+            return None
+        faces = response.get("FaceDetails") or []
+        if not faces:
+            return None
+        largest = max(faces, key=lambda f: f.get("BoundingBox", {}).get("Width", 0) * f.get("BoundingBox", {}).get("Height", 0))
+        emotions = largest.get("Emotions") or []
+        if not emotions:
+            return None
+        return str(max(emotions, key=lambda e: e.get("Confidence", 0.0)).get("Type"))
