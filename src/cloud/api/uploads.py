@@ -1,0 +1,113 @@
+"""Photo uploads: read the image from the request and check it before the service sees it.
+
+An upload is a multipart form with a ``photo`` file field, or a raw
+``image/jpeg`` / ``image/png`` body. The request size is capped by Flask's
+``MAX_CONTENT_LENGTH`` (413). The image must be a JPEG or PNG (415 otherwise),
+its header must announce sane dimensions (checked before decoding, so a small
+file cannot expand into gigabytes) and it must decode (422 otherwise).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from flask import request
+
+from common.images import ImageDecodeError, decode_image
+
+from .errors import ApiError
+
+RAW_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+MIN_SIDE_PX = 32
+MAX_SIDE_PX = 8192
+MAX_PIXELS = 40_000_000
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+# JPEG start-of-frame markers (baseline, progressive, lossless...), not DHT/JPG/DAC.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def read_photo_upload() -> bytes:
+    """The uploaded image bytes, validated; raises ApiError (400/415/422)."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("photo")
+        if upload is None:
+            raise ApiError(400, "missing_field", "multipart upload has no 'photo' file field")
+        data = upload.read()
+    elif mimetype in RAW_IMAGE_TYPES:
+        data = request.get_data()
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"upload a photo as multipart/form-data (field 'photo') or as an image/jpeg or image/png body, not {mimetype or 'no content type'}",
+        )
+    check_image(data)
+    return data
+
+
+def image_kind(data: bytes) -> str | None:
+    """``"jpeg"`` or ``"png"`` from the file signature, else None."""
+    if data.startswith(_JPEG_SIGNATURE):
+        return "jpeg"
+    if data.startswith(_PNG_SIGNATURE):
+        return "png"
+    return None
+
+
+def check_image(data: bytes) -> tuple[int, int]:
+    """Validate an encoded image; return its (width, height)."""
+    if not data:
+        raise ApiError(422, "invalid_image", "the uploaded photo is empty")
+    kind = image_kind(data)
+    if kind is None:
+        raise ApiError(415, "unsupported_media_type", "the uploaded file is not a JPEG or PNG image")
+    size = _png_size(data) if kind == "png" else _jpeg_size(data)
+    if size is None:
+        raise ApiError(422, "invalid_image", f"the uploaded {kind.upper()} is corrupt (no readable image header)")
+    width, height = size
+    if min(width, height) < MIN_SIDE_PX:
+        raise ApiError(422, "invalid_image", f"photo is {width}x{height} px; at least {MIN_SIDE_PX} px per side is needed")
+    if max(width, height) > MAX_SIDE_PX or width * height > MAX_PIXELS:
+        raise ApiError(422, "invalid_image", f"photo is {width}x{height} px; at most {MAX_SIDE_PX} px per side and {MAX_PIXELS // 1_000_000} MP")
+    try:
+        decode_image(data)
+    except ImageDecodeError:
+        raise ApiError(422, "invalid_image", f"the uploaded {kind.upper()} cannot be decoded") from None
+    return width, height
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    pos = 2
+    end = len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2:
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 9 > end:
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return (width, height) if width and height else None
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        pos += 2 + length
+    return None

@@ -1,0 +1,55 @@
+"""Flask application factory for the cloud tier's HTTP API and dashboard."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response
+
+from common.config import load_settings
+
+from .api import register_api
+from .api.context import EXTENSION_KEY
+from .settings import CloudSettings
+from .web import bp as dashboard_bp
+
+if TYPE_CHECKING:
+    from .service import AttendanceService
+
+#: Largest request body (photo upload) accepted: Rekognition's own image limit.
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(service: "AttendanceService | None" = None, settings: CloudSettings | None = None) -> Flask:
+    """Build the Flask app around ``service`` (built from ``settings`` when not given)."""
+    settings = settings or load_settings(CloudSettings)
+    if service is None:
+        from .bootstrap import build_service
+
+        service = build_service(settings)
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = int(getattr(settings, "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES))
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = {"service": service, "settings": settings}
+
+    logger = logging.getLogger("rollcall.cloud.http")
+    register_api(app, logger)
+    app.register_blueprint(dashboard_bp)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", _CONTENT_SECURITY_POLICY)
+        return response
+
+    return app
