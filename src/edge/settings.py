@@ -1,0 +1,72 @@
+"""Edge tier settings (``ROLLCALL_EDGE_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from common.config import RollcallSettings
+
+
+class EdgeSettings(RollcallSettings):
+    """Receiving, detection, tracking and uplink settings of the edge tier."""
+
+    toml_section = "edge"
+    model_config = SettingsConfigDict(env_prefix="ROLLCALL_EDGE_", extra="ignore", frozen=True)
+
+    # --- links ---
+    bind: str = Field("tcp://*:5555", description="ZeroMQ PULL address the edge binds for FRAME / END_OF_STREAM messages from IoT cameras.")
+    cloud_address: str = Field("tcp://127.0.0.1:5556", description="Cloud ROUTER address the edge connects a DEALER to (face crops up, RESULT messages back).")
+    receive_hwm: int = Field(100, ge=1, description="ZeroMQ receive high-water mark of the frame socket (messages queued in the kernel/library before the receiver thread pulls them).")
+    cloud_hwm: int = Field(32, ge=1, description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).")
+    allowed_cameras: str = Field("", description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.")
+    curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP.")
+    curve_cloud_public_file: Path | None = Field(None, description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).")
+
+    # --- frame buffer and workers ---
+    buffer_capacity: int = Field(16, ge=1, description="Frames held between the receiver and the workers (all cameras together). When full the oldest frame of the camera holding most frames is dropped (`frames_dropped_buffer`).")
+    workers: int = Field(1, ge=1, le=16, description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order.")
+
+    # --- person detection ---
+    backend: Literal["onnx", "ultralytics"] = Field("onnx", description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).")
+    models_dir: Path = Field(Path("./models"), description="Directory holding the model files (`rollcall-models fetch` / `scripts/prepare_models.sh` fill it).")
+    person_model: str = Field("yolov8n.onnx", description="Person detector file in `models_dir` (or an absolute path). ONNX for the `onnx` backend; `.pt` or `.onnx` for `ultralytics`. Default: official Ultralytics COCO YOLOv8n exported to ONNX.")
+    person_classes: str = Field("person", description="Comma-separated classes that count as a person, by name (from the model's metadata) or by numeric id. COCO: `person` (id 0). The test model yolov8s-people-fall: `Normal,Fall`.")
+    conf_threshold: float = Field(0.35, gt=0, lt=1, description="Minimum person confidence.")
+    iou_threshold: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping person boxes are merged by non-maximum suppression.")
+    input_size: int = Field(640, ge=32, le=4096, description="Detector input size in pixels (square letterbox). A static ONNX model's own size wins.")
+    onnx_threads: int = Field(2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).")
+    device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
+
+    # --- faces ---
+    face_model: str = Field("face_detection_yunet_2023mar.onnx", description="YuNet face detector file in `models_dir` (or an absolute path).")
+    face_score_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum YuNet face confidence.")
+    min_face_px: int = Field(20, ge=1, description="Smallest face (shorter side of the face box, pixels) worth sending.")
+    min_blur: float = Field(20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending.")
+    crop_padding: float = Field(0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size.")
+    crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")
+
+    # --- tracking and dedupe ---
+    track_iou: float = Field(0.3, gt=0, lt=1, description="Minimum IoU between a person box and a track's last box to continue that track.")
+    track_ttl_s: float = Field(5.0, gt=0, description="Seconds (of camera time) a track survives without being seen.")
+    resend_interval_s: float = Field(10.0, gt=0, description="After a track's first crop, at most one more crop (the best seen meanwhile) per this many seconds, until the cloud recognises the track.")
+    max_crops_per_track: int = Field(5, ge=1, description="Hard cap of crops sent for one track.")
+
+    # --- observability ---
+    result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")
+
+    def allowed_camera_set(self) -> frozenset[str]:
+        """The allow-list as a set (empty = every camera allowed)."""
+        return frozenset(c.strip() for c in self.allowed_cameras.split(",") if c.strip())
+
+    def person_class_list(self) -> list[str]:
+        """``person_classes`` split into names / ids."""
+        return [c.strip() for c in self.person_classes.split(",") if c.strip()]
+
+    def model_path(self, name: str) -> Path:
+        """Resolve a model file name against ``models_dir`` (absolute paths stay)."""
+        path = Path(name)
+        return path if path.is_absolute() else self.models_dir / path
