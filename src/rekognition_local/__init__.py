@@ -1,0 +1,1 @@
+"""Local Rekognition-compatible face service (YuNet detection, dlib ResNet embeddings)."""

@@ -1,0 +1,190 @@
+"""WSGI application speaking AWS JSON 1.1 as boto3 sends it, and the waitress server around it.
+
+``POST /`` with ``X-Amz-Target: RekognitionService.<Operation>`` and a JSON
+body; errors as ``{"__type": code, "message": ...}`` plus the
+``x-amzn-ErrorType`` header, so botocore raises ``ClientError`` with that code.
+``GET /health`` answers ``{"status": "ok"}`` for container healthchecks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from waitress.server import create_server
+
+from common.logs import log_event
+from common.metrics import Metrics
+
+from .engine import FaceEngine
+from .errors import AccessDenied, ImageTooLarge, InternalServerError, RekognitionError, Serialization, UnknownOperation
+from .models import resolve_models
+from .service import FACE_MODEL_VERSION, RekognitionService
+from .settings import RekognitionSettings
+from .store import FaceStore
+
+TARGET_PREFIX = "RekognitionService."
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
+
+StartResponse = Callable[..., Any]
+
+
+def access_key_of(authorization: str) -> str | None:
+    """The access key id in a SigV4 ``Authorization`` header (None if absent/unparseable)."""
+    match = _CREDENTIAL_RE.search(authorization or "")
+    return match.group(1) if match else None
+
+
+class RekognitionApp:
+    """The WSGI callable: protocol, access check, per-request log line and metrics."""
+
+    def __init__(self, service: RekognitionService, settings: RekognitionSettings, logger: logging.Logger) -> None:
+        self.service = service
+        self.settings = settings
+        self.logger = logger
+        self.metrics = Metrics()
+        self.allowed_keys = frozenset(settings.access_keys)
+        # base64 inflates by 4/3; leave room for the JSON around the image
+        self.max_body = settings.max_image_bytes * 4 // 3 + 64 * 1024
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if method == "GET" and path == "/health":
+            return self._reply(start_response, "200 OK", {"status": "ok", "face_model_version": FACE_MODEL_VERSION})
+        if method == "GET" and path == "/metrics":
+            return self._reply(start_response, "200 OK", self.metrics.snapshot())
+        if method != "POST" or path != "/":
+            return self._reply(start_response, "404 Not Found", {"__type": "UnknownOperationException", "message": f"{method} {path} is not supported"}, error="UnknownOperationException")
+        return self._rpc(environ, start_response)
+
+    def _rpc(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target or "?"
+        status, body, error_code = 200, None, None
+        try:
+            self._check_access(environ.get("HTTP_AUTHORIZATION", ""))
+            if not target.startswith(TARGET_PREFIX) or operation not in self.service.operations:
+                raise UnknownOperation(f"Operation {target or '(no X-Amz-Target)'} is not supported")
+            params = self._read_json(environ)
+            body = self.service.handle(operation, params)
+        except RekognitionError as exc:
+            status, body, error_code = exc.status, exc.body(), exc.code
+        except Exception as exc:  # noqa: BLE001 - answered as InternalServerError, logged with traceback
+            err = InternalServerError(f"Internal error ({type(exc).__name__})")
+            status, body, error_code = err.status, err.body(), err.code
+            self.logger.exception("unhandled error in %s", operation, extra={"event": "request_failed", "request_id": request_id})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.metrics.inc("requests")
+        self.metrics.observe(f"ms.{operation}", elapsed_ms)
+        if error_code:
+            self.metrics.inc(f"errors.{error_code}")
+        log_event(
+            self.logger, "request", level=logging.INFO if status < 500 else logging.ERROR,
+            operation=operation, status=status, ms=round(elapsed_ms, 2), error_code=error_code, request_id=request_id,
+        )
+        reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(status, f"{status} Error")
+        return self._reply(start_response, reason, body, request_id=request_id, error=error_code)
+
+    def _check_access(self, authorization: str) -> None:
+        if not self.allowed_keys:
+            return
+        key = access_key_of(authorization)
+        if key is None:
+            raise AccessDenied("Missing SigV4 Authorization credential")
+        if key not in self.allowed_keys:
+            raise AccessDenied(f"The security token included in the request is invalid (access key {key} is not allowed)")
+
+    def _read_json(self, environ: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise Serialization("Invalid Content-Length") from None
+        if length > self.max_body:
+            raise ImageTooLarge(f"Request of {length} bytes exceeds the limit (images up to {self.settings.max_image_bytes} bytes)")
+        raw = environ["wsgi.input"].read(length) if length else b""
+        if not raw.strip():
+            return {}
+        try:
+            params = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise Serialization("Request body is not valid JSON") from None
+        if not isinstance(params, dict):
+            raise Serialization("Request body must be a JSON object")
+        return params
+
+    @staticmethod
+    def _reply(start_response: StartResponse, status: str, body: Any, request_id: str | None = None, error: str | None = None) -> list[bytes]:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(payload)))]
+        if request_id:
+            headers.append(("x-amzn-RequestId", request_id))
+        if error:
+            headers.append(("x-amzn-ErrorType", error))
+        start_response(status, headers)
+        return [payload]
+
+
+@dataclass
+class Components:
+    """Everything the service runs on, so callers can close it."""
+
+    app: RekognitionApp
+    service: RekognitionService
+    engine: FaceEngine
+    store: FaceStore
+
+
+def build(settings: RekognitionSettings, logger: logging.Logger | None = None) -> Components:
+    """Load the models, open the store and assemble the WSGI app (raises ModelError if models are missing)."""
+    logger = logger or logging.getLogger("rollcall.rekognition")
+    paths = resolve_models(settings)
+    engine = FaceEngine(paths, settings.inference_workers, settings.detect_max_side, settings.detect_score_threshold)
+    store = FaceStore(settings.data_dir)
+    service = RekognitionService(settings, engine, store)
+    return Components(RekognitionApp(service, settings, logger), service, engine, store)
+
+
+class RunningServer:
+    """A waitress server running in a background thread (tests, benchmarks) or in the foreground (CLI)."""
+
+    def __init__(self, components: Components, host: str, port: int, threads: int) -> None:
+        self.components = components
+        self.server = create_server(
+            components.app, host=host, port=port, threads=threads,
+            max_request_body_size=components.app.max_body + 1024 * 1024, ident="rollcall-rekognition",
+            clear_untrusted_proxy_headers=True,
+        )
+        self.host = host
+        self.port = int(self.server.effective_port)  # type: ignore[union-attr]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "RunningServer":
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(target=self.server.run, name="rekognition-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        """Serve in the calling thread until closed."""
+        self.server.run()
+
+    def stop(self) -> None:
+        """Stop serving and close the store."""
+        self.server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.components.store.close()

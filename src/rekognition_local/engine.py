@@ -1,0 +1,177 @@
+"""Face detection (YuNet) and 128-d embeddings (dlib ResNet aligned on 5 landmarks).
+
+:class:`FaceModels` holds one detector + one embedding network and is NOT
+thread-safe (YuNet keeps its input size, dlib's network its buffers).
+:class:`FaceEngine` keeps a pool of them, so concurrent requests each lease
+their own instance and never share one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import queue
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import cv2
+import dlib
+import numpy as np
+
+from .models import ModelPaths
+
+MIN_DETECT_SIDE = 320  # tiny images (face crops) are upscaled to this before detection
+CROP_PAD = 0.3  # border added when a tight face crop yields no detection
+EMBED_MARGIN = 0.6  # context kept around the face box for alignment
+
+
+@dataclass
+class DetectedFace:
+    """A face in original-image pixel coordinates."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h (clipped to the image)
+    score: float  # detector confidence 0-1
+    landmarks: np.ndarray  # (5, 2): eye (image left), eye (image right), nose, mouth left, mouth right
+    image_size: tuple[int, int]  # (width, height)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def area(self) -> float:
+        return self.box[2] * self.box[3]
+
+
+class FaceModels:
+    """One YuNet detector and one dlib predictor/ResNet; not thread-safe."""
+
+    def __init__(self, paths: ModelPaths, max_side: int, score_threshold: float) -> None:
+        self.max_side = max_side
+        self.detector = cv2.FaceDetectorYN.create(str(paths.yunet), "", (320, 320), score_threshold, 0.3, 5000)
+        self.predictor = dlib.shape_predictor(str(paths.shape_predictor))
+        self.recogniser = dlib.face_recognition_model_v1(str(paths.face_recognition))
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        """Faces in ``image`` (BGR), largest first. Retries once on a padded copy when none is found."""
+        faces = self._detect_scaled(image)
+        if not faces:
+            faces = self._detect_padded(image)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces
+
+    def _detect_scaled(self, image: np.ndarray) -> list[DetectedFace]:
+        height, width = image.shape[:2]
+        longest = max(height, width)
+        scale = 1.0
+        if longest > self.max_side:
+            scale = self.max_side / longest
+        elif longest < MIN_DETECT_SIDE:
+            scale = MIN_DETECT_SIDE / longest
+        small = image
+        if scale != 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(image, size, interpolation=interpolation)
+        self.detector.setInputSize((small.shape[1], small.shape[0]))
+        _, rows = self.detector.detect(small)
+        faces = []
+        for row in rows if rows is not None else []:
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            x1, y1 = max(0.0, x), max(0.0, y)
+            x2, y2 = min(float(width), x + w), min(float(height), y + h)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            faces.append(DetectedFace((x1, y1, x2 - x1, y2 - y1), float(row[14]), landmarks, (width, height)))
+        return faces
+
+    def _detect_padded(self, image: np.ndarray) -> list[DetectedFace]:
+        height, width = image.shape[:2]
+        pad_x, pad_y = round(width * CROP_PAD), round(height * CROP_PAD)
+        padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+        faces = []
+        for face in self._detect_scaled(padded):
+            x, y, w, h = face.box
+            x1, y1 = max(0.0, x - pad_x), max(0.0, y - pad_y)
+            x2, y2 = min(float(width), x - pad_x + w), min(float(height), y - pad_y + h)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            landmarks = face.landmarks - np.array([pad_x, pad_y], dtype=np.float32)
+            faces.append(DetectedFace((x1, y1, x2 - x1, y2 - y1), face.score, landmarks, (width, height)))
+        return faces
+
+    def embed(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """128-d float32 descriptor of ``face`` (dlib ResNet on the 5-landmark aligned chip)."""
+        height, width = image.shape[:2]
+        x, y, w, h = face.box
+        margin = EMBED_MARGIN * max(w, h)
+        cx1, cy1 = max(0, int(x - margin)), max(0, int(y - margin))
+        cx2, cy2 = min(width, int(math.ceil(x + w + margin))), min(height, int(math.ceil(y + h + margin)))
+        crop = cv2.cvtColor(image[cy1:cy2, cx1:cx2], cv2.COLOR_BGR2RGB)
+        rect = dlib.rectangle(int(x - cx1), int(y - cy1), int(x - cx1 + w), int(y - cy1 + h))
+        shape = self.predictor(crop, rect)
+        descriptor = self.recogniser.compute_face_descriptor(crop, shape)
+        return np.asarray(descriptor, dtype=np.float32)
+
+
+class FaceEngine:
+    """A pool of :class:`FaceModels`; thread-safe."""
+
+    def __init__(self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6) -> None:
+        self._pool: queue.Queue[FaceModels] = queue.Queue()
+        for _ in range(workers):
+            self._pool.put(FaceModels(paths, max_side, score_threshold))
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[FaceModels]:
+        """Borrow one model instance for the duration of a request."""
+        models = self._pool.get()
+        try:
+            yield models
+        finally:
+            self._pool.put(models)
+
+    def analyse(self, image: np.ndarray, embed_count: int | None = None) -> list[DetectedFace]:
+        """Detect faces (largest first) and embed the first ``embed_count`` (all if None)."""
+        with self.lease() as models:
+            faces = models.detect(image)
+            for face in faces[: len(faces) if embed_count is None else embed_count]:
+                face.embedding = models.embed(image, face)
+        return faces
+
+
+# --- face attributes AWS returns in FaceDetail (estimated from the image and the 5 landmarks) ---
+
+def face_quality(image: np.ndarray, face: DetectedFace) -> tuple[float, float]:
+    """(Brightness, Sharpness), each 0-100: mean luminance and Laplacian energy of the face."""
+    x, y, w, h = (int(round(v)) for v in face.box)
+    patch = image[y : y + max(h, 1), x : x + max(w, 1)]
+    if patch.size == 0:
+        return 0.0, 0.0
+    grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+    brightness = float(grey.mean()) / 255.0 * 100.0
+    norm = cv2.resize(grey, (112, 112), interpolation=cv2.INTER_AREA)
+    variance = float(cv2.Laplacian(norm, cv2.CV_64F).var())
+    sharpness = 100.0 * (1.0 - math.exp(-variance / 300.0))
+    return round(brightness, 4), round(sharpness, 4)
+
+
+def face_pose(face: DetectedFace) -> tuple[float, float, float]:
+    """(Roll, Yaw, Pitch) in degrees, estimated from the 5 landmarks (rough, +-15 degrees)."""
+    eye_a, eye_b, nose, mouth_a, mouth_b = face.landmarks.astype(np.float64)
+    dx, dy = eye_b - eye_a
+    roll = math.degrees(math.atan2(dy, dx))
+    eye_dist = max(math.hypot(dx, dy), 1e-6)
+    # rotate into the face frame (eyes horizontal)
+    cos_r, sin_r = math.cos(-math.radians(roll)), math.sin(-math.radians(roll))
+
+    def rot(p: np.ndarray) -> np.ndarray:
+        return np.array([p[0] * cos_r - p[1] * sin_r, p[0] * sin_r + p[1] * cos_r])
+
+    eye_mid = rot((eye_a + eye_b) / 2)
+    mouth_mid = rot((mouth_a + mouth_b) / 2)
+    nose_r = rot(nose)
+    yaw_ratio = (nose_r[0] - (eye_mid[0] + mouth_mid[0]) / 2) / eye_dist
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, 2.0 * yaw_ratio))))
+    span = max(mouth_mid[1] - eye_mid[1], 1e-6)
+    pitch_ratio = (nose_r[1] - eye_mid[1]) / span  # ~0.55 frontal
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, 2.0 * (0.55 - pitch_ratio)))))
+    return round(roll, 3), round(yaw, 3), round(pitch, 3)

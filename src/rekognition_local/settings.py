@@ -1,0 +1,52 @@
+"""Settings of the local Rekognition-compatible service (``ROLLCALL_REKOG_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from common.config import RollcallSettings
+
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+YUNET_OFFICIAL_URL = (
+    "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/" + YUNET_FILE
+)
+
+
+class RekognitionSettings(RollcallSettings):
+    """HTTP, storage, model and matching settings of the local Rekognition service."""
+
+    toml_section = "rekognition"
+    model_config = SettingsConfigDict(env_prefix="ROLLCALL_REKOG_", extra="ignore", frozen=True)
+
+    # --- HTTP ---
+    host: str = Field("127.0.0.1", description="Interface the service listens on. Loopback by default so a laptop does not expose it; containers set `0.0.0.0`.")
+    port: int = Field(9000, ge=1, le=65535, description="HTTP port (AWS JSON 1.1 on `POST /`, `GET /health`).")
+    threads: int = Field(8, ge=1, le=64, description="waitress worker threads (concurrent requests).")
+    region: str = Field("us-east-1", description="Region written into collection ARNs.")
+    access_keys: Annotated[tuple[str, ...], NoDecode] = Field((), description="Comma-separated AWS access key ids allowed to call the service (checked against the SigV4 `Credential=` of each request; the signature itself is not verified). Empty = any caller.")
+
+    # --- storage ---
+    data_dir: Path = Field(Path("./data/rekognition"), description="Directory of the SQLite database holding collections, faces and embeddings.")
+
+    # --- models ---
+    models_dir: Path = Field(Path("./models"), description="Directory holding `face_detection_yunet_2023mar.onnx` (YuNet). A missing file is fetched from the mirror and sha256-checked.")
+    models_mirror: str = Field(YUNET_OFFICIAL_URL.rsplit("/", 1)[0], description="Where a missing YuNet file is fetched from: a local directory or an http(s) base URL (default: the official OpenCV Zoo location). Empty = never fetch.")
+    inference_workers: int = Field(2, ge=1, le=16, description="Independent detector + embedding model instances (requests beyond this wait for a free one).")
+
+    # --- detection / matching ---
+    detect_max_side: int = Field(1280, ge=160, le=8192, description="Images are downscaled so their longer side is at most this before face detection (embeddings use the full-resolution face).")
+    detect_score_threshold: float = Field(0.6, ge=0.05, le=1.0, description="Minimum YuNet score (0-1) for a detected face.")
+    default_match_threshold: float = Field(80.0, ge=0, le=100, description="FaceMatchThreshold used when a request omits it (AWS default: 80).")
+    max_image_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest accepted image (decoded bytes); larger -> ImageTooLargeException (AWS limit: 5 MB).")
+
+    @field_validator("access_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
