@@ -521,6 +521,10 @@ class AttendanceService:
                   session_id=session_id, attempts=outcome.attempts, track_id=meta["track_id"])
         return Message(header=crop.header.derive(MessageType.RESULT, meta=meta))
 
+    def reject_crop(self, crop: Message, reason: str, detail: str) -> Message:
+        """An ``error`` RESULT for a crop that is not processed (counted by reason)."""
+        return self._reject(crop, reason, detail)
+
     def _reject(self, crop: Message, reason: str, detail: str) -> Message:
         self.stats.inc(f"crops_rejected_{reason}")
         return self._reply(crop, RecognitionOutcome(status="error", reason=reason, detail=detail), None)

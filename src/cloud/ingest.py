@@ -1,0 +1,257 @@
+"""ZeroMQ ingest: face crops from the edge in, RESULT replies out.
+
+One I/O thread owns the ROUTER socket (ZeroMQ sockets are not thread-safe): it
+receives, stamps ``cloud_received``, puts FACE_CROP messages on a bounded work
+queue and sends the replies the workers leave in the outbox. ``workers`` threads
+call :meth:`AttendanceService.process_crop`. END_OF_STREAM and HEARTBEAT are
+recorded; malformed messages are counted by reason (``ingest_rejected_<reason>``)
+and skipped. Nothing a peer sends can stop the loop.
+
+Use from code::
+
+    ingest = IngestServer(service, settings).start()
+    ...
+    ingest.stop()
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from common.clock import now_ms
+from common.logs import log_event, setup_logging
+from common.metrics import PeriodicReporter
+from common.protocol import Message, MessageType
+from common.settings import CommonSettings
+from common.transport import CurveKeys, Receiver
+
+from .service import AttendanceService
+from .settings import CloudSettings
+
+log = logging.getLogger("rollcall.cloud.ingest")
+
+POLL_MS = 10
+HOUSEKEEPING_INTERVAL_S = 3600.0
+
+
+class IngestServer:
+    """The cloud's ZeroMQ ROUTER endpoint plus its worker pool."""
+
+    def __init__(self, service: AttendanceService, settings: CloudSettings | None = None, bind: str | None = None) -> None:
+        self.service = service
+        self.settings = settings or service.settings
+        self.bind = bind or self.settings.zmq_bind
+        self.receiver: Receiver | None = None
+        self._work: queue.Queue[tuple[bytes, Message] | None] = queue.Queue(maxsize=self.settings.queue_size)
+        self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._seen_rejections: Counter[str] = Counter()
+        self._cameras: dict[str, dict[str, Any]] = {}
+        self._cameras_lock = threading.Lock()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def bound_address(self) -> str:
+        """The address actually bound (useful with ``tcp://127.0.0.1:*``)."""
+        if self.receiver is None:
+            raise RuntimeError("ingest not started")
+        return self.receiver.bound_address
+
+    def start(self) -> "IngestServer":
+        """Bind and start the I/O, worker and housekeeping threads."""
+        curve = None
+        if self.settings.curve_secret_file:
+            curve = CurveKeys(secret_file=self.settings.curve_secret_file,
+                              allowed_clients_dir=self.settings.curve_allowed_clients_dir)
+        self.receiver = Receiver(self.bind, kind="router", hwm=max(100, self.settings.queue_size * 2), curve=curve)
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._io_loop, name="ingest-io", daemon=True)]
+        self._threads += [threading.Thread(target=self._worker, name=f"ingest-worker-{i}", daemon=True)
+                          for i in range(self.settings.workers)]
+        self._threads.append(threading.Thread(target=self._housekeeping, name="ingest-housekeeping", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        self.service.add_metrics_source("ingest", self.stats)
+        log_event(log, "ingest_started", address=self.receiver.bound_address, workers=self.settings.workers,
+                  queue_size=self.settings.queue_size, curve=curve is not None)
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop accepting, let workers finish the crop in hand, close the socket."""
+        if not self._threads:
+            return
+        self._stop.set()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self._threads = []
+        if self.receiver is not None:
+            self.receiver.close()
+        log_event(log, "ingest_stopped", unprocessed=self._work.qsize())
+
+    def __enter__(self) -> "IngestServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ stats
+    def stats(self) -> dict[str, Any]:
+        """Queue depth, busy workers, rejected messages by reason, cameras seen."""
+        with self._cameras_lock:
+            cameras = {k: dict(v) for k, v in self._cameras.items()}
+        return {
+            "address": self.receiver.bound_address if self.receiver else None,
+            "queue_depth": self._work.qsize(),
+            "queue_size": self.settings.queue_size,
+            "workers": self.settings.workers,
+            "workers_busy": self._busy,
+            "rejected": dict(self.receiver.rejected) if self.receiver else {},
+            "cameras": cameras,
+        }
+
+    def _camera(self, message: Message, field: str) -> None:
+        h = message.header
+        with self._cameras_lock:
+            entry = self._cameras.setdefault(h.camera_id, {"classroom_id": h.classroom_id, "crops": 0, "heartbeats": 0})
+            entry[field] = entry.get(field, 0) + 1
+            entry["last_seen_ms"] = now_ms()
+            entry["classroom_id"] = h.classroom_id
+
+    # ------------------------------------------------------------ threads
+    def _io_loop(self) -> None:
+        assert self.receiver is not None
+        metrics = self.service.stats
+        while not self._stop.is_set():
+            try:
+                message = self.receiver.recv(timeout_ms=POLL_MS)
+                if message is None:
+                    self._count_rejections()
+                else:
+                    self._dispatch(self.receiver.last_peer or b"", message)
+                self._flush_outbox()
+            except Exception as exc:  # never let one bad moment kill the link
+                metrics.inc("ingest_loop_errors")
+                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}", exc_info=True)
+                time.sleep(0.05)
+        self._flush_outbox()
+
+    def _count_rejections(self) -> None:
+        assert self.receiver is not None
+        for reason, count in self.receiver.rejected.items():
+            new = count - self._seen_rejections[reason]
+            if new > 0:
+                self._seen_rejections[reason] = count
+                self.service.stats.inc(f"ingest_rejected_{reason}", new)
+                error = self.receiver.last_error
+                log_event(log, "message_rejected", level=logging.WARNING, reason=reason, count=new,
+                          detail=error.detail[:200] if error else None)
+
+    def _dispatch(self, peer: bytes, message: Message) -> None:
+        header = message.header
+        header.stamp("cloud_received", now_ms())
+        metrics = self.service.stats
+        if header.type is MessageType.FACE_CROP:
+            self._camera(message, "crops")
+            try:
+                self._work.put((peer, message), timeout=0.2)
+            except queue.Full:
+                self._outbox.put((peer, self.service.reject_crop(message, "overloaded", "work queue full")))
+        elif header.type is MessageType.END_OF_STREAM:
+            self._camera(message, "end_of_stream")
+            self.service.note_end_of_stream(header)
+        elif header.type is MessageType.HEARTBEAT:
+            self._camera(message, "heartbeats")
+            metrics.inc("heartbeats")
+        else:
+            metrics.inc(f"ingest_unexpected_{header.type.value}")
+            log_event(log, "unexpected_message", level=logging.WARNING, trace_id=header.trace_id,
+                      type=header.type.value, camera_id=header.camera_id)
+
+    def _flush_outbox(self) -> None:
+        assert self.receiver is not None
+        while True:
+            try:
+                peer, reply = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            if self.receiver.reply(peer, reply):
+                self.service.stats.inc("results_sent")
+            else:
+                self.service.stats.inc("results_undeliverable")
+                log_event(log, "result_undeliverable", level=logging.WARNING, trace_id=reply.header.trace_id,
+                          ack_of=reply.header.meta.get("ack_of"))
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._work.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                continue
+            peer, message = item
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                reply = self.service.process_crop(message)
+                self._outbox.put((peer, reply))
+            except Exception as exc:  # process_crop should never raise; be safe anyway
+                self.service.stats.inc("ingest_worker_errors")
+                log_event(log, "ingest_worker_error", level=logging.ERROR, trace_id=message.header.trace_id,
+                          detail=f"{type(exc).__name__}: {exc}", exc_info=True)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+                self.service.stats.set_gauge("ingest_queue_depth", self._work.qsize())
+
+    def _housekeeping(self) -> None:
+        while True:
+            try:
+                self.service.purge_unknown_faces()
+            except Exception as exc:
+                log_event(log, "purge_failed", level=logging.ERROR, detail=str(exc)[:300])
+            if self._stop.wait(HOUSEKEEPING_INTERVAL_S):
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run only the ingest (no HTTP) until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m cloud.ingest", description="Rollcall cloud ingest (ZeroMQ) only.")
+    parser.add_argument("--bind", help="override ROLLCALL_CLOUD_ZMQ_BIND")
+    args = parser.parse_args(argv)
+    from common.config import ConfigError, load_settings
+
+    from .bootstrap import build_service
+
+    try:
+        common = load_settings(CommonSettings)
+        settings = load_settings(CloudSettings)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    logger = setup_logging("cloud", common)
+    service = build_service(settings)
+    ingest = IngestServer(service, settings, bind=args.bind).start()
+    reporter = PeriodicReporter(service.stats, logger, common.metrics_interval_s, extra=lambda: {"ingest": ingest.stats()}).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    ingest.stop()
+    reporter.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
