@@ -156,7 +156,7 @@ class CameraPipeline:
             if image is None:
                 self.count("read_errors")
                 continue
-            if self.gate is not None and not self.gate.check(image, t):
+            if self.gate is not None and not self.gate.check(image, t, commit=False):
                 self.count("skipped_motion")
                 continue
             self.send_frame(image, captured_ms)
@@ -185,6 +185,8 @@ class CameraPipeline:
             header.meta["motion"] = {"score": round(self.gate.last_score, 4), "reason": self.gate.last_reason}
         ok = self.sender.send(message)
         self.count("sent" if ok else "dropped")
+        if ok and self.gate is not None:
+            self.gate.commit()
         log_event(
             self.logger,
             "frame_sent" if ok else "frame_dropped",

@@ -16,6 +16,10 @@ class MotionGate:
     frame (not the previous one) means slow changes add up and are eventually sent.
     The first frame always passes, and so does a frame when ``keyframe_interval_s``
     (timeline seconds, 0 = never) passed since the last one sent.
+
+    With ``check(..., commit=False)`` the reference only moves when :meth:`commit`
+    is called, i.e. when the frame really left (a dropped frame does not count
+    as seen by the edge, so the next frame is compared with what the edge has).
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class MotionGate:
         self._last_sent_t: float | None = None
         self.last_score = 0.0
         self.last_reason = ""
+        self._candidate: tuple[np.ndarray, float] | None = None
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """The small blurred grey version of ``image`` that is compared."""
@@ -49,8 +54,9 @@ class MotionGate:
         diff = cv2.absdiff(small, self._reference)
         return float(np.count_nonzero(diff > self.pixel_delta)) / diff.size
 
-    def check(self, image: np.ndarray, t: float) -> bool:
-        """True if the frame at timeline time ``t`` should be sent; it then becomes the reference."""
+    def check(self, image: np.ndarray, t: float, commit: bool = True) -> bool:
+        """True if the frame at timeline time ``t`` should be sent; it then becomes the
+        reference (at once, or on :meth:`commit` when ``commit=False``)."""
         small = self.prepare(image)
         self.last_score = self.score(small)
         if self._reference is None:
@@ -66,6 +72,13 @@ class MotionGate:
         else:
             self.last_reason = ""
             return False
-        self._reference = small
-        self._last_sent_t = t
+        self._candidate = (small, t)
+        if commit:
+            self.commit()
         return True
+
+    def commit(self) -> None:
+        """Make the last frame that passed :meth:`check` the reference."""
+        if self._candidate is not None:
+            self._reference, self._last_sent_t = self._candidate
+            self._candidate = None

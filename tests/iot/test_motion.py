@@ -69,3 +69,13 @@ def test_gate_on_the_shared_video_drops_a_large_share(threshold):
     assert counters["skipped_motion"] == n_plain - n_gated
     # every gated frame says why it passed
     assert {m.header.meta["motion"]["reason"] for m in frames(gated)} <= {"first", "motion"}
+
+
+def test_a_dropped_frame_does_not_become_the_reference():
+    gate = MotionGate(threshold=0.005)
+    assert gate.check(scene(), t=0.0, commit=False)  # first frame, but the send failed
+    assert gate.check(scene(), t=1.0, commit=False)  # so the still scene is offered again
+    gate.commit()  # this one left
+    assert not gate.check(scene(), t=2.0, commit=False)
+    assert gate.check(scene(square_x=300), t=3.0, commit=False)
+    assert gate.check(scene(square_x=300), t=4.0, commit=False)  # not committed: still differs
