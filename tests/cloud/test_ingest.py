@@ -1,0 +1,166 @@
+"""Ingest over a real ZeroMQ link on 127.0.0.1: edge DEALER -> cloud ROUTER."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from cloud.ingest import IngestServer
+from cloud.service import AttendanceService
+from cloud.settings import CloudSettings
+from cloud.storage.evidence import LocalEvidenceStore
+from cloud.storage.sqlite import SQLiteStore
+from common.metrics import Metrics
+from common.protocol import Header, Message, MessageType, make_image_message
+from common.transport import Sender
+
+from .conftest import ImageMatchRecognizer, synthetic_face
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> AttendanceService:
+    settings = CloudSettings(zmq_bind="tcp://127.0.0.1:*", workers=2, queue_size=8, data_dir=tmp_path)
+    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), ImageMatchRecognizer(),
+                            settings, metrics=Metrics())
+    svc.create_student("ada", "Ada")
+    svc.enrol_photo("ada", synthetic_face(1))
+    svc.create_classroom("room-1", "Room 1")
+    return svc
+
+
+@pytest.fixture
+def ingest(service: AttendanceService) -> Any:
+    server = IngestServer(service).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def edge(ingest: IngestServer) -> Any:
+    sender = Sender(ingest.bound_address, kind="dealer", hwm=100)
+    yield sender
+    sender.close()
+
+
+def send(edge: Sender, message: Message, deadline_s: float = 5.0) -> None:
+    end = time.monotonic() + deadline_s
+    while not edge.send(message):  # IMMEDIATE: wait until the connection is up
+        assert time.monotonic() < end, "could not send to ingest"
+        time.sleep(0.01)
+
+
+def replies(edge: Sender, n: int, deadline_s: float = 10.0) -> list[Message]:
+    out: list[Message] = []
+    end = time.monotonic() + deadline_s
+    while len(out) < n and time.monotonic() < end:
+        reply = edge.recv(timeout_ms=100)
+        if reply is not None:
+            out.append(reply)
+    return out
+
+
+def wait_for(predicate, deadline_s: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def face_crop(seed: int, msg_id: str, camera: str = "cam-1", noise: float = 4.0) -> Message:
+    image = synthetic_face(seed, noise=noise)
+    return make_image_message(MessageType.FACE_CROP, image, 96, 96, camera, "room-1", msg_id=msg_id,
+                              meta={"track_id": 3}, ts={"captured": int(time.time() * 1000) - 50})
+
+
+def test_round_trip_recorded_once(service: AttendanceService, edge: Sender) -> None:
+    session = service.open_session("room-1")
+    crop = face_crop(1, "crop-1")
+    send(edge, crop)
+    send(edge, crop)  # the same crop delivered twice
+    send(edge, face_crop(7, "crop-2"))  # a stranger
+    got = {(r.header.meta["ack_of"], r.header.meta.get("duplicate", False)): r for r in replies(edge, 3)}
+    assert set(got) == {("crop-1", False), ("crop-1", True), ("crop-2", False)}
+    first = got[("crop-1", False)]
+    assert first.header.type is MessageType.RESULT
+    assert (first.header.meta["status"], first.header.meta["student_id"], first.header.meta["session_id"]) == \
+        ("recognised", "ada", session.session_id)
+    assert first.header.trace_id == crop.header.trace_id
+    assert {"captured", "cloud_received", "recognised", "recorded"} <= set(first.header.ts)
+    assert got[("crop-2", False)].header.meta["status"] == "unknown"
+    [record] = service.attendance_for_session(session.session_id)
+    assert (record.student_id, record.sightings) == ("ada", 1)
+    assert len(service.list_unknown_faces()) == 1
+
+
+def test_malformed_frames_are_counted_and_loop_survives(service: AttendanceService, ingest: IngestServer, edge: Sender) -> None:
+    service.open_session("room-1")
+    raw = zmq.Context.instance().socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(ingest.bound_address)
+    try:
+        raw.send_multipart([b"not json"])
+        raw.send_multipart([b'{"v": 99, "type": "face_crop"}', b"x"])
+        raw.send_multipart([b'{"v": 1, "type": "face_crop", "msg_id": "m", "camera_id": "c", "classroom_id": "r",'
+                            b' "trace_id": "t", "seq": 0, "ts": {}, "image": null, "meta": {}}', b"x"])
+        corrupt = make_image_message(MessageType.FACE_CROP, b"\xff\xd8\xff corrupt", 10, 10, "cam-1", "room-1", msg_id="bad")
+        send(edge, corrupt)
+        send(edge, face_crop(1, "good"))
+        got = {r.header.meta["ack_of"]: r.header.meta for r in replies(edge, 2)}
+        assert got["bad"]["status"] == "error" and got["bad"]["reason"] == "corrupt_image"
+        assert got["good"]["status"] == "recognised"
+        assert wait_for(lambda: sum(ingest.stats()["rejected"].values()) == 3)
+        counters = service.metrics()["counters"]
+        assert counters["ingest_rejected_bad_json"] == 1
+        assert counters["ingest_rejected_version"] == 1
+        assert counters["ingest_rejected_missing_field"] == 1
+        assert counters["crops_rejected_corrupt_image"] == 1
+    finally:
+        raw.close()
+
+
+def test_end_of_stream_and_heartbeat_visible_in_metrics(service: AttendanceService, edge: Sender) -> None:
+    send(edge, Message(header=Header(type=MessageType.HEARTBEAT, camera_id="cam-9", classroom_id="room-1")))
+    send(edge, Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-9", classroom_id="room-1", seq=44)))
+    assert wait_for(lambda: "cam-9" in service.metrics()["streams_ended"])
+    metrics = service.metrics()
+    assert metrics["streams_ended"]["cam-9"]["last_seq"] == 44
+    assert metrics["counters"]["heartbeats"] == 1
+    assert metrics["ingest"]["cameras"]["cam-9"]["end_of_stream"] == 1
+
+
+def test_no_session_answered_without_recognition(service: AttendanceService, edge: Sender) -> None:
+    send(edge, face_crop(1, "early"))
+    [reply] = replies(edge, 1)
+    assert (reply.header.meta["status"], reply.header.meta["reason"], reply.header.meta["session_id"]) == \
+        ("unknown", "no_open_session", None)
+    assert service.recognizer.calls["search"] == 0  # type: ignore[attr-defined]
+
+
+def test_many_crops_through_worker_pool(service: AttendanceService, edge: Sender) -> None:
+    session = service.open_session("room-1")
+    n = 40
+    for i in range(n):
+        send(edge, face_crop(1 if i % 2 == 0 else 100 + i, f"c-{i}"))
+        if i % 8 == 7:
+            time.sleep(0.05)  # stay under the edge's own send queue limit
+    got = replies(edge, n, deadline_s=20)
+    statuses = [r.header.meta["status"] for r in got]
+    overloaded = [r for r in got if r.header.meta.get("reason") == "overloaded"]
+    assert len(got) == n
+    assert statuses.count("recognised") + len([r for r in overloaded if int(r.header.meta["ack_of"][2:]) % 2 == 0]) == n // 2
+    [record] = service.attendance_for_session(session.session_id)
+    assert record.sightings == statuses.count("recognised")
+
+
+def test_start_stop_from_code(service: AttendanceService) -> None:
+    server = IngestServer(service, bind="tcp://127.0.0.1:*").start()
+    address = server.bound_address
+    server.stop()
+    again = IngestServer(service, bind=address).start()  # the port is free again
+    again.stop()
