@@ -19,7 +19,7 @@ const AttendanceTable = (() => {
         el("td", {}, fmtTime(rec.first_seen_ms)),
         el("td", {}, fmtTime(rec.last_seen_ms)),
         el("td", { class: "mono" }, rec.camera_id || "–"),
-        el("td", { class: "num" }, fmtSimilarity(rec.best_similarity)),
+        el("td", { class: rec.best_similarity == null ? "num muted" : "num", title: rec.best_similarity == null ? "Assigned by hand from an unknown face" : null }, fmtSimilarity(rec.best_similarity)),
         el("td", { class: "num" }, String(rec.sightings ?? 0))
       );
       return tr;

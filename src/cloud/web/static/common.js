@@ -109,7 +109,7 @@ const Rollcall = (() => {
     const hours = Math.floor(minutes / 60);
     return hours ? `${hours} h ${minutes % 60} min` : `${minutes} min`;
   }
-  const fmtSimilarity = (value) => (value === null || value === undefined ? "–" : `${Number(value).toFixed(1)}%`);
+  const fmtSimilarity = (value) => (value === null || value === undefined ? "manual" : `${Number(value).toFixed(1)}%`);
 
   function initials(name) {
     const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);

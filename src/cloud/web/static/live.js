@@ -102,6 +102,7 @@ document.addEventListener("DOMContentLoaded", () => {
         rows.replaceChildren();
         delete rows.dataset.rendered;
       }
+      Rollcall.refreshUnknownCount();
       if (lastError) notify("Connection restored.", "success");
       lastError = null;
     } catch (err) {
