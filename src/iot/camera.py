@@ -219,7 +219,9 @@ class CameraPipeline:
             header.stamp("sent", now_ms())
             if self.sender.send(Message(header=header)):
                 self.count("eos_sent")
-                self.log("end_of_stream_sent", trace_id=header.trace_id, seq=header.seq, reason=reason, attempts=attempts)
+                self.log(
+                    "end_of_stream_sent", trace_id=header.trace_id, seq=header.seq, reason=reason, attempts=attempts
+                )
                 return True
             if self.clock.stopped or self.clock.monotonic() >= deadline:
                 break

@@ -111,7 +111,7 @@ class Runner:
             with self._lock:
                 self.pipelines[config.camera_id] = pipeline
             outcome = pipeline.run()
-        except Exception as exc:  # a bug or a bad address must not take the other cameras down
+        except Exception as exc:  # noqa: BLE001 - a bug or a bad address must not take the other cameras down
             log_event(self.logger, "camera_crashed", level=logging.ERROR, camera_id=config.camera_id, detail=repr(exc))
             outcome = Outcome.FAILED
         finally:
@@ -135,7 +135,9 @@ class Runner:
         )
         reporter = PeriodicReporter(self.metrics, self.logger, self.metrics_interval_s, extra=self.snapshot).start()
         for config in self.cameras:
-            thread = threading.Thread(target=self._run_camera, args=(config,), name=f"camera-{config.camera_id}", daemon=True)
+            thread = threading.Thread(
+                target=self._run_camera, args=(config,), name=f"camera-{config.camera_id}", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
         if not self.cameras:

@@ -66,18 +66,24 @@ class IotSettings(RollcallSettings):
     replicate: int = Field(
         1, ge=1, le=1000, description="Load generator: run each camera N times as `<camera_id>-<k>` (1 = off)."
     )
-    edge_address: str = Field("tcp://127.0.0.1:5555", min_length=1, description="ZeroMQ address of the edge's PULL socket.")
+    edge_address: str = Field(
+        "tcp://127.0.0.1:5555", min_length=1, description="ZeroMQ address of the edge's PULL socket."
+    )
     fps: float = Field(1.0, ge=0, description="Maximum frames per second sent per camera (0 = every source frame).")
     realtime: bool = Field(
         True,
         description="Replay files and image folders at their native pace (camera simulation); false = as fast as "
         "possible, still sampling at `FPS` per second of video time.",
     )
-    loop: bool = Field(False, description="Restart video files / image folders at the end instead of ending the stream.")
+    loop: bool = Field(
+        False, description="Restart video files / image folders at the end instead of ending the stream."
+    )
     folder_fps: float = Field(0.0, ge=0, description="Images per second an image-folder source produces (0 = `FPS`).")
     max_width: int = Field(1280, ge=0, description="Downscale frames wider than this many pixels (0 = never).")
     jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of sent frames.")
-    motion_gate: bool = Field(False, description="Send only frames that differ from the last sent one (still scene -> nothing).")
+    motion_gate: bool = Field(
+        False, description="Send only frames that differ from the last sent one (still scene -> nothing)."
+    )
     motion_threshold: float = Field(
         0.005, gt=0, le=1, description="Motion gate: fraction of (downscaled) pixels that must change."
     )
@@ -88,15 +94,23 @@ class IotSettings(RollcallSettings):
     keyframe_interval_s: float = Field(
         60.0, ge=0, description="Motion gate: send a frame at least this often even without motion (0 = never)."
     )
-    send_hwm: int = Field(2, ge=1, le=1000, description="ZeroMQ send high-water mark; beyond it new frames are dropped.")
+    send_hwm: int = Field(
+        2, ge=1, le=1000, description="ZeroMQ send high-water mark; beyond it new frames are dropped."
+    )
     eos_timeout_s: float = Field(
         10.0, ge=0, description="How long to keep retrying END_OF_STREAM when the edge is slow or down."
     )
     reconnect_initial_s: float = Field(0.5, gt=0, description="First wait before reopening a failed stream or webcam.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between stream reconnect attempts (backoff cap).")
+    reconnect_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between stream reconnect attempts (backoff cap)."
+    )
     open_timeout_s: float = Field(10.0, gt=0, description="Timeout for opening / reading a network stream.")
-    max_frames: int = Field(0, ge=0, description="Stop each camera after this many frames (sent + dropped), 0 = no limit.")
-    frame_log_level: Literal["DEBUG", "INFO"] = Field("INFO", description="Level of the per-frame `frame_sent`/`frame_dropped` events.")
+    max_frames: int = Field(
+        0, ge=0, description="Stop each camera after this many frames (sent + dropped), 0 = no limit."
+    )
+    frame_log_level: Literal["DEBUG", "INFO"] = Field(
+        "INFO", description="Level of the per-frame `frame_sent`/`frame_dropped` events."
+    )
     curve_secret_key_file: Path | None = Field(
         None, description="CurveZMQ: this camera's secret certificate (`zmq.auth` format); enables encryption."
     )
@@ -168,26 +182,27 @@ def camera_configs(settings: IotSettings) -> list[CameraConfig]:
     ]
     configs: list[CameraConfig] = []
     for spec in specs:
-        def pick(name: str) -> Any:
+
+        def pick(name: str, spec: CameraSpec = spec) -> Any:
             value = getattr(spec, name)
             return getattr(settings, name) if value is None else value
 
-        base = dict(
-            classroom_id=spec.classroom_id or settings.classroom_id,
-            source=parse_source(spec.source),
-            fps=pick("fps"),
-            loop=pick("loop"),
-            realtime=pick("realtime"),
-            folder_fps=settings.folder_fps,
-            max_width=pick("max_width"),
-            jpeg_quality=pick("jpeg_quality"),
-            motion_gate=pick("motion_gate"),
-            motion_threshold=pick("motion_threshold"),
-            motion_pixel_delta=settings.motion_pixel_delta,
-            motion_width=settings.motion_width,
-            keyframe_interval_s=pick("keyframe_interval_s"),
-            max_frames=settings.max_frames,
-        )
+        base = {
+            "classroom_id": spec.classroom_id or settings.classroom_id,
+            "source": parse_source(spec.source),
+            "fps": pick("fps"),
+            "loop": pick("loop"),
+            "realtime": pick("realtime"),
+            "folder_fps": settings.folder_fps,
+            "max_width": pick("max_width"),
+            "jpeg_quality": pick("jpeg_quality"),
+            "motion_gate": pick("motion_gate"),
+            "motion_threshold": pick("motion_threshold"),
+            "motion_pixel_delta": settings.motion_pixel_delta,
+            "motion_width": settings.motion_width,
+            "keyframe_interval_s": pick("keyframe_interval_s"),
+            "max_frames": settings.max_frames,
+        }
         if settings.replicate == 1:
             configs.append(CameraConfig(camera_id=spec.camera_id, **base))
         else:

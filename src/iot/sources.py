@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -364,9 +365,7 @@ class LiveSource:
         delay *= 1.0 - self.jitter * random.random()
         self.backoffs = (self.backoffs + [delay])[-32:]
         level = logging.WARNING if self._failures <= 3 or self._failures % 10 == 0 else logging.DEBUG
-        self.events.log(
-            "source_" + what, level, source=self.label, failures=self._failures, retry_in_s=round(delay, 2)
-        )
+        self.events.log("source_" + what, level, source=self.label, failures=self._failures, retry_in_s=round(delay, 2))
         self.clock.sleep(delay)
 
     def grab(self) -> float | None:

@@ -35,7 +35,13 @@ def make_pipeline(sender, clock=None, eos_timeout_s: float = 1.0, **settings) ->
     cfg = camera_configs(load_iot_settings(**settings))[0]
     clock = clock or StoppableClock()
     pipeline = CameraPipeline(
-        cfg, None, sender, clock, logging.getLogger("test.iot"), frame_log_level=logging.DEBUG, eos_timeout_s=eos_timeout_s
+        cfg,
+        None,
+        sender,
+        clock,
+        logging.getLogger("test.iot"),
+        frame_log_level=logging.DEBUG,
+        eos_timeout_s=eos_timeout_s,
     )
     options = SourceOptions(
         loop=cfg.loop, realtime=cfg.realtime, folder_interval_s=1.0 / (cfg.folder_fps or cfg.fps or 1.0)

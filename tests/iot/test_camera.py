@@ -4,17 +4,18 @@ import pytest
 
 from common.clock import FakeClock
 from common.protocol import MessageType, decode, encode
-from tests.conftest import require_asset
-from tests.iot.helpers import SHORT_GIF, VIDEO, ListSender, make_pipeline
-
 from iot.camera import Outcome
 from iot.timing import StoppableClock
+from tests.conftest import require_asset
+from tests.iot.helpers import SHORT_GIF, VIDEO, ListSender, make_pipeline
 
 
 def test_counters_add_up_and_frames_are_well_formed():
     path = require_asset(VIDEO)
     sender = ListSender()
-    pipeline = make_pipeline(sender, source=str(path), fps=2, realtime=False, max_width=400, jpeg_quality=70, max_frames=20)
+    pipeline = make_pipeline(
+        sender, source=str(path), fps=2, realtime=False, max_width=400, jpeg_quality=70, max_frames=20
+    )
     assert pipeline.run() is Outcome.ENDED
     c = pipeline.counters()
     frames = [m for m in sender.messages if m.header.type is MessageType.FRAME]
@@ -37,7 +38,9 @@ def test_full_queue_counts_drops_and_keeps_going():
     path = require_asset(SHORT_GIF)
     sender = ListSender(accept=False)
     fake = FakeClock()
-    pipeline = make_pipeline(sender, clock=StoppableClock(fake), eos_timeout_s=2.0, source=str(path), fps=0, realtime=False)
+    pipeline = make_pipeline(
+        sender, clock=StoppableClock(fake), eos_timeout_s=2.0, source=str(path), fps=0, realtime=False
+    )
     assert pipeline.run() is Outcome.ENDED
     c = pipeline.counters()
     assert (c["captured"], c["sent"], c["dropped"]) == (23, 0, 23)
@@ -71,7 +74,9 @@ def test_corrupt_folder_images_count_as_read_errors(tmp_path):
     pipeline.run()
     c = pipeline.counters()
     assert c["sent"] == 6 and c["read_errors"] == 3 and c["captured"] == 9  # three cycles of a, b, c
-    levels = [int(cv2.imdecode(np.frombuffer(m.image, np.uint8), cv2.IMREAD_GRAYSCALE)[0, 0]) for m in sender.messages[:-1]]
+    levels = [
+        int(cv2.imdecode(np.frombuffer(m.image, np.uint8), cv2.IMREAD_GRAYSCALE)[0, 0]) for m in sender.messages[:-1]
+    ]
     assert [round(v, -1) for v in levels] == [50, 90] * 3
 
 

@@ -7,15 +7,16 @@ import time
 
 import pytest
 
+from iot.cli import main
 from tests.conftest import require_asset
 from tests.iot.helpers import VIDEO, unused_tcp_address
-
-from iot.cli import main
 
 
 def iot_env(tmp_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
-    env.update(ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="iot-test", ROLLCALL_METRICS_INTERVAL_S="60")
+    env.update(
+        ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="iot-test", ROLLCALL_METRICS_INTERVAL_S="60"
+    )
     env.update(extra)
     return env
 
@@ -23,15 +24,31 @@ def iot_env(tmp_path, **extra) -> dict[str, str]:
 def test_sigterm_stops_cleanly_with_a_final_metrics_line(tmp_path):
     video = require_asset(VIDEO)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iot.cli", "--source", str(video), "--fps", "4", "--camera-id", "door",
-         "--edge-address", unused_tcp_address()],
-        env=iot_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "iot.cli",
+            "--source",
+            str(video),
+            "--fps",
+            "4",
+            "--camera-id",
+            "door",
+            "--edge-address",
+            unused_tcp_address(),
+        ],
+        env=iot_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # wait until frames flow (dropped: nobody listens), then ask it to stop
         log_file = tmp_path / "logs" / "iot-iot-test.jsonl"
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and '"frame_dropped"' not in (log_file.read_text() if log_file.exists() else ""):
+        while time.monotonic() < deadline and '"frame_dropped"' not in (
+            log_file.read_text() if log_file.exists() else ""
+        ):
             time.sleep(0.1)
         assert time.monotonic() < deadline, "no frames within 20 s"
         time.sleep(1.5)
@@ -57,8 +74,12 @@ def test_sigterm_stops_cleanly_with_a_final_metrics_line(tmp_path):
 
 def test_bad_env_value_exits_2_naming_the_variable(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "iot.cli"], env=iot_env(tmp_path, ROLLCALL_IOT_FPS="lots"),
-        capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "iot.cli"],
+        check=False,
+        env=iot_env(tmp_path, ROLLCALL_IOT_FPS="lots"),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert "ROLLCALL_IOT_FPS" in proc.stderr and "lots" in proc.stderr
@@ -78,7 +99,16 @@ def test_help_lists_the_flags(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--source", "--camera-id", "--classroom-id", "--fps", "--edge-address", "--no-loop", "--replicate", "--max-frames"):
+    for flag in (
+        "--source",
+        "--camera-id",
+        "--classroom-id",
+        "--fps",
+        "--edge-address",
+        "--no-loop",
+        "--replicate",
+        "--max-frames",
+    ):
         assert flag in out
 
 
@@ -87,4 +117,7 @@ def test_flags_override_env(capsys, monkeypatch):
     monkeypatch.setenv("ROLLCALL_IOT_CAMERA_ID", "from-env")
     assert main(["--print-config", "--fps", "0.5", "--replicate", "2", "--loop"]) == 0
     cams = json.loads(capsys.readouterr().out)
-    assert [(c["camera_id"], c["fps"], c["loop"]) for c in cams] == [("from-env-1", 0.5, True), ("from-env-2", 0.5, True)]
+    assert [(c["camera_id"], c["fps"], c["loop"]) for c in cams] == [
+        ("from-env-1", 0.5, True),
+        ("from-env-2", 0.5, True),
+    ]

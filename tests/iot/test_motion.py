@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
+from iot.motion import MotionGate
 from tests.conftest import require_asset
 from tests.iot.helpers import VIDEO, ListSender, make_pipeline
-
-from iot.motion import MotionGate
 
 
 def scene(square_x: int | None = None, noise_seed: int | None = None) -> np.ndarray:
@@ -56,12 +55,12 @@ def test_slow_change_accumulates_against_the_last_sent_frame():
 def test_gate_on_the_shared_video_drops_a_large_share(threshold):
     """Measured: at 1 fps the 139 s video gives 140 frames; the gate (0.005) keeps 74 of them."""
     path = require_asset(VIDEO)
-    common = dict(source=str(path), fps=1, realtime=False, max_width=320, keyframe_interval_s=0)
+    common = {"source": str(path), "fps": 1, "realtime": False, "max_width": 320, "keyframe_interval_s": 0}
     plain, gated = ListSender(), ListSender()
     make_pipeline(plain, **common).run()
     pipeline = make_pipeline(gated, motion_gate=True, motion_threshold=threshold, **common)
     pipeline.run()
-    frames = lambda s: [m for m in s.messages if m.header.type.value == "frame"]  # noqa: E731
+    frames = lambda s: [m for m in s.messages if m.header.type.value == "frame"]
     n_plain, n_gated = len(frames(plain)), len(frames(gated))
     assert n_plain == 140
     assert 50 <= n_gated <= 100, n_gated  # measured 74: about half the video is an empty corridor

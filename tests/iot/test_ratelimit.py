@@ -1,3 +1,5 @@
+import itertools
+
 from common.clock import FakeClock
 from iot.ratelimit import RateLimiter
 
@@ -26,7 +28,7 @@ def test_fractional_and_uneven_frame_times():
     times = [i / 7 for i in range(42)]
     passed = [t for t in times if limiter.allow(t)]
     assert len(passed) == 18
-    assert all(b - a >= 1 / 3 - 1 / 7 for a, b in zip(passed, passed[1:]))
+    assert all(b - a >= 1 / 3 - 1 / 7 for a, b in itertools.pairwise(passed))
 
 
 def test_no_burst_after_a_gap():

@@ -12,11 +12,10 @@ import zmq
 
 from common.protocol import MessageType
 from common.transport import CurveKeys, Receiver, generate_keypair
-from tests.conftest import require_asset
-from tests.iot.helpers import SHORT_GIF, VIDEO, unused_tcp_address
-
 from iot.runner import Runner
 from iot.settings import load_iot_settings
+from tests.conftest import require_asset
+from tests.iot.helpers import SHORT_GIF, VIDEO, unused_tcp_address
 
 LOG = logging.getLogger("test.iot.runner")
 
@@ -73,8 +72,13 @@ def test_streams_the_shared_video_at_the_configured_rate(ctx):
     video = require_asset(VIDEO)
     rx = Receiver("tcp://127.0.0.1:*", context=ctx)
     settings = load_iot_settings(
-        source=str(video), camera_id="cam-e2e", classroom_id="room-42", fps=5, max_width=320,
-        jpeg_quality=80, edge_address=rx.bound_address,
+        source=str(video),
+        camera_id="cam-e2e",
+        classroom_id="room-42",
+        fps=5,
+        max_width=320,
+        jpeg_quality=80,
+        edge_address=rx.bound_address,
     )
     run = Background(Runner(settings, LOG, metrics_interval_s=60))
     messages = collect(rx, 3.0)
@@ -113,7 +117,9 @@ def test_non_looping_source_ends_with_end_of_stream_and_the_run_exits(ctx):
     counters = run.runner.metrics.snapshot()["counters"]
     assert counters["sent"] + counters["dropped"] == 23 and len(messages) - 1 == counters["sent"]
     assert messages[-1].header.seq == 23
-    assert run.runner.outcomes == {"cam-1": run.runner.outcomes["cam-1"]} and run.runner.outcomes["cam-1"].value == "ended"
+    assert (
+        run.runner.outcomes == {"cam-1": run.runner.outcomes["cam-1"]} and run.runner.outcomes["cam-1"].value == "ended"
+    )
     rx.close()
 
 
@@ -136,8 +142,14 @@ def test_memory_stays_flat_when_every_frame_is_dropped():
     Measured: +0.03 MB between frame ~250 and frame 800 (a queue would need ~50 MB)."""
     video = require_asset(VIDEO)
     settings = load_iot_settings(
-        source=str(video), fps=0, realtime=False, max_width=0, jpeg_quality=95, max_frames=800,
-        edge_address=unused_tcp_address(), eos_timeout_s=0.2,
+        source=str(video),
+        fps=0,
+        realtime=False,
+        max_width=0,
+        jpeg_quality=95,
+        max_frames=800,
+        edge_address=unused_tcp_address(),
+        eos_timeout_s=0.2,
     )
     runner = Runner(settings, LOG, metrics_interval_s=60)
     run = Background(runner)
@@ -157,8 +169,14 @@ def test_slow_edge_gets_a_bounded_number_of_frames(ctx):
     video = require_asset(VIDEO)
     rx = Receiver("tcp://127.0.0.1:*", hwm=5, context=ctx)
     settings = load_iot_settings(
-        source=str(video), fps=0, realtime=False, max_width=0, jpeg_quality=95, max_frames=600,
-        edge_address=rx.bound_address, eos_timeout_s=0.2,
+        source=str(video),
+        fps=0,
+        realtime=False,
+        max_width=0,
+        jpeg_quality=95,
+        max_frames=600,
+        edge_address=rx.bound_address,
+        eos_timeout_s=0.2,
     )
     run = Background(Runner(settings, LOG, metrics_interval_s=60))
     run.thread.join(30)
@@ -171,11 +189,17 @@ def test_slow_edge_gets_a_bounded_number_of_frames(ctx):
 def test_replicated_cameras_over_curve(ctx, tmp_path):
     gif = require_asset(SHORT_GIF)
     server_public, server_secret = generate_keypair(tmp_path / "server", "edge")
-    client_public, client_secret = generate_keypair(tmp_path / "client", "camera")
+    _client_public, client_secret = generate_keypair(tmp_path / "client", "camera")
     rx = Receiver("tcp://127.0.0.1:*", context=ctx, curve=CurveKeys(secret_file=server_secret))
     settings = load_iot_settings(
-        source=str(gif), camera_id="sim", classroom_id="hall", replicate=3, fps=0, realtime=False,
-        edge_address=rx.bound_address, curve_secret_key_file=client_secret,
+        source=str(gif),
+        camera_id="sim",
+        classroom_id="hall",
+        replicate=3,
+        fps=0,
+        realtime=False,
+        edge_address=rx.bound_address,
+        curve_secret_key_file=client_secret,
         curve_server_public_key_file=server_public,
     )
     run = Background(Runner(settings, LOG, metrics_interval_s=60))

@@ -1,5 +1,6 @@
 import functools
 import http.server
+import itertools
 import threading
 import time
 
@@ -8,9 +9,6 @@ import numpy as np
 import pytest
 
 from common.clock import FakeClock
-from tests.conftest import require_asset
-from tests.iot.helpers import SHORT_GIF, VIDEO
-
 from iot.sources import (
     ImageFolderSource,
     LiveSource,
@@ -22,6 +20,8 @@ from iot.sources import (
     parse_source,
 )
 from iot.timing import StoppableClock
+from tests.conftest import require_asset
+from tests.iot.helpers import SHORT_GIF, VIDEO
 
 
 class Recorder(SourceEvents):
@@ -170,7 +170,7 @@ def test_video_loop_continues_the_timeline():
     frames = read_all(source, limit=50)
     times = [t for t, _ in frames]
     assert len(frames) == 50 and events.counts["loops"] == 2
-    assert all(b > a for a, b in zip(times, times[1:]))
+    assert all(b > a for a, b in itertools.pairwise(times))
     assert times[23] == pytest.approx(23 / 12.5)
 
 
@@ -208,7 +208,12 @@ def test_live_source_reconnects_with_exponential_backoff():
     fake = FakeClock(start=0.0)
     events = Recorder()
     source = LiveSource(
-        0, StoppableClock(fake), events=events, initial_backoff_s=1.0, max_backoff_s=8.0, jitter=0.0,
+        0,
+        StoppableClock(fake),
+        events=events,
+        initial_backoff_s=1.0,
+        max_backoff_s=8.0,
+        jitter=0.0,
         opener=lambda target: plan.pop(0),
     )
     source.open()  # first failure, waits 1 s
@@ -223,7 +228,11 @@ def test_live_source_reconnects_with_exponential_backoff():
 def test_live_source_jitter_stays_within_bounds():
     fake = FakeClock(start=0.0)
     source = LiveSource(
-        "rtsp://x", StoppableClock(fake), initial_backoff_s=1.0, max_backoff_s=4.0, jitter=0.2,
+        "rtsp://x",
+        StoppableClock(fake),
+        initial_backoff_s=1.0,
+        max_backoff_s=4.0,
+        jitter=0.2,
         opener=lambda t: FlakyCapture(False),
     )
     for _ in range(6):
@@ -251,7 +260,9 @@ def test_http_stream_source_reconnects_when_the_server_comes_back():
     events = Recorder()
     clock = StoppableClock()
     spec = parse_source(f"http://127.0.0.1:{port}/{video.name}")
-    source = build_source(spec, clock, SourceOptions(initial_backoff_s=0.2, max_backoff_s=0.4, open_timeout_s=3), events)
+    source = build_source(
+        spec, clock, SourceOptions(initial_backoff_s=0.2, max_backoff_s=0.4, open_timeout_s=3), events
+    )
     assert isinstance(source, LiveSource)
 
     def serve_later():
