@@ -35,7 +35,7 @@ fi
 
 export ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_EDGE_MODELS_DIR:-$REPO/models}"
 say "preparing models in $ROLLCALL_EDGE_MODELS_DIR"
-bash scripts/prepare_models.sh
+PYTHON="$VENV/bin/python" bash scripts/prepare_models.sh
 
 say "running pytest"
 exec "$VENV/bin/python" -m pytest "$@"
