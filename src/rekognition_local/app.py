@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from common.logs import log_event
@@ -174,17 +175,26 @@ class RunningServer:
 
     def start(self) -> "RunningServer":
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self.server.run, name="rekognition-http", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="rekognition-http", daemon=True)
         self._thread.start()
         return self
 
     def run(self) -> None:
-        """Serve in the calling thread until closed."""
-        self.server.run()
+        """Serve in the calling thread until :meth:`close_sockets` (or :meth:`stop`)."""
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            pass  # sockets closed under the loop during shutdown
+
+    def close_sockets(self) -> None:
+        """Close the listening socket and every open connection, so the loop ends."""
+        self.server.close()
+        wasyncore.close_all(self.server._map)  # type: ignore[union-attr] - keep-alive client channels
 
     def stop(self) -> None:
-        """Stop serving and close the store."""
-        self.server.close()
+        """Stop serving, finish running requests and close the store."""
+        self.close_sockets()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
         self.components.store.close()

@@ -82,7 +82,7 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
 
     def _stop(signum: int, _frame: Any) -> None:
         log_event(logger, "stopping", signal=signum)
-        server.server.close()
+        server.close_sockets()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -90,9 +90,8 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
               access_keys=len(settings.access_keys), workers=settings.inference_workers)
     try:
         server.run()
-    except (OSError, ValueError):
-        pass  # the loop ends with a closed socket after SIGTERM
     finally:
+        server.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
         reporter.stop()
         components.store.close()
         log_event(logger, "stopped")
