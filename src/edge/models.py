@@ -90,9 +90,9 @@ def how_to_get(name: str) -> str:
     stem = Path(name).stem
     if name.endswith(".onnx") and f"{stem}.pt" in KNOWN_MODELS:
         return (
-            f"get it with: rollcall-models fetch {stem}.pt && "
-            f"(in the export venv, see scripts/prepare_models.sh) rollcall-models export models/{stem}.pt "
-            f"-- or run scripts/prepare_models.sh"
+            f"get it with: rollcall-models fetch {stem}.pt (add --mirror DIR offline), then export it in the export venv "
+            f"that scripts/prepare_models.sh creates: PYTHONPATH=src .venv-export/bin/python -m edge.models_cli export "
+            f"models/{stem}.pt  (scripts/prepare_models.sh does both for the models in ROLLCALL_PREPARE_DETECTORS)"
         )
     if name in KNOWN_MODELS:
         return f"get it with: rollcall-models fetch {name}  (or --mirror DIR for an offline copy)"

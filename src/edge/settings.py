@@ -35,7 +35,7 @@ class EdgeSettings(RollcallSettings):
     models_dir: Path = Field(Path("./models"), description="Directory holding the model files (`rollcall-models fetch` / `scripts/prepare_models.sh` fill it).")
     person_model: str = Field("yolov8n.onnx", description="Person detector file in `models_dir` (or an absolute path). ONNX for the `onnx` backend; `.pt` or `.onnx` for `ultralytics`. Default: official Ultralytics COCO YOLOv8n exported to ONNX.")
     person_classes: str = Field("person", description="Comma-separated classes that count as a person, by name (from the model's metadata) or by numeric id. COCO: `person` (id 0). The test model yolov8s-people-fall: `Normal,Fall`.")
-    conf_threshold: float = Field(0.35, gt=0, lt=1, description="Minimum person confidence.")
+    conf_threshold: float = Field(0.25, gt=0, lt=1, description="Minimum person confidence.")
     iou_threshold: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping person boxes are merged by non-maximum suppression.")
     input_size: int = Field(640, ge=32, le=4096, description="Detector input size in pixels (square letterbox). A static ONNX model's own size wins.")
     onnx_threads: int = Field(2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).")
@@ -44,7 +44,7 @@ class EdgeSettings(RollcallSettings):
     # --- faces ---
     face_model: str = Field("face_detection_yunet_2023mar.onnx", description="YuNet face detector file in `models_dir` (or an absolute path).")
     face_score_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum YuNet face confidence.")
-    min_face_px: int = Field(20, ge=1, description="Smallest face (shorter side of the face box, pixels) worth sending.")
+    min_face_px: int = Field(12, ge=1, description="Smallest face (shorter side of the face box, pixels) worth sending. 12 suits 480x270 previews; recognition is more reliable from about 40 px, so raise it with high-resolution cameras.")
     min_blur: float = Field(20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending.")
     crop_padding: float = Field(0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size.")
     crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")

@@ -1,0 +1,60 @@
+"""``rollcall-edge``: run the edge tier until SIGTERM / Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from common.config import ConfigError, load_settings
+from common.logs import log_event, setup_logging
+from common.settings import CommonSettings
+
+from .detection import DetectorConfigError
+from .models import ModelError
+from .settings import EdgeSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="rollcall-edge",
+        description="Rollcall edge tier: receives camera frames over ZeroMQ (PULL, ROLLCALL_EDGE_BIND), detects people "
+        "(YOLO) and their faces (YuNet), tracks them and sends only face crops to the cloud (DEALER, "
+        "ROLLCALL_EDGE_CLOUD_ADDRESS). All settings are ROLLCALL_EDGE_* environment variables or the [edge] section "
+        "of the TOML file named by ROLLCALL_CONFIG_FILE; see docs/edge.md. Stops cleanly on SIGTERM.",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rollcall-edge``."""
+    build_parser().parse_args(argv)
+    try:
+        common = load_settings(CommonSettings)
+        settings = load_settings(EdgeSettings)
+    except ConfigError as exc:
+        print(f"rollcall-edge: {exc}", file=sys.stderr)
+        return 2
+    log = setup_logging("edge", common)
+    from .service import EdgeService  # after logging: imports ONNX Runtime / OpenCV
+
+    try:
+        service = EdgeService(settings, logger=log, metrics_interval_s=common.metrics_interval_s)
+    except (ModelError, DetectorConfigError, RuntimeError) as exc:
+        log_event(log, "edge_start_failed", level=40, error=str(exc))
+        print(f"rollcall-edge: {exc}", file=sys.stderr)
+        return 1
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log_event(log, "signal", signal=signal.Signals(signum).name)
+        service._stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.start()
+    service.wait()
+    service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""What the edge does with one frame: decode, find people, find their faces, track
+them and decide which face crops to send. No sockets here (see :mod:`edge.service`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.clock import now_ms
+from common.images import ImageDecodeError, decode_image, encode_jpeg
+from common.logs import log_event
+from common.metrics import Metrics
+from common.protocol import ImageInfo, Message, MessageType
+
+from .detection import Detection, PersonDetector
+from .faces import Face, FaceFinder, QualityGate, crop_face
+from .tracker import Candidate, CropPolicy, Track, TrackRegistry
+
+
+@dataclass
+class Outgoing:
+    """A face crop ready to go, and the track it belongs to."""
+
+    message: Message
+    camera_id: str
+    track: Track
+    candidate: Candidate
+    camera_time_ms: int
+
+
+@dataclass
+class FrameResult:
+    """What processing one frame produced."""
+
+    persons: list[Detection] = field(default_factory=list)
+    faces: list[Face | None] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    corrupt: bool = False
+
+
+class FrameProcessor:
+    """Turns FRAME messages into FACE_CROP messages. One per worker thread
+    (the face finder is not thread-safe); the person detector and the track
+    registry may be shared."""
+
+    def __init__(
+        self,
+        detector: PersonDetector,
+        faces: FaceFinder,
+        tracks: TrackRegistry,
+        policy: CropPolicy,
+        gate: QualityGate,
+        metrics: Metrics,
+        logger: logging.Logger,
+        crop_padding: float = 0.25,
+        jpeg_quality: int = 90,
+    ) -> None:
+        self.detector = detector
+        self.faces = faces
+        self.tracks = tracks
+        self.policy = policy
+        self.gate = gate
+        self.metrics = metrics
+        self.log = logger
+        self.crop_padding = crop_padding
+        self.jpeg_quality = jpeg_quality
+
+    def process(self, frame_msg: Message) -> FrameResult:
+        """Detect, track and pick crops for one FRAME. Corrupt JPEGs are counted, not raised."""
+        header = frame_msg.header
+        header.stamp("detect_start", now_ms())
+        try:
+            frame = decode_image(frame_msg.image or b"")
+        except ImageDecodeError as exc:
+            self.metrics.inc("frames_corrupt")
+            log_event(self.log, "frame_corrupt", level=logging.WARNING, trace_id=header.trace_id, camera_id=header.camera_id, detail=str(exc))
+            return FrameResult(corrupt=True)
+
+        started = time.perf_counter()
+        persons = self.detector.detect(frame)
+        self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        faces = [self.faces.face_in_person(frame, person) for person in persons]
+        self.metrics.observe("face_ms", (time.perf_counter() - started) * 1000)
+        header.stamp("detect_end", now_ms())
+        self.metrics.inc("frames_processed")
+        self.metrics.inc("persons", len(persons))
+        self.metrics.inc("faces", sum(1 for f in faces if f is not None))
+
+        result = FrameResult(persons=persons, faces=faces)
+        camera_time = int(header.ts.get("captured", header.ts.get("edge_received", now_ms())))
+        with self.tracks.lock:
+            tracker = self.tracks.tracker(header.camera_id)
+            tracks, expired = tracker.update([p.box for p in persons], camera_time)
+            if expired:
+                self.metrics.inc("tracks_expired", len(expired))
+            for person, face, track in zip(persons, faces, tracks):
+                if face is None:
+                    continue
+                reason = self.gate.reason_to_reject(face)
+                if reason is not None:
+                    self.metrics.inc(f"faces_rejected_{reason}")
+                    continue
+                candidate = Candidate(quality=face.quality(), payload=(frame_msg, frame, person, face, track.track_id))
+                decision, chosen = self.policy.offer(track, candidate, camera_time)
+                kept = track.candidate
+                if kept is not None and not isinstance(kept.payload, Message):
+                    # A kept candidate holds its finished crop message, never the full frame.
+                    kept.payload = self._build(*kept.payload)
+                if decision != CropPolicy.SEND or chosen is None:
+                    self.metrics.inc("crops_suppressed")
+                    continue
+                if not isinstance(chosen.payload, Message):
+                    chosen.payload = self._build(*chosen.payload)
+                result.outgoing.append(
+                    Outgoing(message=chosen.payload, camera_id=header.camera_id, track=track, candidate=chosen, camera_time_ms=camera_time)
+                )
+        return result
+
+    def _build(self, frame_msg: Message, frame: np.ndarray, person: Detection, face: Face, track_id: int) -> Message:
+        """The FACE_CROP message for one face (JPEG crop + boxes + quality)."""
+        crop = crop_face(frame, face.box, self.crop_padding)
+        jpeg = encode_jpeg(crop, self.jpeg_quality)
+        height, width = frame.shape[:2]
+        header = frame_msg.header.derive(
+            MessageType.FACE_CROP,
+            image=ImageInfo(width=crop.shape[1], height=crop.shape[0], encoding="jpeg", bytes=len(jpeg)),
+            meta={
+                "track_id": track_id,
+                "person_box": person.int_box(),
+                "person_score": round(person.score, 4),
+                "face_box": list(face.box),
+                "face_score": round(face.score, 4),
+                "quality": {"blur": round(face.blur, 1), "face_px": face.face_px},
+                "frame_size": [width, height],
+                "frame_msg_id": frame_msg.header.msg_id,
+            },
+        )
+        return Message(header=header, payloads=[jpeg])
