@@ -67,7 +67,7 @@ def run_runner(seconds: float | None, **settings) -> tuple[Runner, float, float,
 
 def motion_gate(video: Path) -> None:
     for gate in (False, True):
-        runner, wall, _, received = run_runner(
+        runner, wall, _, _received = run_runner(
             None, source=str(video), fps=1, realtime=False, motion_gate=gate, keyframe_interval_s=0, eos_timeout_s=2
         )
         c = runner.metrics.snapshot()["counters"]
