@@ -98,7 +98,7 @@ def test_streams_the_shared_video_at_the_configured_rate(ctx):
         assert image is not None and image.shape == (180, 320, 3)
         assert (message.header.image.width, message.header.image.height) == (320, 180)
     counters = run.runner.metrics.snapshot()["counters"]
-    assert counters["sent"] == len(frames) and counters["dropped"] == 0
+    assert counters["sent"] == len(frames) and counters["dropped"] <= 1  # the first one may beat the TCP connect
     assert counters["captured"] == pytest.approx(2 * len(frames), abs=3)  # every video frame was grabbed
     rx.close()
 
@@ -197,7 +197,7 @@ def test_replicated_cameras_over_curve(ctx, tmp_path):
         classroom_id="hall",
         replicate=3,
         fps=0,
-        realtime=False,
+        realtime=True,  # 23 frames over 1.8 s; frames sent before the Curve handshake completes are dropped
         edge_address=rx.bound_address,
         curve_secret_key_file=client_secret,
         curve_server_public_key_file=server_public,
@@ -210,10 +210,13 @@ def test_replicated_cameras_over_curve(ctx, tmp_path):
     for message in messages:
         by_camera.setdefault(message.header.camera_id, []).append(message)
     assert sorted(by_camera) == ["sim-1", "sim-2", "sim-3"]
-    for camera_messages in by_camera.values():
-        assert camera_messages[-1].header.type is MessageType.END_OF_STREAM
+    for camera_id, camera_messages in by_camera.items():
+        counters = run.runner.pipelines[camera_id].counters()
+        assert camera_messages[-1].header.type is MessageType.END_OF_STREAM and camera_messages[-1].header.seq == 23
         seqs = [m.header.seq for m in camera_messages]
-        assert seqs == sorted(seqs) and len(camera_messages) >= 20  # 23 frames + EOS, a few may drop at connect
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert counters["sent"] + counters["dropped"] == 23 and len(camera_messages) == counters["sent"] + 1
+        assert counters["sent"] >= 15, counters
     rx.close()
 
 
