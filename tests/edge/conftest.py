@@ -80,3 +80,29 @@ def classroom_frames() -> list[np.ndarray]:
 @pytest.fixture()
 def quiet_logger() -> logging.Logger:
     return logging.getLogger("rollcall.edge.test")
+
+
+class CachedDetector:
+    """Wraps a real detector and remembers its answer per frame content, so tests that
+    replay the same frames through the pipeline run inference once."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.person_classes = inner.person_classes
+        self.model_name = inner.model_name
+        self._cache: dict[bytes, list] = {}
+        self.calls = 0
+
+    def detect(self, frame):
+        import hashlib
+
+        key = hashlib.sha1(frame.tobytes()).digest() + bytes(str(frame.shape), "ascii")
+        if key not in self._cache:
+            self.calls += 1
+            self._cache[key] = self.inner.detect(frame)
+        return self._cache[key]
+
+
+@pytest.fixture(scope="session")
+def cached_detector(detector):
+    return CachedDetector(detector)
