@@ -78,7 +78,7 @@ def build_service(settings: CloudSettings | None = None, ensure_collection: bool
     elif ensure_collection:
         try:
             created = recognizer.ensure_collection()
-            log_event(log, "rekognition_ready", endpoint=endpoint, collection_id=settings.collection_id, created=created)
+            log_event(log, "rekognition_ready", endpoint=endpoint, collection_id=settings.collection_id, collection_created=created)
         except RecognitionUnavailable as exc:
             metrics.inc("startup_rekognition_unavailable")
             log_event(log, "rekognition_unavailable_at_start", level=logging.ERROR, endpoint=endpoint, detail=exc.message)

@@ -22,6 +22,7 @@ import queue
 import signal
 import threading
 import time
+import traceback
 from collections import Counter
 from typing import Any
 
@@ -142,7 +143,7 @@ class IngestServer:
                 self._flush_outbox()
             except Exception as exc:  # never let one bad moment kill the link
                 metrics.inc("ingest_loop_errors")
-                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}", exc_info=True)
+                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
                 time.sleep(0.05)
         self._flush_outbox()
 
@@ -209,7 +210,7 @@ class IngestServer:
             except Exception as exc:  # process_crop should never raise; be safe anyway
                 self.service.stats.inc("ingest_worker_errors")
                 log_event(log, "ingest_worker_error", level=logging.ERROR, trace_id=message.header.trace_id,
-                          detail=f"{type(exc).__name__}: {exc}", exc_info=True)
+                          detail=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
             finally:
                 with self._busy_lock:
                     self._busy -= 1

@@ -28,6 +28,7 @@ import io
 import logging
 import threading
 import time
+import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -586,7 +587,7 @@ class AttendanceService:
         except Exception as exc:  # storage down etc.: fail closed, keep serving
             self.stats.inc("crops_failed_internal")
             log_event(log, "crop_processing_failed", level=logging.ERROR, trace_id=header.trace_id,
-                      msg_id=header.msg_id, detail=f"{type(exc).__name__}: {str(exc)[:300]}", exc_info=True)
+                      msg_id=header.msg_id, detail=f"{type(exc).__name__}: {str(exc)[:300]}", traceback=traceback.format_exc(limit=8))
             return self._reply(message, RecognitionOutcome(status="error", reason="internal", detail=type(exc).__name__), None)
 
     def _process_crop(self, message: Message) -> Message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ def face_crop(seed: int, msg_id: str, camera: str = "cam-1", noise: float = 4.0)
                               meta={"track_id": 3}, ts={"captured": int(time.time() * 1000) - 50})
 
 
-def test_round_trip_recorded_once(service: AttendanceService, edge: Sender) -> None:
+def test_round_trip_recorded_once(service: AttendanceService, edge: Sender, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="rollcall")
     session = service.open_session("room-1")
     crop = face_crop(1, "crop-1")
     send(edge, crop)
@@ -96,6 +98,11 @@ def test_round_trip_recorded_once(service: AttendanceService, edge: Sender) -> N
     [record] = service.attendance_for_session(session.session_id)
     assert (record.student_id, record.sightings) == ("ada", 1)
     assert len(service.list_unknown_faces()) == 1
+    [recorded] = [r for r in caplog.records if getattr(r, "event", None) == "attendance_recorded"]
+    assert recorded.trace_id == crop.header.trace_id and recorded.student_id == "ada"
+    assert {"captured", "cloud_received", "recognised", "recorded"} <= set(recorded.ts)
+    statuses = sorted(r.status for r in caplog.records if getattr(r, "event", None) == "recognition_result")
+    assert statuses == ["recognised", "recognised", "unknown"]
 
 
 def test_malformed_frames_are_counted_and_loop_survives(service: AttendanceService, ingest: IngestServer, edge: Sender) -> None:

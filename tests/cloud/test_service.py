@@ -400,3 +400,19 @@ def test_crop_flow_on_every_backend(store: Any, evidence: Any, recognizer: Image
     assert svc.get_evidence(record.evidence_ref)[:2] == b"\xff\xd8"
     assert [u.unknown_id for u in svc.list_unknown_faces()] == [r.header.meta["unknown_id"]]
     assert "ada" in svc.export_csv(session.session_id)
+
+
+def test_internal_failure_fails_closed_and_logs(svc: AttendanceService, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    svc.create_classroom("room-1", "Room 1")
+    svc.open_session("room-1")
+
+    def broken(*_: Any) -> None:
+        raise OSError("disk full")
+
+    svc.store.add_unknown = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.INFO, logger="rollcall"):
+        result = svc.process_crop(crop(synthetic_face(4)))
+    assert (result.header.meta["status"], result.header.meta["reason"]) == ("error", "internal")
+    assert any(getattr(r, "event", None) == "crop_processing_failed" and "disk full" in r.traceback for r in caplog.records)
