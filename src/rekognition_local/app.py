@@ -149,7 +149,10 @@ def build(settings: RekognitionSettings, logger: logging.Logger | None = None) -
     """Load the models, open the store and assemble the WSGI app (raises ModelError if models are missing)."""
     logger = logger or logging.getLogger("rollcall.rekognition")
     paths = resolve_models(settings)
-    engine = FaceEngine(paths, settings.inference_workers, settings.detect_max_side, settings.detect_score_threshold)
+    engine = FaceEngine(
+        paths, settings.inference_workers, settings.detect_max_side, settings.detect_score_threshold,
+        processes=settings.embedding_processes,
+    )
     store = FaceStore(settings.data_dir)
     service = RekognitionService(settings, engine, store)
     return Components(RekognitionApp(service, settings, logger), service, engine, store)
@@ -197,4 +200,5 @@ class RunningServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
+        self.components.engine.close()
         self.components.store.close()

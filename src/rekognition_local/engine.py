@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing
 import queue
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -23,6 +25,32 @@ from .models import ModelPaths
 MIN_DETECT_SIDE = 320  # tiny images (face crops) are upscaled to this before detection
 CROP_PAD = 0.3  # border added when a tight face crop yields no detection
 EMBED_MARGIN = 0.6  # context kept around the face box for alignment
+EMBED_MAX_FACE = 400  # larger faces are downscaled to this before alignment (dlib's chip is 150 px)
+
+_process_models: tuple[object, object] | None = None  # (predictor, recogniser) in a worker process
+
+
+def _process_init(shape_path: str, recogniser_path: str) -> None:
+    global _process_models
+    _process_models = (dlib.shape_predictor(shape_path), dlib.face_recognition_model_v1(recogniser_path))
+
+
+def _process_embed(crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    assert _process_models is not None, "worker not initialised"
+    predictor, recogniser = _process_models
+    return _descriptor(predictor, recogniser, crop, rect)
+
+
+def _process_ready(_: int) -> bool:
+    import time
+
+    time.sleep(0.2)  # long enough that every worker process gets one task
+    return _process_models is not None
+
+
+def _descriptor(predictor: object, recogniser: object, crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    shape = predictor(crop, dlib.rectangle(*rect))  # type: ignore[operator]
+    return np.asarray(recogniser.compute_face_descriptor(crop, shape), dtype=np.float32)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -43,11 +71,15 @@ class DetectedFace:
 class FaceModels:
     """One YuNet detector and one dlib predictor/ResNet; not thread-safe."""
 
-    def __init__(self, paths: ModelPaths, max_side: int, score_threshold: float) -> None:
+    def __init__(
+        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: ProcessPoolExecutor | None = None
+    ) -> None:
         self.max_side = max_side
         self.detector = cv2.FaceDetectorYN.create(str(paths.yunet), "", (320, 320), score_threshold, 0.3, 5000)
-        self.predictor = dlib.shape_predictor(str(paths.shape_predictor))
-        self.recogniser = dlib.face_recognition_model_v1(str(paths.face_recognition))
+        self.executor = executor
+        if executor is None:
+            self.predictor = dlib.shape_predictor(str(paths.shape_predictor))
+            self.recogniser = dlib.face_recognition_model_v1(str(paths.face_recognition))
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Faces in ``image`` (BGR), largest first. Retries once on a padded copy when none is found."""
@@ -105,20 +137,46 @@ class FaceModels:
         margin = EMBED_MARGIN * max(w, h)
         cx1, cy1 = max(0, int(x - margin)), max(0, int(y - margin))
         cx2, cy2 = min(width, int(math.ceil(x + w + margin))), min(height, int(math.ceil(y + h + margin)))
-        crop = cv2.cvtColor(image[cy1:cy2, cx1:cx2], cv2.COLOR_BGR2RGB)
-        rect = dlib.rectangle(int(x - cx1), int(y - cy1), int(x - cx1 + w), int(y - cy1 + h))
-        shape = self.predictor(crop, rect)
-        descriptor = self.recogniser.compute_face_descriptor(crop, shape)
-        return np.asarray(descriptor, dtype=np.float32)
+        crop = image[cy1:cy2, cx1:cx2]
+        scale = min(1.0, EMBED_MAX_FACE / max(w, h, 1.0))
+        if scale < 1.0:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        crop = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+        rect = (int((x - cx1) * scale), int((y - cy1) * scale), int((x - cx1 + w) * scale), int((y - cy1 + h) * scale))
+        if self.executor is not None:
+            return self.executor.submit(_process_embed, crop, rect).result()
+        return _descriptor(self.predictor, self.recogniser, crop, rect)
 
 
 class FaceEngine:
-    """A pool of :class:`FaceModels`; thread-safe."""
+    """A pool of :class:`FaceModels`; thread-safe.
 
-    def __init__(self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6) -> None:
+    dlib holds the GIL while it computes a descriptor, so in-process embedding
+    uses one core however many threads ask. With ``processes > 0`` descriptors
+    are computed in that many worker processes (one dlib model each) and
+    detection (OpenCV, which releases the GIL) stays in the request thread.
+    """
+
+    def __init__(
+        self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6, processes: int = 0
+    ) -> None:
+        self.executor: ProcessPoolExecutor | None = None
+        if processes > 0:
+            self.executor = ProcessPoolExecutor(
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_process_init, initargs=(str(paths.shape_predictor), str(paths.face_recognition)),
+            )
+            # start every worker now (model loading) rather than on the first requests
+            list(self.executor.map(_process_ready, range(processes)))
+            workers = max(workers, processes)
         self._pool: queue.Queue[FaceModels] = queue.Queue()
         for _ in range(workers):
-            self._pool.put(FaceModels(paths, max_side, score_threshold))
+            self._pool.put(FaceModels(paths, max_side, score_threshold, self.executor))
+
+    def close(self) -> None:
+        """Stop the worker processes (if any)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[FaceModels]:
