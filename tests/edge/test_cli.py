@@ -1,0 +1,54 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import REPO
+from tests.edge.conftest import PEOPLE_MODEL, models_dir
+
+
+def test_help():
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "ROLLCALL_EDGE_BIND" in out.stdout
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    env = dict(os.environ, ROLLCALL_EDGE_MODELS_DIR=str(tmp_path), ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*")
+    out = subprocess.run([sys.executable, "-m", "edge.cli"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1
+    assert "yolov8n.onnx" in out.stderr and "rollcall-models fetch" in out.stderr
+
+
+def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
+    env = dict(
+        os.environ,
+        ROLLCALL_EDGE_MODELS_DIR=str(models_dir()),
+        ROLLCALL_EDGE_PERSON_MODEL=PEOPLE_MODEL,
+        ROLLCALL_EDGE_PERSON_CLASSES="Normal,Fall",
+        ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*",
+        ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
+        ROLLCALL_INSTANCE_ID="edge-test",
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        events = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            events.append(json.loads(line)["event"])
+            if events[-1] == "edge_started":
+                break
+        assert "edge_started" in events, proc.stderr.read() if proc.poll() is not None else events
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0
+        tail = [json.loads(line)["event"] for line in rest.splitlines() if line.startswith("{")]
+        assert "metrics" in tail and tail[-1] == "edge_stopped"
+        assert (tmp_path / "logs" / "edge-edge-test.jsonl").is_file()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,85 @@
+import hashlib
+import importlib.util
+
+import pytest
+
+from edge import models_cli
+from edge.models import (
+    KNOWN_MODELS,
+    MissingModelError,
+    ModelError,
+    export_is_current,
+    export_onnx,
+    fetch_model,
+    source_digest_file,
+)
+from tests.conftest import require_asset
+
+YUNET = "face_detection_yunet_2023mar.onnx"
+
+
+def test_fetch_copies_from_mirror_and_verifies_sha256(tmp_path):
+    mirror = require_asset(f"models/{YUNET}").parent
+    path = fetch_model(YUNET, tmp_path / "models", mirror=mirror)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == KNOWN_MODELS[YUNET].sha256
+    assert fetch_model(YUNET, tmp_path / "models", mirror=mirror) == path  # idempotent
+
+
+def test_a_tampered_mirror_copy_is_refused(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / YUNET).write_bytes(b"not the model")
+    with pytest.raises(ModelError, match="sha256"):
+        fetch_model(YUNET, tmp_path / "models", mirror=mirror)
+    assert not (tmp_path / "models" / YUNET).exists()
+    assert list((tmp_path / "models").iterdir()) == []  # no temp file left behind
+
+
+def test_missing_in_mirror_and_no_url(tmp_path):
+    with pytest.raises(MissingModelError, match="yolov8n.pt"):
+        fetch_model("yolov8n.pt", tmp_path / "models", mirror=tmp_path)
+    with pytest.raises(ModelError, match="--mirror"):
+        fetch_model("yolov8s-people-fall.pt", tmp_path / "models")
+
+
+def test_known_models_have_official_urls_and_digests():
+    assert KNOWN_MODELS[YUNET].sha256 == "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+    assert KNOWN_MODELS["yolov8n.pt"].url.startswith("https://github.com/ultralytics/assets/releases/download/")
+    assert "NOT verified" in KNOWN_MODELS["yolov8n.pt"].sha256_note
+
+
+def test_export_cache_follows_the_source_digest(tmp_path):
+    pt, onnx = tmp_path / "m.pt", tmp_path / "m.onnx"
+    pt.write_bytes(b"weights v1")
+    onnx.write_bytes(b"graph")
+    assert not export_is_current(pt, onnx, 640)  # no sidecar
+    source_digest_file(onnx).write_text(hashlib.sha256(b"weights v1").hexdigest() + "\nimgsz=640\n")
+    assert export_is_current(pt, onnx, 640)
+    assert not export_is_current(pt, onnx, 320)
+    pt.write_bytes(b"weights v2")
+    assert not export_is_current(pt, onnx, 640)
+
+
+def test_prepared_onnx_matches_its_source(people_model):
+    pt = people_model.with_suffix(".pt")
+    assert export_is_current(pt, people_model, 640)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ultralytics") is not None, reason="ultralytics installed here")
+def test_export_without_ultralytics_points_to_the_export_venv(tmp_path):
+    pt = tmp_path / "m.pt"
+    pt.write_bytes(b"weights")
+    with pytest.raises(ModelError, match="export venv"):
+        export_onnx(pt, tmp_path)
+
+
+def test_cli_fetch_list_and_errors(tmp_path, capsys):
+    mirror = require_asset(f"models/{YUNET}").parent
+    assert models_cli.main(["fetch", YUNET, "--models-dir", str(tmp_path), "--mirror", str(mirror)]) == 0
+    assert (tmp_path / YUNET).is_file()
+    assert models_cli.main(["fetch", "yolov8n.pt", "--models-dir", str(tmp_path), "--mirror", str(tmp_path / "nope")]) == 1
+    assert models_cli.main(["list"]) == 0
+    assert "releases/download" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        models_cli.main(["--help"])
+    assert info.value.code == 0

@@ -1,0 +1,195 @@
+"""The running edge over real ZeroMQ sockets on 127.0.0.1."""
+
+import threading
+import time
+
+import pytest
+import zmq
+
+from common.images import decode_image, encode_jpeg
+from common.protocol import HOPS, Header, Message, MessageType, encode, make_image_message
+from common.transport import Receiver, Sender
+
+from edge.faces import FaceFinder
+from edge.service import EdgeService
+from edge.settings import EdgeSettings
+from tests.edge.conftest import PEOPLE_MODEL, YUNET, models_dir
+
+
+def wait_for(predicate, timeout=10.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class SlowDetector:
+    """Stands in for YOLO taking 0.5 s per frame."""
+
+    person_classes = {0: "person"}
+    model_name = "slow"
+
+    def __init__(self, seconds=0.5):
+        self.seconds = seconds
+        self.calls = 0
+
+    def detect(self, frame):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return []
+
+
+def settings(**overrides):
+    base = dict(
+        bind="tcp://127.0.0.1:*",
+        cloud_address="tcp://127.0.0.1:1",  # nobody there unless a test overrides it
+        models_dir=models_dir(),
+        person_model=PEOPLE_MODEL,
+        person_classes="Normal,Fall",
+        onnx_threads=2,
+    )
+    base.update(overrides)
+    return EdgeSettings(**base)
+
+
+def tiny_frame(camera="cam-1", seq=0):
+    import numpy as np
+
+    jpeg = encode_jpeg(np.full((48, 64, 3), 90, np.uint8))
+    msg = make_image_message(MessageType.FRAME, jpeg, 64, 48, camera, "room-1", seq=seq)
+    msg.header.stamp("captured", int(time.time() * 1000))
+    msg.header.stamp("sent", int(time.time() * 1000))
+    return msg
+
+
+@pytest.fixture()
+def slow_edge(yunet_model):
+    service = EdgeService(
+        settings(buffer_capacity=4),
+        detector=SlowDetector(0.5),
+        face_finder_factory=lambda: FaceFinder(yunet_model),
+        metrics_interval_s=60,
+    ).start()
+    yield service
+    service.stop()
+
+
+def test_receiver_keeps_draining_while_the_detector_is_slow(slow_edge):
+    push = Sender(slow_edge.bound_address, kind="push", hwm=1000)
+    try:
+        assert wait_for(lambda: push.send(tiny_frame(seq=0)))
+        started = time.monotonic()
+        sent = 1
+        for seq in range(1, 60):
+            while not push.send(tiny_frame(seq=seq)):
+                time.sleep(0.001)
+            sent += 1
+        # All 60 frames are pulled off the socket long before 60 x 0.5 s of inference.
+        assert wait_for(lambda: slow_edge.metrics.count("frames_received") == sent, timeout=5)
+        elapsed = time.monotonic() - started
+        assert elapsed < 5
+        processed = slow_edge.detector.calls
+        assert processed <= elapsed / 0.5 + 2
+        dropped = slow_edge.metrics.count("frames_dropped_buffer")
+        assert dropped >= sent - processed - 4 - 1  # capacity 4, one in the worker's hands
+        assert len(slow_edge.buffer) <= 4
+    finally:
+        push.close()
+
+
+def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_model):
+    service = EdgeService(
+        settings(allowed_cameras="cam-1,cam-2"),
+        detector=SlowDetector(0.0),
+        face_finder_factory=lambda: FaceFinder(yunet_model),
+        metrics_interval_s=60,
+    ).start()
+    ctx = zmq.Context.instance()
+    raw = ctx.socket(zmq.PUSH)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(service.bound_address)
+    try:
+        raw.send_multipart([b"not json"])
+        raw.send_multipart([b'{"v": 99, "type": "frame"}', b"x"])
+        raw.send_multipart([b'{"v": 1, "type": "teleport"}'])
+        raw.send_multipart(encode(tiny_frame())[:1])  # FRAME without its JPEG
+        push = Sender(service.bound_address, kind="push", hwm=100)
+        assert wait_for(lambda: push.send(tiny_frame(camera="intruder")))
+        crop = make_image_message(MessageType.FACE_CROP, b"\xff\xd8x", 4, 4, "cam-1", "room-1")
+        push.send(crop)  # a valid message type the edge does not expect
+        corrupt = make_image_message(MessageType.FRAME, b"\xff\xd8 garbage", 64, 48, "cam-2", "room-1")
+        push.send(corrupt)
+        push.send(tiny_frame(camera="cam-1"))  # still alive afterwards
+        assert wait_for(lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_corrupt") == 1)
+        rejected = service.receiver.rejected
+        assert rejected["bad_json"] == 1 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
+        assert service.metrics.count("unknown_cameras") == 1
+        assert service.metrics.count("unexpected_type_face_crop") == 1
+        assert service.metrics.count("frames_received") == 2
+        push.close()
+    finally:
+        raw.close()
+        service.stop()
+
+
+def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, people_model):
+    cloud = Receiver("tcp://127.0.0.1:*", kind="router")
+    service = EdgeService(settings(cloud_address=cloud.bound_address, workers=1), metrics_interval_s=60).start()
+    push = Sender(service.bound_address, kind="push", hwm=100)
+    try:
+        frames = classroom_frames[:3]
+        sent_frames = []
+        for i, frame in enumerate(frames):
+            msg = make_image_message(MessageType.FRAME, encode_jpeg(frame), 480, 270, "cam-1", "room-1", seq=i)
+            msg.header.stamp("captured", int(time.time() * 1000))
+            msg.header.stamp("sent", int(time.time() * 1000))
+            assert wait_for(lambda: push.send(msg))
+            sent_frames.append(msg)
+        eos = Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-1", classroom_id="room-1", trace_id="eos-trace"))
+        push.send(eos)
+
+        received, peer = [], None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msg = cloud.recv(timeout_ms=200)
+            if msg is None:
+                continue
+            received.append(msg)
+            peer = cloud.last_peer
+            if msg.header.type is MessageType.END_OF_STREAM:
+                break
+        types = [m.header.type for m in received]
+        assert types[-1] is MessageType.END_OF_STREAM and received[-1].header.trace_id == "eos-trace"
+        crops = [m for m in received if m.header.type is MessageType.FACE_CROP]
+        assert set(types) == {MessageType.FACE_CROP, MessageType.END_OF_STREAM}  # never a full frame
+        assert len(crops) == 4  # four people, one crop each: later frames are suppressed by tracking
+        trace_ids = {m.header.trace_id for m in sent_frames}
+        for crop in crops:
+            h = crop.header
+            assert h.trace_id in trace_ids
+            hops = [h.ts[name] for name in HOPS if name in h.ts]
+            assert list(h.ts) and [n for n in HOPS if n in h.ts] == ["captured", "sent", "edge_received", "detect_start", "detect_end", "edge_sent"]
+            assert hops == sorted(hops)
+            image = decode_image(crop.image)
+            assert image.shape[0] < 270 / 2 and image.shape[1] < 480 / 2
+            assert h.meta["frame_size"] == [480, 270]
+        assert service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1
+
+        # The cloud answers; RESULTs are read and applied.
+        track_id = crops[0].header.meta["track_id"]
+        result = crops[0].header.derive(MessageType.RESULT, meta={"ack_of": crops[0].header.msg_id, "track_id": track_id, "status": "recognised", "student_id": "s1", "similarity": 99.0, "session_id": None})
+        assert cloud.reply(peer, Message(header=result))
+        assert wait_for(lambda: service.metrics.count("results_recognised") == 1)
+    finally:
+        push.close()
+        service.stop()
+        cloud.close()
+
+
+def test_missing_model_fails_before_binding(tmp_path):
+    from edge.models import MissingModelError
+
+    with pytest.raises(MissingModelError, match="yolov8n.onnx"):
+        EdgeService(EdgeSettings(models_dir=tmp_path, bind="tcp://127.0.0.1:*"))

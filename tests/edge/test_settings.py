@@ -1,0 +1,28 @@
+from common.config import CONFIG_FILE_ENV, load_settings
+
+from edge.settings import EdgeSettings
+
+
+def test_defaults_match_the_contract(monkeypatch):
+    monkeypatch.delenv(CONFIG_FILE_ENV, raising=False)
+    s = load_settings(EdgeSettings)
+    assert s.bind == "tcp://*:5555" and s.cloud_address == "tcp://127.0.0.1:5556"
+    assert str(s.models_dir) == "models" and s.backend == "onnx"
+    assert s.person_model == "yolov8n.onnx" and s.person_class_list() == ["person"]
+    assert s.allowed_camera_set() == frozenset()
+
+
+def test_env_lists(monkeypatch):
+    monkeypatch.setenv("ROLLCALL_EDGE_PERSON_CLASSES", "Normal, Fall")
+    monkeypatch.setenv("ROLLCALL_EDGE_ALLOWED_CAMERAS", "cam-1,cam-2,")
+    monkeypatch.setenv("ROLLCALL_EDGE_MODELS_DIR", "/app/models")
+    s = load_settings(EdgeSettings)
+    assert s.person_class_list() == ["Normal", "Fall"]
+    assert s.allowed_camera_set() == {"cam-1", "cam-2"}
+    assert str(s.model_path("yolov8n.onnx")) == "/app/models/yolov8n.onnx"
+    assert str(s.model_path("/abs/x.onnx")) == "/abs/x.onnx"
+
+
+def test_every_setting_is_described():
+    for name, info in EdgeSettings.model_fields.items():
+        assert info.description, name
