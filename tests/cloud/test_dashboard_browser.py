@@ -65,11 +65,15 @@ def served(tmp_path):
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}", service, recognizer
-    server.close()
+    from waitress import wasyncore
+
+    server.task_dispatcher.shutdown(timeout=2)
+    wasyncore.close_all(server._map)  # the listening socket and every open connection: run() returns
     thread.join(timeout=5)
+    assert not thread.is_alive(), "waitress did not stop"
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def browser():
     _need_chromium()
     from playwright.sync_api import sync_playwright
@@ -80,8 +84,18 @@ def browser():
         instance.close()
 
 
-def _page(browser, base_url: str):
+@pytest.fixture()
+def contexts():
+    """Browser contexts opened by a test, closed after it."""
+    opened: list = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def _page(browser, base_url: str, contexts: list):
     context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=base_url)
+    contexts.append(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     problems: list[str] = []
@@ -92,12 +106,12 @@ def _page(browser, base_url: str):
     return page, problems
 
 
-def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser):
+def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser, contexts):
     base_url, service, recognizer = served
     photo = require_asset("faces/enroll/obama/1.jpg")
     probe = require_asset("faces/probe/obama1.jpg")
     stranger_photo = require_asset("faces/probe/test_unknown_elon_musk.jpg")
-    page, problems = _page(browser, base_url)
+    page, problems = _page(browser, base_url, contexts)
 
     # --- classroom through the UI
     page.goto("/classrooms")
@@ -168,8 +182,10 @@ def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser):
     # --- unknown face review: assign to Grace Hopper
     page.goto("/unknown")
     card = page.wait_for_selector(".face-card")
-    img_ok = page.evaluate("document.querySelector('.face-card img').naturalWidth > 0")
-    assert img_ok, "the evidence thumbnail did not load"
+    deadline = time.monotonic() + 5
+    while not page.evaluate("document.querySelector('.face-card img').naturalWidth > 0") and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate("document.querySelector('.face-card img').naturalWidth > 0"), "the evidence thumbnail did not load"
     page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-unknown.png"), full_page=True)
     card.query_selector("select").select_option("s1002")
     card.query_selector("button.primary").click()
@@ -193,3 +209,76 @@ def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser):
 
     expected = "the server responded with a status of 409"  # the duplicate student above
     assert [p for p in problems if expected not in p] == [], problems
+
+
+def test_errors_empty_states_and_scheduling(served, browser, contexts, tmp_path):
+    from playwright.sync_api import expect
+
+    base_url, service, recognizer = served
+    page, problems = _page(browser, base_url, contexts)
+
+    # no classroom yet: the live page says what to do
+    page.goto("/")
+    page.wait_for_selector("#no-classrooms:visible")
+
+    # a photo without a face: the API's reason is shown, nothing is enrolled
+    service.create_student("s1", "Ada Lovelace")
+    no_face = _square_crop(require_asset("faces/probe/obama_partial_face.jpg"))
+    recognizer.faces_in(no_face, 0)
+    photo = tmp_path / "no-face.jpg"
+    photo.write_bytes(no_face)
+    page.goto("/students")
+    page.wait_for_selector("tr[data-student-id='s1'][data-faces='0']")
+    page.set_input_files("tr[data-student-id='s1'] input[type=file]", str(photo))
+    error = page.wait_for_selector(".notice.error")
+    assert "no usable face" in error.inner_text()
+    assert service.list_faces("s1") == []
+    # a file that is not an image
+    text_file = photo.with_suffix(".txt")
+    text_file.write_text("hello")
+    page.set_input_files("tr[data-student-id='s1'] input[type=file]", str(text_file))
+    page.wait_for_selector(".notice.error:has-text('not a JPEG or PNG')")
+
+    # classrooms: add one, open and close its session from the table
+    page.goto("/classrooms")
+    page.fill("#classroom-id", "lab-2")
+    page.fill("#classroom-name", "Chemistry lab")
+    page.click("#classroom-form button[type=submit]")
+    page.click("tr[data-classroom-id='lab-2'] button:has-text('Open session')")
+    page.wait_for_selector("tr[data-classroom-id='lab-2'] .badge.open")
+    page.fill("#classroom-id", "bad id!")
+    page.fill("#classroom-name", "Nope")
+    page.click("#classroom-form button[type=submit]")
+    page.wait_for_selector(".notice.error:has-text('classroom_id')")
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-classrooms.png"), full_page=True)
+    page.click("tr[data-classroom-id='lab-2'] button:has-text('Close session')")
+    page.wait_for_selector("tr[data-classroom-id='lab-2'] button:has-text('Open session')")
+
+    # sessions: schedule one for tomorrow; an overlapping one is refused with the API's reason
+    page.goto("/sessions")
+    page.wait_for_selector("#schedule-classroom option[value='lab-2']", state="attached")
+    page.fill("#schedule-name", "Tomorrow's lab")
+    page.fill("#schedule-start", "2099-03-01T09:00")
+    page.fill("#schedule-end", "2099-03-01T10:30")
+    page.click("#schedule-form button[type=submit]")
+    page.wait_for_selector("tr:has-text(\"Tomorrow's lab\") .badge.scheduled")
+    page.fill("#schedule-start", "2099-03-01T10:00")
+    page.fill("#schedule-end", "2099-03-01T11:00")
+    page.click("#schedule-form button[type=submit]")
+    page.wait_for_selector(".notice.error:has-text('overlapping')")
+    page.select_option("#filter-status", "closed")
+    expect(page.locator("#session-rows tr")).to_have_count(1)
+    page.select_option("#filter-status", "")
+    expect(page.locator("#session-rows tr")).to_have_count(2)
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-sessions.png"), full_page=True)
+
+    # a phone-sized screen
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/?classroom=lab-2")
+    page.wait_for_selector("#open-session:visible")
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-phone.png"), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"page scrolls sideways by {overflow}px on a phone"
+
+    allowed = ("status of 409", "status of 422", "status of 415")
+    assert [p for p in problems if not any(a in p for a in allowed)] == [], problems

@@ -35,8 +35,8 @@ document.addEventListener("DOMContentLoaded", () => {
       el("td", {}, el("a", { class: "person-name", href: `/sessions/${id}` }, session.name || "Session"), el("div", { class: "person-id" }, session.session_id)),
       el("td", {}, roomNames.get(session.classroom_id) || session.classroom_id),
       el("td", {}, statusBadge(session.status)),
-      el("td", {}, fmtDateTime(session.starts_ms)),
-      el("td", {}, ends ? fmtDateTime(ends) : el("span", { class: "muted" }, "open-ended")),
+      el("td", { class: "nowrap" }, fmtDateTime(session.starts_ms)),
+      el("td", { class: "nowrap" }, ends ? fmtDateTime(ends) : el("span", { class: "muted" }, "open-ended")),
       el("td", { class: "actions-cell" }, actions)
     );
   }
