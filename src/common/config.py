@@ -131,7 +131,11 @@ def all_settings_classes() -> list[type[RollcallSettings]]:
 
 def main() -> None:
     """Print the settings table."""
-    sys.stdout.write(settings_table(all_settings_classes()) + "\n")
+    # Import by name: under ``python -m common.config`` this file is ``__main__``, a second copy
+    # whose RollcallSettings is not the one the tiers subclass.
+    from common import config
+
+    sys.stdout.write(config.settings_table(config.all_settings_classes()) + "\n")
 
 
 if __name__ == "__main__":
