@@ -30,3 +30,4 @@ EXPOSE 8080 5556
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD rollcall-healthcheck http "http://127.0.0.1:${ROLLCALL_CLOUD_HTTP_PORT:-8080}/api/health"
 ENTRYPOINT ["rollcall-cloud"]
+CMD ["serve"]

@@ -43,6 +43,7 @@ ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/
 WORKDIR /app
 USER rollcall
 EXPOSE 5555
-# Healthy = the process keeps writing its JSON log (a `metrics` line every interval).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["rollcall-healthcheck", "log", "edge"]
+# Healthy = models loaded and sockets bound (`edge_started` logged) and the JSON log keeps
+# being written (a `metrics` line every interval).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["rollcall-healthcheck", "log", "edge", "-", "edge_started"]
 ENTRYPOINT ["rollcall-edge"]

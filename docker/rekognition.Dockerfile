@@ -25,8 +25,9 @@ RUN chmod 0755 /usr/local/bin/rollcall-healthcheck \
  && chown -R rollcall:rollcall /app
 WORKDIR /app
 USER rollcall
-ENV ROLLCALL_REKOG_DATA_DIR=/app/data
+ENV ROLLCALL_REKOG_DATA_DIR=/app/data ROLLCALL_REKOG_MODELS_DIR=/app/models ROLLCALL_REKOG_HOST=0.0.0.0
 EXPOSE 9000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
   CMD rollcall-healthcheck http "http://127.0.0.1:${ROLLCALL_REKOG_PORT:-9000}/health"
 ENTRYPOINT ["rollcall-rekognition"]
+CMD ["serve"]
