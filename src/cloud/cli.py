@@ -124,7 +124,11 @@ def serve(
     port = settings.http_port if port is None else port
     threads = int(getattr(settings, "http_threads", DEFAULT_HTTP_THREADS))
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="rollcall")
+        # Waitress buffers whole bodies before Flask sees them: cut absurd ones early, but leave
+        # room so an upload just over the limit still gets Flask's JSON 413 rather than waitress's text one.
+        body_limit = max(4 * int(app.config["MAX_CONTENT_LENGTH"]), 16 * 1024 * 1024)
+        server = create_server(app, host=host, port=port, threads=threads, ident="rollcall",
+                               max_request_body_size=body_limit)
     except OSError as exc:
         log_event(logger, "http_bind_failed", level=logging.ERROR, host=host, port=port, detail=str(exc))
         _close_service(service)

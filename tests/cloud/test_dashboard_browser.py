@@ -217,9 +217,14 @@ def test_errors_empty_states_and_scheduling(served, browser, contexts, tmp_path)
     base_url, service, recognizer = served
     page, problems = _page(browser, base_url, contexts)
 
-    # no classroom yet: the live page says what to do
+    # recognition down: every page says so; no classroom yet: the live page says what to do
+    recognizer.available = False
     page.goto("/")
     page.wait_for_selector("#no-classrooms:visible")
+    banner = page.wait_for_selector("#health-banner:visible")
+    assert "Face recognition is unavailable" in banner.inner_text()
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-degraded.png"), full_page=True)
+    recognizer.available = True
 
     # a photo without a face: the API's reason is shown, nothing is enrolled
     service.create_student("s1", "Ada Lovelace")

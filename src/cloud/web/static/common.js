@@ -192,13 +192,36 @@ const Rollcall = (() => {
     }
   }
 
+  /** Warn on every page when recognition or storage is down (GET /api/health). */
+  async function checkHealth() {
+    const banner = document.getElementById("health-banner");
+    if (!banner) return;
+    let text = "";
+    try {
+      const response = await fetch("/api/health", { headers: { Accept: "application/json" } });
+      const health = await response.json();
+      if (health.storage && !health.storage.ok) {
+        text = `The attendance database is unavailable: ${health.storage.detail || "unknown error"}.`;
+      } else if (health.rekognition && !health.rekognition.ok) {
+        text = "Face recognition is unavailable, so cameras cannot mark anyone present right now" +
+          (health.rekognition.detail ? ` (${health.rekognition.detail})` : "") + ".";
+      }
+    } catch (err) {
+      text = "Cannot reach the Rollcall server. Retrying…";
+    }
+    banner.textContent = text;
+    banner.hidden = !text;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     refreshUnknownCount();
+    checkHealth();
     setInterval(refreshUnknownCount, 15000);
+    setInterval(checkHealth, 20000);
   });
 
   return {
     ApiError, api, el, notify, showError, withBusy, fmtTime, fmtDateTime, fmtDuration, fmtSimilarity,
-    initials, evidenceUrl, avatar, statusBadge, fillClassroomSelect, poll, refreshUnknownCount,
+    initials, evidenceUrl, avatar, statusBadge, fillClassroomSelect, poll, refreshUnknownCount, checkHealth,
   };
 })();
