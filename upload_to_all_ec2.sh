@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Deploy Rollcall to EC2, one tier per instance, from an inventory file.
+#
+#   ./upload_to_all_ec2.sh [--inventory deploy/inventory.ini] [--env deploy/inventory.env]
+#                          [--tier cloud|edge|iot]... [--no-start] [--dry-run]
+#
+# For each tier (cloud first, then edge, then iot) and each of its hosts:
+#   1. builds a tarball with only what that tier needs (sources of its packages + common,
+#      dependencies/, docker/, its compose file, deploy/remote/, a generated .env; the edge gets
+#      ./models/*.onnx, the cameras their media, the cloud optionally the demo faces);
+#   2. ssh: creates the remote directory; scp: uploads the tarball; ssh: unpacks it and installs
+#      Docker + Compose when missing (deploy/remote/install_docker.sh);
+#   3. ssh: builds and starts the tier (deploy/remote/start_tier.sh -> docker compose up -d --build).
+# Idempotent: a second run re-uploads and `up -d` recreates only what changed.
+# --dry-run prints every ssh/scp command instead of running it (the tarballs are still built
+# locally and their contents listed).
+# Never uploads AWS credentials: the cloud uses the instance role; the generated .env only
+# holds ROLLCALL_* settings (peer addresses from the inventory + ROLLCALL_* lines of --env),
+# and the upload is refused if anything that looks like a credential is in a tarball.
+set -euo pipefail
+cd "$(dirname "$0")"
+REPO="$PWD"
+# shellcheck source=deploy/lib.sh
+. deploy/lib.sh
+
+INVENTORY=deploy/inventory.ini
+EXTRA_ENV=deploy/inventory.env
+DRY_RUN=0
+START=1
+TIERS=()
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "upload_to_all_ec2: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --inventory) INVENTORY="${2:?}"; shift 2 ;;
+    --env) EXTRA_ENV="${2:?}"; shift 2 ;;
+    --tier) TIERS+=("${2:?}"); shift 2 ;;
+    --no-start) START=0; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+  esac
+done
+[ ${#TIERS[@]} -gt 0 ] || TIERS=(cloud edge iot)
+[ -f "$INVENTORY" ] || die "inventory $INVENTORY not found (copy deploy/inventory.example.ini)"
+for t in "${TIERS[@]}"; do case "$t" in cloud|edge|iot) ;; *) die "unknown tier $t" ;; esac; done
+
+WORK="$(mktemp -d /tmp/rollcall-upload.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+
+# run CMD... : print it (shell-quoted) and run it unless --dry-run
+run() {
+  printf '+'; printf ' %q' "$@"; printf '\n'
+  [ "$DRY_RUN" = 1 ] || "$@"
+}
+
+first_host() { ini_get "$INVENTORY" "$1" hosts | awk '{print $1}'; }
+peer_address() {  # private_address of a tier, else its first host
+  local addr; addr="$(ini_get "$INVENTORY" "$1" private_address)"
+  [ -n "$addr" ] || addr="$(first_host "$1")"
+  [ -n "$addr" ] || die "inventory has no [$1] hosts/private_address (needed by the other tiers)"
+  printf '%s' "$addr"
+}
+resolve() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$REPO/$(expand_home "$1")" ;; esac; }
+
+# tier_env TIER -> the .env uploaded with that tier (non-secret settings only)
+tier_env() {
+  local tier="$1"
+  echo "# written by upload_to_all_ec2.sh from $(basename "$INVENTORY"); no secrets"
+  case "$tier" in
+    cloud)
+      local mode; mode="$(ini_get "$INVENTORY" cloud rekognition)"; mode="${mode:-local}"
+      [ "$mode" = aws ] || [ "$mode" = local ] || die "[cloud] rekognition must be aws or local, not $mode"
+      echo "ROLLCALL_REKOGNITION_MODE=$mode"
+      echo "ROLLCALL_ASSETS_DIR=./assets" ;;
+    edge) echo "ROLLCALL_EDGE_CLOUD_ADDRESS=tcp://$(peer_address cloud):5556" ;;
+    iot) echo "ROLLCALL_IOT_EDGE_ADDRESS=tcp://$(peer_address edge):5555" ;;
+  esac
+  if [ -f "$EXTRA_ENV" ]; then
+    local n=0 line
+    while IFS= read -r line || [ -n "$line" ]; do
+      n=$((n + 1))
+      case "$line" in ''|'#'*) continue ;; esac
+      if [[ "$line" =~ ^ROLLCALL_[A-Z0-9_]+= ]]; then
+        echo "$line"
+      else
+        echo "upload_to_all_ec2: $EXTRA_ENV:$n: not a ROLLCALL_* setting, not uploaded (credentials never are)" >&2
+      fi
+    done <"$EXTRA_ENV"
+  fi
+}
+
+# build_bundle TIER -> path of the tarball for that tier
+build_bundle() {
+  local tier="$1" stage="$WORK/$1" pkgs
+  mkdir -p "$stage/src"
+  case "$tier" in
+    cloud) pkgs=(common cloud rekognition_local demo_seed) ;;
+    edge) pkgs=(common edge) ;;
+    iot) pkgs=(common iot) ;;
+  esac
+  cp pyproject.toml README.md "$stage/"
+  cp -R dependencies "$stage/dependencies"
+  mkdir -p "$stage/docker" "$stage/deploy"
+  cp docker/*.Dockerfile docker/healthcheck.py "$stage/docker/"
+  cp -R deploy/remote "$stage/deploy/remote"
+  for p in "${pkgs[@]}"; do cp -R "src/$p" "$stage/src/$p"; done
+  cp "docker-compose.$tier.yml" "$stage/"
+  case "$tier" in
+    cloud)
+      cp docker-compose.aws.yml "$stage/"
+      local assets; assets="$(ini_get "$INVENTORY" cloud assets_dir)"
+      if [ -n "$assets" ]; then
+        [ -d "$(resolve "$assets")/faces" ] || die "[cloud] assets_dir $assets has no faces/ folder"
+        mkdir -p "$stage/assets" && cp -R "$(resolve "$assets")/faces" "$stage/assets/faces"
+      fi ;;
+    edge)
+      local models; models="$(resolve "$(ini_get "$INVENTORY" edge models_dir)")"
+      [ "$models" != "$REPO/" ] || models="$REPO/models"
+      compgen -G "$models/*.onnx" >/dev/null || die "no *.onnx in $models (run scripts/prepare_models.sh)"
+      mkdir -p "$stage/models" && cp "$models"/*.onnx "$stage/models/" ;;
+    iot)
+      local media; media="$(ini_get "$INVENTORY" iot media_dir)"
+      [ -n "$media" ] || die "[iot] media_dir is not set"
+      mkdir -p "$stage/media"
+      find "$(resolve "$media")" -maxdepth 1 -type f \
+        \( -iname '*.gif' -o -iname '*.mp4' -o -iname '*.avi' -o -iname '*.mkv' -o -iname '*.jpg' -o -iname '*.png' \) \
+        -exec cp {} "$stage/media/" \; ;;
+  esac
+  tier_env "$tier" >"$stage/.env"
+  find "$stage" \( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \) -prune -exec rm -rf {} +
+  # Refuse anything that looks like a credential.
+  local bad
+  bad="$(find "$stage" \( -name '.aws' -o -name 'credentials' -o -name '*.pem' -o -name 'id_rsa*' \
+          -o -name 'id_ed25519*' -o -name '*.key_secret' -o -name 'inventory.*' \) -print)"
+  [ -z "$bad" ] || die "refusing to upload credential-like files: $bad"
+  if grep -rIlE '^(export )?AWS_(SECRET_ACCESS_KEY|SESSION_TOKEN|ACCESS_KEY_ID)=' "$stage" >/dev/null 2>&1; then
+    die "refusing to upload: an AWS credential assignment is in the $tier bundle"
+  fi
+  tar -C "$stage" -czf "$WORK/rollcall-$tier.tgz" .
+  echo "== $tier bundle: $(tar -tzf "$WORK/rollcall-$tier.tgz" | grep -vc '/$') files, $(du -h "$WORK/rollcall-$tier.tgz" | cut -f1)" >&2
+  printf '%s' "$WORK/rollcall-$tier.tgz"
+}
+
+deploy_host() {  # TIER HOST BUNDLE
+  local tier="$1" host="$2" bundle="$3" user port dir opts dest
+  user="$(ini_get "$INVENTORY" "$tier" user)"; port="$(ini_get "$INVENTORY" "$tier" ssh_port)"
+  dir="$(ini_get "$INVENTORY" "$tier" remote_dir)"; dir="${dir:-/opt/rollcall}"
+  [ -n "$user" ] || die "inventory: no user for [$tier] (or [all])"
+  read -r -a opts <<<"$(eval "printf '%s ' $(ssh_opts "$INVENTORY" "$tier")")"
+  dest="$user@$host"
+  echo "== $tier -> $dest:$dir" >&2
+  run ssh "${opts[@]}" -p "${port:-22}" "$dest" "sudo mkdir -p '$dir' && sudo chown \"\$(id -un)\" '$dir'"
+  run scp "${opts[@]}" -P "${port:-22}" "$bundle" "$dest:$dir/rollcall-$tier.tgz"
+  run ssh "${opts[@]}" -p "${port:-22}" "$dest" \
+    "cd '$dir' && rm -rf src docker dependencies deploy && tar -xzf rollcall-$tier.tgz && rm -f rollcall-$tier.tgz && sudo bash deploy/remote/install_docker.sh"
+  if [ "$START" = 1 ]; then
+    run ssh "${opts[@]}" -p "${port:-22}" "$dest" "cd '$dir' && sudo bash deploy/remote/start_tier.sh $tier"
+  fi
+}
+
+deployed=0
+for tier in cloud edge iot; do
+  [[ " ${TIERS[*]} " == *" $tier "* ]] || continue
+  hosts="$(ini_get "$INVENTORY" "$tier" hosts)"
+  if [ -z "$hosts" ]; then echo "upload_to_all_ec2: no [$tier] hosts in $INVENTORY, skipping" >&2; continue; fi
+  bundle="$(build_bundle "$tier")"
+  for host in $hosts; do
+    deploy_host "$tier" "$host" "$bundle"
+    deployed=$((deployed + 1))
+  done
+done
+[ "$deployed" -gt 0 ] || die "nothing deployed: no hosts in $INVENTORY"
+echo "upload_to_all_ec2: $deployed host(s) $([ "$DRY_RUN" = 1 ] && echo 'planned (dry run)' || echo deployed)" >&2
