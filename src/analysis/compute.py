@@ -26,7 +26,7 @@ HOP_PAIRS: tuple[tuple[str, str, str], ...] = tuple((f"{a} -> {b}", a, b) for a,
 #: Hops whose per-second rate is reported as throughput.
 THROUGHPUT_HOPS = ("sent", "edge_received", "edge_sent", "cloud_received", "recorded")
 #: Counter names that mean something was lost or refused.
-DROP_PATTERN = re.compile(r"drop|reject|error|fail|overload|evict|timeout|undeliverable|unreadable|skipped", re.I)
+DROP_PATTERN = re.compile(r"drop|reject|error|fail|overload|evict|timeout|undeliverable|unreadable", re.I)
 _STANDARD_KEYS = {"ts_ms", "time", "level", "tier", "instance", "logger", "event", "msg", "counters", "gauges", "timings"}
 
 
@@ -78,6 +78,7 @@ class RunSummary:
     drops: dict[str, dict[str, float]] = field(default_factory=dict)
     rekognition: dict[str, Any] = field(default_factory=dict)
     attendance: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _ts_events(logs: RunLogs) -> list[dict[str, Any]]:
@@ -200,13 +201,18 @@ def summarise(logs: RunLogs) -> RunSummary:
     metrics = last_metrics(logs)
     drops: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     rek_counters: dict[str, float] = defaultdict(float)
+    counters: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (tier, _instance), values in metrics.items():
         for name, value in values.items():
+            if name.startswith("cameras."):  # per-camera breakdown of the IoT totals
+                continue
+            counters[tier][name] += value
             if DROP_PATTERN.search(name) and value > 0 and not name.startswith("timings."):
                 drops[tier][name] += value
             if "rekognition" in name and not name.startswith("timings."):
                 rek_counters[name] += value
     summary.drops = {tier: dict(sorted(v.items())) for tier, v in sorted(drops.items())}
+    summary.counters = {tier: dict(sorted(v.items())) for tier, v in sorted(counters.items())}
 
     requests = list(logs.of("request", tier="rekognition"))
     summary.rekognition = {

@@ -59,7 +59,7 @@ def markdown(summary: RunSummary, run_name: str, plots: list[Path]) -> str:
         "Recognition outcomes at the cloud: "
         + (", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none") + ".",
         "",
-        f"Attendance: {summary.attendance.get('records', 0)} new records for {summary.attendance.get('students', 0)} "
+        f"Attendance: {summary.attendance.get('records', 0)} `attendance_recorded` events for {summary.attendance.get('students', 0)} "
         f"students, {summary.attendance.get('unknown_faces', 0)} unknown faces stored, "
         f"{summary.attendance.get('streams_ended', 0)} END_OF_STREAM seen by the cloud.",
         "",
@@ -85,6 +85,10 @@ def markdown(summary: RunSummary, run_name: str, plots: list[Path]) -> str:
     ]
     for name, value in rek.get("cloud_counters", {}).items():
         out.append(f"- cloud counter `{name}`: {value:g}")
+    out += ["", "## All counters (last `metrics` line of each process, summed per tier)", ""]
+    for tier, values in summary.counters.items():
+        shown = ", ".join(f"`{k}` {v:g}" for k, v in values.items() if not k.startswith("timings."))
+        out.append(f"- **{tier}**: {shown or 'none'}")
     if plots:
         out += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     return "\n".join(out) + "\n"

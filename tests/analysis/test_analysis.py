@@ -65,6 +65,8 @@ def test_drops_use_last_snapshot_and_rekognition_calls(run: tuple[Path, dict[str
     assert rek["local_service_errors"] == {"InvalidParameterException": 1}
     assert rek["cloud_recognition_attempts"] == expected["recorded"] + 2 * expected["unknown"]
     assert rek["cloud_counters"] == {"rekognition_throttled": 1}
+    assert summary.counters["edge"]["frames_received"] == expected["frames"]
+    assert summary.counters["iot"]["sent"] == expected["frames"]
 
 
 def test_cli_writes_markdown_json_and_pngs(run: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
