@@ -1,0 +1,142 @@
+"""upload_to_all_ec2.sh with fake ssh/scp: what is copied where, dry run, no credentials."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from .fakes import REPO, calls, install_fakes, run_script
+
+INVENTORY = """
+[all]
+user = ec2-user
+key = ~/.ssh/test.pem
+remote_dir = /srv/rollcall
+
+[cloud]
+hosts = 198.51.100.1
+private_address = 10.0.0.1
+rekognition = aws
+
+[edge]
+hosts = 198.51.100.2
+private_address = 10.0.0.2
+models_dir = {models}
+user = ubuntu
+
+[iot]
+hosts = 198.51.100.3 198.51.100.4
+media_dir = {media}
+ssh_port = 2222
+"""
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    env = install_fakes(tmp_path)
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "yolo.onnx").write_bytes(b"onnx")
+    (models / "yolo.pt").write_bytes(b"torch weights, not uploaded")
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "room.gif").write_bytes(b"GIF89a")
+    (media / "notes.txt").write_text("not media")
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(INVENTORY.format(models=models, media=media))
+    extra = tmp_path / "inventory.env"
+    extra.write_text("ROLLCALL_IOT_FPS=3\nAWS_SECRET_ACCESS_KEY=abc123secret\nexport AWS_ACCESS_KEY_ID=AKIAX\n# comment\n")
+    return env, inventory, extra
+
+
+def _bundle(tmp_path: Path, host: str, tier: str) -> dict[str, bytes]:
+    path = tmp_path / "uploads" / f"{host}__srv_rollcall_rollcall-{tier}.tgz"
+    with tarfile.open(path) as tar:
+        return {m.name.removeprefix("./"): tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def test_deploys_each_tier_with_only_what_it_needs(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(extra)], env)
+    assert result.returncode == 0, result.stderr
+    recorded = calls(tmp_path)
+    hosts = [c[-1].split("@")[1].split(":")[0] if c[0] == "scp" else c[-2].split("@")[1] for c in recorded]
+    # cloud first, then edge, then both camera hosts; 4 calls each (mkdir, scp, unpack+install, start)
+    assert hosts == ["198.51.100.1"] * 4 + ["198.51.100.2"] * 4 + ["198.51.100.3"] * 4 + ["198.51.100.4"] * 4
+    assert [c[0] for c in recorded[:4]] == ["ssh", "scp", "ssh", "ssh"]
+    assert "install_docker.sh" in recorded[2][-1] and "start_tier.sh cloud" in recorded[3][-1]
+    assert recorded[4][-2] == "ubuntu@198.51.100.2"  # per-tier user overrides [all]
+    assert "-i" in recorded[0] and recorded[0][recorded[0].index("-i") + 1].endswith("/home/.ssh/test.pem")
+    assert recorded[8][recorded[8].index("-p") + 1] == "2222"
+    assert recorded[9][recorded[9].index("-P") + 1] == "2222"
+
+    cloud = _bundle(tmp_path, "198.51.100.1", "cloud")
+    edge = _bundle(tmp_path, "198.51.100.2", "edge")
+    iot = _bundle(tmp_path, "198.51.100.3", "iot")
+    assert {"docker-compose.cloud.yml", "docker-compose.aws.yml", "src/cloud/__init__.py",
+            "src/rekognition_local/__init__.py", "src/demo_seed/__init__.py", "src/common/protocol.py",
+            "docker/cloud.Dockerfile", "deploy/remote/start_tier.sh", "pyproject.toml"} <= set(cloud)
+    assert not any(n.startswith(("src/edge/", "src/iot/", "models/")) for n in cloud)
+    assert {"models/yolo.onnx", "src/edge/__init__.py", "docker-compose.edge.yml"} <= set(edge)
+    assert "models/yolo.pt" not in edge and not any(n.startswith(("src/cloud/", "src/iot/")) for n in edge)
+    assert {"media/room.gif", "src/iot/__init__.py", "docker-compose.iot.yml"} <= set(iot)
+    assert "media/notes.txt" not in iot
+    for bundle in (cloud, edge, iot):
+        assert not any(n.startswith(("tests/", ".git/", ".venv")) or "__pycache__" in n for n in bundle)
+
+    # peer addresses from the inventory, ROLLCALL_* extras, never AWS credentials
+    assert b"ROLLCALL_REKOGNITION_MODE=aws" in cloud[".env"]
+    assert b"ROLLCALL_EDGE_CLOUD_ADDRESS=tcp://10.0.0.1:5556" in edge[".env"]
+    assert b"ROLLCALL_IOT_EDGE_ADDRESS=tcp://10.0.0.2:5555" in iot[".env"]
+    assert b"ROLLCALL_IOT_FPS=3" in iot[".env"]
+    for bundle in (cloud, edge, iot):
+        blob = b"\n".join(bundle.values())
+        assert b"abc123secret" not in blob and b"AKIAX" not in blob
+        assert not any(Path(n).name in ("credentials", "inventory.ini", "inventory.env") for n in bundle)
+    assert "not a ROLLCALL_* setting, not uploaded" in result.stderr
+
+
+def test_dry_run_prints_every_remote_command_and_runs_none(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(extra), "--dry-run",
+                                                 "--tier", "edge"], env)
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path) == []
+    lines = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
+    assert [line.split()[1] for line in lines] == ["ssh", "scp", "ssh", "ssh"]
+    assert all("ubuntu@198.51.100.2" in line for line in lines)
+    assert "start_tier.sh\\ edge" in lines[-1] or "start_tier.sh edge" in lines[-1]
+    assert "planned (dry run)" in result.stderr
+
+
+def test_second_run_is_the_same(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    args = ["--inventory", str(inventory), "--env", str(extra), "--tier", "iot", "--no-start"]
+    assert run_script("upload_to_all_ec2.sh", args, env).returncode == 0
+    first = calls(tmp_path)
+    assert run_script("upload_to_all_ec2.sh", args, env).returncode == 0
+    second = calls(tmp_path)[len(first):]
+    strip = lambda cs: [[a for a in c if "rollcall-upload." not in a] for c in cs]  # noqa: E731 (temp dir differs)
+    assert strip(first) == strip(second) and len(first) == 6  # 2 hosts x (mkdir, scp, unpack); no start
+
+
+def test_refuses_credential_files_and_bad_input(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    media = Path(inventory.read_text().split("media_dir = ")[1].split()[0])
+    (media / "id_rsa.png").write_bytes(b"key")  # looks like media, named like a key
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--tier", "iot"], env)
+    assert result.returncode != 0 and "refusing to upload credential-like files" in result.stderr
+    assert calls(tmp_path) == []
+    missing = run_script("upload_to_all_ec2.sh", ["--inventory", str(tmp_path / "nope.ini")], env)
+    assert missing.returncode != 0 and "not found" in missing.stderr
+    bad_tier = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--tier", "db"], env)
+    assert bad_tier.returncode != 0 and "unknown tier db" in bad_tier.stderr
+
+
+def test_shell_scripts_parse() -> None:
+    for script in ("upload_to_all_ec2.sh", "collect_logs.sh", "deploy/remote/install_docker.sh",
+                   "deploy/remote/start_tier.sh", "deploy/lib.sh"):
+        subprocess.run(["bash", "-n", str(REPO / script)], check=True, timeout=30)
