@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from .service import AttendanceService
 
 #: Largest request body (photo upload) accepted: Rekognition's own image limit.
-DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 _CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -35,7 +34,7 @@ def create_app(service: "AttendanceService | None" = None, settings: CloudSettin
         service = build_service(settings)
 
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = int(getattr(settings, "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = {"service": service, "settings": settings}

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("rollcall.cloud.cli")
 
 #: Waitress worker threads when the settings do not say (API calls are short).
-DEFAULT_HTTP_THREADS = 8
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -122,7 +121,7 @@ def serve(
     app = create_app(service=service, settings=settings)
     host = host or settings.http_host
     port = settings.http_port if port is None else port
-    threads = int(getattr(settings, "http_threads", DEFAULT_HTTP_THREADS))
+    threads = settings.http_threads
     try:
         # Waitress buffers whole bodies before Flask sees them: cut absurd ones early, but leave
         # room so an upload just over the limit still gets Flask's JSON 413 rather than waitress's text one.

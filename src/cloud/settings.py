@@ -28,6 +28,10 @@ class CloudSettings(RollcallSettings):
     # --- HTTP (API + dashboard, used by cloud.app / cloud.cli) ---
     http_host: str = Field("0.0.0.0", description="Interface the HTTP API + dashboard listen on.")
     http_port: int = Field(8080, ge=1, le=65535, description="Port of the HTTP API + dashboard.")
+    http_threads: int = Field(8, ge=1, le=64, description="Waitress worker threads serving the HTTP API.")
+    max_upload_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest accepted upload (enrolment photo); larger gets 413."
+    )
 
     # --- recognition (AWS Rekognition or the local compatible service) ---
     aws_region: str = Field("us-east-1", description="AWS region for Rekognition, DynamoDB and S3.")

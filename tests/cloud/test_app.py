@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import cloud.web
-from cloud.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
+from cloud.app import create_app
 from cloud.settings import CloudSettings
 from tests.cloud.api_support import make_service
 
@@ -44,7 +44,7 @@ def test_factory_builds_the_service_from_settings(tmp_path, monkeypatch):
     health = client.get("/api/health")
     assert health.status_code == 200
     assert health.get_json()["rekognition"]["ok"] is False  # no credentials: degraded, not crashed
-    assert app.config["MAX_CONTENT_LENGTH"] == DEFAULT_MAX_UPLOAD_BYTES == 5 * 1024 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == settings.max_upload_bytes == 5 * 1024 * 1024
 
 
 def test_two_apps_do_not_share_state(tmp_path):
