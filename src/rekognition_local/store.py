@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -142,6 +143,18 @@ class FaceStore:
         self._indexes: dict[str, SearchIndex] = {}
         self._generation: dict[str, int] = {}
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT under the lock; ROLLBACK if the body raises."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:
@@ -162,10 +175,9 @@ class FaceStore:
         """Delete a collection and its faces; ResourceNotFound if missing."""
         with self._lock:
             self._require(collection_id)
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM faces WHERE collection_id = ?", (collection_id,))
-            self._db.execute("DELETE FROM collections WHERE collection_id = ?", (collection_id,))
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.execute("DELETE FROM faces WHERE collection_id = ?", (collection_id,))
+                self._db.execute("DELETE FROM collections WHERE collection_id = ?", (collection_id,))
             self._invalidate(collection_id)
 
     def list_collections(self, token: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -216,13 +228,8 @@ class FaceStore:
         ]
         with self._lock:
             self._require(collection_id)
-            self._db.execute("BEGIN")
-            try:
+            with self._transaction():
                 self._db.executemany("INSERT INTO faces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
             self._invalidate(collection_id)
 
     def list_faces(
@@ -249,15 +256,14 @@ class FaceStore:
         """Delete faces; returns (deleted ids, ids not found)."""
         with self._lock:
             self._require(collection_id)
-            self._db.execute("BEGIN")
             deleted = []
-            for face_id in dict.fromkeys(face_ids):
-                cur = self._db.execute(
-                    "DELETE FROM faces WHERE collection_id = ? AND face_id = ?", (collection_id, face_id)
-                )
-                if cur.rowcount:
-                    deleted.append(face_id)
-            self._db.execute("COMMIT")
+            with self._transaction():
+                for face_id in dict.fromkeys(face_ids):
+                    cur = self._db.execute(
+                        "DELETE FROM faces WHERE collection_id = ? AND face_id = ?", (collection_id, face_id)
+                    )
+                    if cur.rowcount:
+                        deleted.append(face_id)
             if deleted:
                 self._invalidate(collection_id)
         missing = [f for f in dict.fromkeys(face_ids) if f not in set(deleted)]

@@ -69,3 +69,16 @@ def test_collection_errors_and_tokens(tmp_path):
     store.delete_collection("c")
     with pytest.raises(ResourceNotFound):
         store.describe_collection("c")
+
+
+def test_failed_write_rolls_back_and_store_stays_usable(tmp_path):
+    import sqlite3
+
+    store = FaceStore(tmp_path)
+    store.create_collection("c", "arn", "v1")
+    face = _face(np.ones(128, np.float32))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_faces("c", [face, face])  # duplicate FaceId inside one batch
+    assert store.describe_collection("c")["face_count"] == 0
+    store.add_faces("c", [face])
+    assert store.describe_collection("c")["face_count"] == 1
