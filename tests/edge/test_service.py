@@ -175,7 +175,7 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             image = decode_image(crop.image)
             assert image.shape[0] < 270 / 2 and image.shape[1] < 480 / 2
             assert h.meta["frame_size"] == [480, 270]
-        assert service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1
+        assert wait_for(lambda: service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1, timeout=5)
 
         # The cloud answers; RESULTs are read and applied.
         track_id = crops[0].header.meta["track_id"]
