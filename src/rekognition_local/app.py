@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -23,8 +22,9 @@ from waitress.server import create_server
 from common.logs import log_event
 from common.metrics import Metrics
 
+from .auth import AccessChecker
 from .engine import FaceEngine
-from .errors import AccessDenied, ImageTooLarge, InternalServerError, RekognitionError, Serialization, UnknownOperation
+from .errors import ImageTooLarge, InternalServerError, RekognitionError, Serialization, UnknownOperation
 from .models import resolve_models
 from .service import FACE_MODEL_VERSION, RekognitionService
 from .settings import RekognitionSettings
@@ -32,15 +32,8 @@ from .store import FaceStore
 
 TARGET_PREFIX = "RekognitionService."
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 StartResponse = Callable[..., Any]
-
-
-def access_key_of(authorization: str) -> str | None:
-    """The access key id in a SigV4 ``Authorization`` header (None if absent/unparseable)."""
-    match = _CREDENTIAL_RE.search(authorization or "")
-    return match.group(1) if match else None
 
 
 class RekognitionApp:
@@ -51,7 +44,7 @@ class RekognitionApp:
         self.settings = settings
         self.logger = logger
         self.metrics = Metrics()
-        self.allowed_keys = frozenset(settings.access_keys)
+        self.access = AccessChecker(settings.access_keys)
         # base64 inflates by 4/3; leave room for the JSON around the image
         self.max_body = settings.max_image_bytes * 4 // 3 + 64 * 1024
 
@@ -73,11 +66,12 @@ class RekognitionApp:
         operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target or "?"
         status, body, error_code = 200, None, None
         try:
-            self._check_access(environ.get("HTTP_AUTHORIZATION", ""))
+            self.access.check_key(environ)
+            raw = self._read_body(environ)
+            self.access.check_signature(environ, raw)
             if not target.startswith(TARGET_PREFIX) or operation not in self.service.operations:
                 raise UnknownOperation(f"Operation {target or '(no X-Amz-Target)'} is not supported")
-            params = self._read_json(environ)
-            body = self.service.handle(operation, params)
+            body = self.service.handle(operation, self._parse_json(raw))
         except RekognitionError as exc:
             status, body, error_code = exc.status, exc.body(), exc.code
         except Exception as exc:  # noqa: BLE001 - answered as InternalServerError, logged with traceback
@@ -96,23 +90,17 @@ class RekognitionApp:
         reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(status, f"{status} Error")
         return self._reply(start_response, reason, body, request_id=request_id, error=error_code)
 
-    def _check_access(self, authorization: str) -> None:
-        if not self.allowed_keys:
-            return
-        key = access_key_of(authorization)
-        if key is None:
-            raise AccessDenied("Missing SigV4 Authorization credential")
-        if key not in self.allowed_keys:
-            raise AccessDenied(f"The security token included in the request is invalid (access key {key} is not allowed)")
-
-    def _read_json(self, environ: dict[str, Any]) -> dict[str, Any]:
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise Serialization("Invalid Content-Length") from None
         if length > self.max_body:
             raise ImageTooLarge(f"Request of {length} bytes exceeds the limit (images up to {self.settings.max_image_bytes} bytes)")
-        raw = environ["wsgi.input"].read(length) if length else b""
+        return environ["wsgi.input"].read(length) if length else b""
+
+    @staticmethod
+    def _parse_json(raw: bytes) -> dict[str, Any]:
         if not raw.strip():
             return {}
         try:

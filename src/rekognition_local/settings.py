@@ -28,7 +28,7 @@ class RekognitionSettings(RollcallSettings):
     port: int = Field(9000, ge=1, le=65535, description="HTTP port (AWS JSON 1.1 on `POST /`, `GET /health`).")
     threads: int = Field(8, ge=1, le=64, description="waitress worker threads (concurrent requests).")
     region: str = Field("us-east-1", description="Region written into collection ARNs.")
-    access_keys: Annotated[tuple[str, ...], NoDecode] = Field((), description="Comma-separated AWS access key ids allowed to call the service (checked against the SigV4 `Credential=` of each request; the signature itself is not verified). Empty = any caller.")
+    access_keys: Annotated[tuple[str, ...], NoDecode] = Field((), description="Comma-separated `AKID` or `AKID:SECRET` entries allowed to call the service. `AKID`: the request's SigV4 `Credential=` must name it (key id check only). `AKID:SECRET`: the SigV4 signature is also verified. Other or missing keys -> AccessDeniedException; a bad signature -> InvalidSignatureException. Empty = any caller.")
 
     # --- storage ---
     data_dir: Path = Field(Path("./data/rekognition"), description="Directory of the SQLite database holding collections, faces and embeddings.")
