@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# CI end-to-end check of `docker compose up` (called by .ci/run after the tests):
+#   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh);
+#   2. build the images, `docker compose up -d` (the README's demo);
+#   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 900 s) until the API shows attendance for
+#      an enrolled demo student in the demo session;
+#   4. collect_logs.sh + `python -m analysis`, check both produced output;
+#   5. always `docker compose down -v` (trap). Prints timings; on failure the containers' log tails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+TIMEOUT_S="${CI_ATTENDANCE_TIMEOUT_S:-900}"
+RUN_ID="${CI_RUN_ID:-ci-$(date -u +%Y%m%d-%H%M%S)}"
+PY="${PYTHON:-$REPO/.venv/bin/python}"
+[ -x "$PY" ] || PY=python3
+t0=$(date +%s)
+step_start=$t0
+say() { printf '[compose_ci %4ds] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
+step() { local now; now=$(date +%s); say "done in $(( now - step_start )) s: $1"; step_start=$now; }
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-rollcall-ci}"
+export ROLLCALL_HTTP_PUBLISH="${ROLLCALL_HTTP_PUBLISH:-18080}"
+
+failed=1
+cleanup() {
+  if [ "$failed" = 1 ]; then
+    say "FAILED; container states and log tails:"
+    docker compose ps >&2 || true
+    docker compose logs --no-color --tail=40 >&2 || true
+  fi
+  say "docker compose down -v"
+  docker compose --profile load --profile lecture down -v --remove-orphans >/dev/null 2>&1 || true
+  say "total $(( $(date +%s) - t0 )) s"
+}
+trap cleanup EXIT
+
+say "docker engine"
+bash ../shared/ci/docker-engine.sh
+step "docker engine ready"
+
+if ! compgen -G "${ROLLCALL_MODELS_DIR:-./models}/*.onnx" >/dev/null; then
+  say "models missing: scripts/prepare_models.sh"
+  ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_MODELS_DIR:-$REPO/models}" bash scripts/prepare_models.sh
+fi
+step "models ready"
+
+docker compose down -v --remove-orphans >/dev/null 2>&1 || true
+say "building images"
+mkdir -p res
+if ! docker compose build >res/ci-build.log 2>&1; then
+  tail -n 60 res/ci-build.log >&2
+  exit 1
+fi
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^rollcall/' >&2
+step "images built"
+
+say "docker compose up -d"
+docker compose up -d
+step "stack started (healthy dependencies, seed completed)"
+
+say "waiting up to ${TIMEOUT_S} s for attendance of an enrolled student in the demo session"
+docker compose run -T --rm --no-deps seed --api http://cloud:8080 wait-attendance \
+  --classroom "${ROLLCALL_DEMO_CLASSROOM_ID:-demo-101}" --min-records 1 --timeout "$TIMEOUT_S" --interval 5 \
+  > "$REPO/res/ci-attendance.json"
+"$PY" - "$REPO/res/ci-attendance.json" <<'PYCHECK'
+import json, os, sys
+data = json.load(open(sys.argv[1]))
+enrolled = set(os.listdir(os.environ.get("ROLLCALL_ASSETS_DIR", "../shared/assets") + "/faces/enroll"))
+seen = {r["student_id"] for r in data["records"]}
+assert seen & enrolled, f"attendance {seen} has no enrolled demo student"
+print(f"[compose_ci] attendance in session {data['session_id']}: {sorted(seen)}", file=sys.stderr)
+PYCHECK
+step "attendance shown by the API"
+
+sleep "${CI_EXTRA_RUN_S:-20}"  # a little more traffic for the analysis
+out_dir="$(./collect_logs.sh --run-id "$RUN_ID" | tail -n1)"
+for tier in cloud edge iot rekognition; do
+  compgen -G "$out_dir/$tier/*.jsonl" >/dev/null || { say "no $tier logs in $out_dir"; exit 1; }
+done
+step "logs collected into $out_dir"
+
+PYTHONPATH="$REPO/src" "$PY" -m analysis "$out_dir" --out "res/analysis/$RUN_ID"
+for f in summary.md summary.json latency.png; do
+  [ -s "res/analysis/$RUN_ID/$f" ] || { say "analysis did not write $f"; exit 1; }
+done
+grep -q 'attendance_recorded' "res/analysis/$RUN_ID/summary.md"
+step "analysis written to res/analysis/$RUN_ID"
+failed=0
+say "OK"
