@@ -99,7 +99,7 @@ def distances(engine: Any, faces: Path, manifest: list[tuple[str, list[str]]], o
     def row(name: str, v: np.ndarray) -> str:
         p = np.percentile(v, [0, 5, 50, 95, 100])
         sims = similarity_from_distance(p)
-        return f"| {name} | {len(v)} | " + " | ".join(f"{x:.3f} ({y:.1f})" for x, y in zip(p, sims)) + " |"
+        return f"| {name} | {len(v)} | " + " | ".join(f"{x:.3f} ({y:.1f})" for x, y in zip(p, sims, strict=True)) + " |"
 
     out += [
         "## Distance distributions behind the calibration", "",
@@ -158,7 +158,7 @@ def full_requests(url: str, faces: Path, requests: int, processes: int) -> list[
     rows = []
     for clients_n in (1, 4):
         rps, latencies = timed_requests(url, names, probe, clients_n, max(1, requests // (clients_n * len(names))))
-        for size, name in zip(SIZES, names):
+        for size, name in zip(SIZES, names, strict=True):
             v = latencies[name]
             rows.append(f"| {size} | {processes} | {clients_n} | {rps:.1f} | {statistics.median(v):.0f} | {v[int(0.95 * (len(v) - 1))]:.0f} |")
     return rows

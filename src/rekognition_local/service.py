@@ -115,7 +115,7 @@ def face_detail(image: np.ndarray, face: DetectedFace) -> dict[str, Any]:
         "BoundingBox": bounding_box(face),
         "Landmarks": [
             {"Type": kind, "X": float(point[0]) / width, "Y": float(point[1]) / height}
-            for kind, point in zip(_LANDMARK_TYPES, face.landmarks)
+            for kind, point in zip(_LANDMARK_TYPES, face.landmarks, strict=True)
         ],
         "Pose": {"Roll": roll, "Yaw": yaw, "Pitch": pitch},
         "Quality": {"Brightness": brightness, "Sharpness": sharpness},

@@ -37,7 +37,7 @@ class RekognitionSettings(RollcallSettings):
     models_dir: Path = Field(Path("./models"), description="Directory holding `face_detection_yunet_2023mar.onnx` (YuNet). A missing file is fetched from the mirror and sha256-checked.")
     models_mirror: str = Field(YUNET_OFFICIAL_URL.rsplit("/", 1)[0], description="Where a missing YuNet file is fetched from: a local directory or an http(s) base URL (default: the official OpenCV Zoo location). Empty = never fetch.")
     inference_workers: int = Field(2, ge=1, le=16, description="Independent detector + embedding model instances (requests beyond this wait for a free one).")
-    embedding_processes: int = Field(0, ge=0, le=32, description="0 = compute face embeddings in the request threads (dlib holds the GIL: one core in total); N = in N worker processes (about N cores; ~60 MB and ~1 s start-up each).")
+    embedding_processes: int = Field(0, ge=0, le=32, description="0 = compute face embeddings in the request threads (dlib holds the GIL: one core in total); N = in N worker processes (about N cores; ~110 MB resident and ~1 s start-up each).")
 
     # --- detection / matching ---
     detect_max_side: int = Field(1280, ge=160, le=8192, description="Images are downscaled so their longer side is at most this before face detection (embeddings use the full-resolution face).")

@@ -92,7 +92,7 @@ class SearchIndex:
             candidates = candidates[part]
         order = candidates[np.argsort(distances[candidates], kind="stable")]
         sims = similarity_from_distance(distances[order])
-        return [(self.faces[i], float(s)) for i, s in zip(order, sims) if s >= min_similarity]
+        return [(self.faces[i], float(s)) for i, s in zip(order, sims, strict=True) if s >= min_similarity]
 
 
 def _face_record(row: sqlite3.Row) -> dict[str, Any]:
