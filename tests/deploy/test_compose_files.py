@@ -1,0 +1,66 @@
+"""The compose files: every variable documented, no credentials, valid structure."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILES = sorted(REPO.glob("docker-compose*.yml"))
+yaml = pytest.importorskip("yaml")
+
+
+def _variables(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Z0-9_]+)", text))
+
+
+def test_every_compose_variable_is_in_env_example() -> None:
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.M))
+    used = set().union(*(_variables(p.read_text()) for p in COMPOSE_FILES))
+    assert used and not used - documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_no_credentials_in_compose_or_images() -> None:
+    for path in [*COMPOSE_FILES, *REPO.glob("docker/*.Dockerfile")]:
+        text = path.read_text()
+        assert not re.search(r"AKIA[0-9A-Z]{12,}", text), path
+        for match in re.finditer(r"AWS_SECRET_ACCESS_KEY:\s*(\S*)", text):
+            assert match.group(1) in ("", "not-a-secret-local-service-only"), path
+        assert "COPY .env" not in text and "/.aws" not in text
+
+
+def test_demo_compose_structure() -> None:
+    doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = doc["services"]
+    assert {"rekognition", "cloud", "seed", "edge", "camera-students", "camera-classroom"} <= set(services)
+    assert services["cloud"]["depends_on"]["rekognition"]["condition"] == "service_healthy"
+    assert services["edge"]["depends_on"]["cloud"]["condition"] == "service_healthy"
+    assert services["camera-students"]["depends_on"]["seed"]["condition"] == "service_completed_successfully"
+    assert any(p.startswith("${ROLLCALL_HTTP_PUBLISH:-8080}:8080") for p in services["cloud"]["ports"])
+    for name, service in services.items():
+        assert any(v.startswith("logs:/app/logs") for v in service["volumes"]), name
+        if name != "seed":
+            assert "healthcheck" in service or "<<" in str(service) or name.startswith("camera"), name
+    assert services["camera-load"]["profiles"] == ["load"]
+    assert services["camera-lecture"]["profiles"] == ["lecture"]
+
+
+def test_aws_override_only_passes_credentials_through() -> None:
+    doc = yaml.safe_load((REPO / "docker-compose.aws.yml").read_text())
+    env = doc["services"]["cloud"]["environment"]
+    assert env["ROLLCALL_CLOUD_REKOGNITION_ENDPOINT_URL"] == ""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        assert env[key] is None  # no value: passed through from the shell if set there
+
+
+def test_dockerignore_keeps_secrets_and_bulk_out() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for entry in (".git", ".venv*", "models", "data", "res", "tests", ".env", "deploy/inventory.ini"):
+        assert entry in ignored
+
+
+def test_edge_image_has_no_torch() -> None:
+    text = (REPO / "docker" / "edge.Dockerfile").read_text()
+    assert "dependencies/edge.txt" in text and "torch" not in text.split("FROM python:3.11-slim AS build", 1)[1]
