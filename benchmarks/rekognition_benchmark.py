@@ -12,9 +12,12 @@ Prints markdown:
 
 from __future__ import annotations
 
-import argparse
-import csv
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service does (see rekognition_local/__init__.py)
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
 import platform
 import statistics
 import sys
@@ -218,7 +221,7 @@ def main() -> int:
         "# Local Rekognition service benchmark", "",
         f"`benchmarks/rekognition_benchmark.py` on {platform.machine()} with {os.cpu_count()} CPUs "
         f"(load average at start {os.getloadavg()[0]:.1f}; the machine is shared, expect noise), "
-        f"Python {platform.python_version()}.", "",
+        f"Python {platform.python_version()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}.", "",
     ]
     rows_full: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
