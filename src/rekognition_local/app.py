@@ -31,6 +31,7 @@ from .settings import RekognitionSettings
 from .store import FaceStore
 
 TARGET_PREFIX = "RekognitionService."
+TRACE_HEADER = "HTTP_X_ROLLCALL_TRACE_ID"  # optional X-Rollcall-Trace-Id: logged as trace_id
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 StartResponse = Callable[..., Any]
@@ -86,6 +87,7 @@ class RekognitionApp:
         log_event(
             self.logger, "request", level=logging.INFO if status < 500 else logging.ERROR,
             operation=operation, status=status, ms=round(elapsed_ms, 2), error_code=error_code, request_id=request_id,
+            trace_id=(environ.get(TRACE_HEADER) or None) and str(environ[TRACE_HEADER])[:64],
         )
         reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(status, f"{status} Error")
         return self._reply(start_response, reason, body, request_id=request_id, error=error_code)

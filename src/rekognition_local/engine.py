@@ -12,7 +12,9 @@ import contextlib
 import math
 import multiprocessing
 import queue
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -72,7 +74,7 @@ class FaceModels:
     """One YuNet detector and one dlib predictor/ResNet; not thread-safe."""
 
     def __init__(
-        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: ProcessPoolExecutor | None = None
+        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: "EmbeddingProcesses | None" = None
     ) -> None:
         self.max_side = max_side
         self.detector = cv2.FaceDetectorYN.create(str(paths.yunet), "", (320, 320), score_threshold, 0.3, 5000)
@@ -144,8 +146,48 @@ class FaceModels:
         crop = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
         rect = (int((x - cx1) * scale), int((y - cy1) * scale), int((x - cx1 + w) * scale), int((y - cy1 + h) * scale))
         if self.executor is not None:
-            return self.executor.submit(_process_embed, crop, rect).result()
+            return self.executor.embed(crop, rect)
         return _descriptor(self.predictor, self.recogniser, crop, rect)
+
+
+class EmbeddingProcesses:
+    """Worker processes computing descriptors; a pool broken by a dead worker is restarted once per failure."""
+
+    def __init__(self, paths: ModelPaths, processes: int) -> None:
+        self._paths = paths
+        self._processes = processes
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        executor = ProcessPoolExecutor(
+            max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_process_init, initargs=(str(self._paths.shape_predictor), str(self._paths.face_recognition)),
+        )
+        # start every worker now (model loading) rather than on the first requests
+        list(executor.map(_process_ready, range(self._processes)))
+        return executor
+
+    def embed(self, crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+        """Descriptor of the face in ``crop`` computed in a worker process."""
+        executor = self._executor
+        try:
+            return executor.submit(_process_embed, crop, rect).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._executor is executor:  # the first thread to notice restarts the pool
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = self._start()
+                    self.restarts += 1
+            return self._executor.submit(_process_embed, crop, rect).result()
+
+    def pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        return [p.pid for p in getattr(self._executor, "_processes", {}).values()]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class FaceEngine:
@@ -160,14 +202,9 @@ class FaceEngine:
     def __init__(
         self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6, processes: int = 0
     ) -> None:
-        self.executor: ProcessPoolExecutor | None = None
+        self.executor: EmbeddingProcesses | None = None
         if processes > 0:
-            self.executor = ProcessPoolExecutor(
-                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_process_init, initargs=(str(paths.shape_predictor), str(paths.face_recognition)),
-            )
-            # start every worker now (model loading) rather than on the first requests
-            list(self.executor.map(_process_ready, range(processes)))
+            self.executor = EmbeddingProcesses(paths, processes)
             workers = max(workers, processes)
         self._pool: queue.Queue[FaceModels] = queue.Queue()
         for _ in range(workers):
@@ -176,7 +213,7 @@ class FaceEngine:
     def close(self) -> None:
         """Stop the worker processes (if any)."""
         if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor.close()
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[FaceModels]:

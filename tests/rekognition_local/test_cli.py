@@ -93,6 +93,11 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
     proc = _start(env, port)
     try:
         good = make_client(url, key="AKIDGOOD2")
+
+        def add_trace(request, **_):  # how the cloud tier can tag its calls for the logs
+            request.headers["X-Rollcall-Trace-Id"] = "trace-123"
+
+        good.meta.events.register("before-sign.rekognition.CreateCollection", add_trace)
         good.create_collection(CollectionId="persist")
         good.index_faces(CollectionId="persist", Image={"Bytes": (faces_dir / "enroll/biden/1.jpg").read_bytes()}, ExternalImageId="biden")
         for client in (
@@ -111,6 +116,7 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
         ("CreateCollection", 200), ("IndexFaces", 200), ("ListCollections", 400), ("ListCollections", 400)
     ]
     assert requests[-1]["error_code"] == "AccessDeniedException" and "error_code" not in requests[0]
+    assert requests[0]["trace_id"] == "trace-123" and "trace_id" not in requests[1]
     assert all(isinstance(r["ms"], float) and r["tier"] == "rekognition" for r in requests)
     assert any(x["event"] == "stopped" for x in lines)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -34,6 +38,13 @@ def test_worker_processes_give_the_same_embeddings(paths, faces_dir):
     pooled_engine = FaceEngine(paths, workers=1, processes=1)
     try:
         pooled = pooled_engine.analyse(image)[0].embedding
+        assert np.linalg.norm(local - pooled) < 1e-4
+        # a worker that dies (e.g. OOM-killed) breaks the pool: it is restarted and the request still succeeds
+        assert pooled_engine.executor is not None
+        (pid,) = pooled_engine.executor.pids()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        again = pooled_engine.analyse(image)[0].embedding
+        assert np.linalg.norm(local - again) < 1e-4 and pooled_engine.executor.restarts == 1
     finally:
         pooled_engine.close()
-    assert np.linalg.norm(local - pooled) < 1e-4
