@@ -93,16 +93,22 @@ def latency_samples(logs: RunLogs, pairs: tuple[tuple[str, str, str], ...]) -> d
     """Samples (ms) of each pair, one per distinct (trace, from-stamp, to-stamp).
 
     The same frame's ``captured -> sent`` is logged by IoT, edge and cloud: counting
-    distinct stamps takes it once, while two crops of one frame (different later
-    stamps) count separately.
+    distinct stamps takes it once. Intervals that end at a crop hop (``edge_sent`` and
+    later) count once per crop message id, so two crops of one frame count twice.
     """
+    crop_hops = set(HOPS[HOPS.index("edge_sent"):])
     samples: dict[str, list[float]] = {name: [] for name, _, _ in pairs}
-    seen: set[tuple[str, str, float, float]] = set()
+    seen: set[tuple[str, str, str, float, float]] = set()
     for event in _ts_events(logs):
         ts = event["ts"]
         for name, a, b in pairs:
             if _valid(ts.get(a)) and _valid(ts.get(b)):
-                key = (name, event["trace_id"], ts[a], ts[b])
+                crop = ""
+                if b in crop_hops:  # a per-crop interval: one sample per crop message id
+                    crop = str(event.get("msg_id") or "")
+                    if not crop:
+                        continue  # e.g. the edge's result_received: the cloud logged this crop itself
+                key = (name, str(event["trace_id"]), crop, ts[a], ts[b])
                 if key not in seen:
                     seen.add(key)
                     samples[name].append(float(ts[b] - ts[a]))
