@@ -3,14 +3,18 @@
 #   1. YuNet and the detector .pt files copied from the mirror (sha256-checked where known);
 #   2. only when an ONNX is missing or stale: .venv-export with torch (CPU, local wheel) +
 #      ultralytics + onnx/onnxslim, pinned in dependencies/export.txt (never in the main venv
-#      or the runtime images), then each detector exported to ONNX (static 640x640) with
-#      ultralytics' own exporter. An ONNX is current when its sidecar <name>.onnx.source.sha256
-#      holds the sha256 of the .pt it came from and the input size.
+#      or the runtime images), then each detector exported to ONNX with ultralytics' own
+#      exporter: dynamic height/width by default (the edge letterboxes each frame to its smallest
+#      stride-32 rectangle, 640x384 for 16:9), or a static square with ROLLCALL_EXPORT_DYNAMIC=0.
+#      An ONNX is current when its sidecar <name>.onnx.source.sha256 holds exactly the lines
+#      edge.models.sidecar_lines writes: the sha256 of the .pt, imgsz=N, dynamic=true|false.
+#      Any change of weights or export parameters (or an older sidecar) re-exports.
 #
 # Env: ROLLCALL_MODELS_MIRROR (default ../shared/assets/models), ROLLCALL_EDGE_MODELS_DIR
 # (default ./models), ROLLCALL_PREPARE_DETECTORS (default yolov8s-people-fall; e.g.
 # "yolov8n yolov8s-people-fall" when the mirror has yolov8n.pt), ROLLCALL_EXPORT_VENV
-# (default ./.venv-export), PYTHON (default python3). Progress goes to stderr.
+# (default ./.venv-export), ROLLCALL_EXPORT_IMGSZ (default 640), ROLLCALL_EXPORT_DYNAMIC (1 = dynamic
+# input, the default; 0 = static square), PYTHON (default python3). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -19,7 +23,12 @@ MODELS_DIR="${ROLLCALL_EDGE_MODELS_DIR:-$REPO/models}"
 DETECTORS="${ROLLCALL_PREPARE_DETECTORS:-yolov8s-people-fall}"
 EXPORT_VENV="${ROLLCALL_EXPORT_VENV:-$REPO/.venv-export}"
 PYTHON="${PYTHON:-python3}"
-IMGSZ=640
+IMGSZ="${ROLLCALL_EXPORT_IMGSZ:-640}"
+case "${ROLLCALL_EXPORT_DYNAMIC:-1}" in
+  1|true|yes) DYNAMIC=true; EXPORT_FLAGS=() ;;
+  0|false|no) DYNAMIC=false; EXPORT_FLAGS=(--static) ;;
+  *) printf '[prepare_models] ERROR: ROLLCALL_EXPORT_DYNAMIC must be 1 or 0\n' >&2; exit 1 ;;
+esac
 start=$(date +%s)
 say() { printf '[prepare_models] %s\n' "$*" >&2; }
 
@@ -34,17 +43,19 @@ for d in $DETECTORS; do pts+=("$d.pt"); done
 PYTHONPATH="$REPO/src" "$PYTHON" -m edge.models_cli fetch --models-dir "$MODELS_DIR" --mirror "$MIRROR" \
   face_detection_yunet_2023mar.onnx "${pts[@]}"
 
-is_current() {  # $1 = detector name
-  local sidecar="$MODELS_DIR/$1.onnx.source.sha256"
+is_current() {  # $1 = detector name; same lines as edge.models.sidecar_lines
+  local sidecar="$MODELS_DIR/$1.onnx.source.sha256" expected
   [ -f "$MODELS_DIR/$1.onnx" ] && [ -f "$sidecar" ] || return 1
-  [ "$(head -n1 "$sidecar")" = "$(sha256sum "$MODELS_DIR/$1.pt" | cut -d' ' -f1)" ] || return 1
-  grep -qx "imgsz=$IMGSZ" "$sidecar"
+  expected="$(sha256sum "$MODELS_DIR/$1.pt" | cut -d' ' -f1)
+imgsz=$IMGSZ
+dynamic=$DYNAMIC"
+  [ "$(cat "$sidecar")" = "$expected" ]
 }
 
 stale=()
 for d in $DETECTORS; do
   if is_current "$d"; then
-    say "$d.onnx is up to date (exported from this $d.pt at $IMGSZ), skipping export"
+    say "$d.onnx is up to date (exported from this $d.pt, imgsz=$IMGSZ dynamic=$DYNAMIC), skipping export"
   else
     stale+=("$d")
   fi
@@ -65,7 +76,7 @@ if [ "${#stale[@]}" -gt 0 ]; then
   for d in "${stale[@]}"; do
     t0=$(date +%s)
     PYTHONPATH="$REPO/src" "$EXPORT_VENV/bin/python" -m edge.models_cli export "$MODELS_DIR/$d.pt" \
-      --out-dir "$MODELS_DIR" --imgsz "$IMGSZ" 1>&2
+      --out-dir "$MODELS_DIR" --imgsz "$IMGSZ" "${EXPORT_FLAGS[@]}" --force 1>&2
     say "exported $d.onnx in $(( $(date +%s) - t0 )) s"
   done
 fi

@@ -87,7 +87,7 @@ def resolve_person_classes(wanted: list[str], names: dict[int, str], num_classes
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How a frame was scaled and padded into the square model input."""
+    """How a frame was scaled and padded into the model input (``pad_*`` = left/top padding)."""
 
     scale: float
     pad_x: float
@@ -95,25 +95,46 @@ class Letterbox:
 
     def to_frame(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
         """Map xyxy boxes from model input pixels back to frame pixels (clipped)."""
-        out = boxes.astype(np.float32).copy()
-        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
-        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
-        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
-        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4).copy()
+        out[:, 0::2] = ((out[:, 0::2] - self.pad_x) / self.scale).clip(0, width)
+        out[:, 1::2] = ((out[:, 1::2] - self.pad_y) / self.scale).clip(0, height)
         return out
 
 
-def letterbox(frame: np.ndarray, size: int, fill: int = 114) -> tuple[np.ndarray, Letterbox]:
-    """Resize ``frame`` to fit ``size`` x ``size`` keeping aspect, pad the rest with grey
-    (as Ultralytics does: centred, padding split with the same rounding)."""
+def letterbox_shape(height: int, width: int, size: int | tuple[int, int], auto: bool = False, stride: int = 32) -> tuple[int, int]:
+    """(height, width) of the model input :func:`letterbox` produces for a ``height`` x ``width`` frame.
+
+    ``size`` is the target (an int = square). With ``auto`` the padding is cut down to the
+    smallest multiple of ``stride`` (Ultralytics' rectangular "auto" letterbox): a 16:9 frame
+    at 640 becomes 640x384 instead of 640x640.
+    """
+    target_h, target_w = (size, size) if isinstance(size, int) else size
+    scale = min(target_h / height, target_w / width)
+    new_w, new_h = max(round(width * scale), 1), max(round(height * scale), 1)
+    if not auto:
+        return target_h, target_w
+    return new_h + (target_h - new_h) % stride, new_w + (target_w - new_w) % stride
+
+
+def letterbox(
+    frame: np.ndarray, size: int | tuple[int, int], fill: int = 114, auto: bool = False, stride: int = 32
+) -> tuple[np.ndarray, Letterbox]:
+    """Resize ``frame`` to fit ``size`` (int = square, or (height, width)) keeping its aspect,
+    and pad the rest with grey, centred, with Ultralytics' rounding. With ``auto`` the result is
+    the smallest ``stride``-multiple rectangle (see :func:`letterbox_shape`), exactly as
+    Ultralytics' ``LetterBox(auto=True)`` does for its rectangular inference."""
     import cv2
 
     height, width = frame.shape[:2]
-    scale = min(size / height, size / width)
-    new_w, new_h = int(round(width * scale)), int(round(height * scale))
-    dw, dh = (size - new_w) / 2, (size - new_h) / 2
+    target_h, target_w = (size, size) if isinstance(size, int) else size
+    scale = min(target_h / height, target_w / width)
+    new_w, new_h = max(round(width * scale), 1), max(round(height * scale), 1)
+    dw, dh = target_w - new_w, target_h - new_h
+    if auto:
+        dw, dh = dw % stride, dh % stride
+    dw, dh = dw / 2, dh / 2
     resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (width, height) else frame
-    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
-    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
     padded = cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill))
     return padded, Letterbox(scale=scale, pad_x=left, pad_y=top)

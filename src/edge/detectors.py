@@ -30,6 +30,7 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
         iou_threshold=settings.iou_threshold,
         input_size=settings.input_size,
         threads=settings.onnx_threads,
+        allow_spinning=settings.onnx_allow_spinning,
     )
 
 

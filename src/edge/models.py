@@ -183,27 +183,37 @@ def fetch_model(
 
 
 def source_digest_file(onnx_path: Path) -> Path:
-    """Sidecar that records the sha256 of the .pt an ONNX file was exported from."""
+    """Sidecar that records what an ONNX file was exported from and how (see :func:`sidecar_lines`)."""
     return onnx_path.with_name(onnx_path.name + ".source.sha256")
 
 
-def export_is_current(pt_path: Path, onnx_path: Path, imgsz: int) -> bool:
-    """True when ``onnx_path`` exists and was exported from these exact ``pt_path`` bytes at ``imgsz``."""
+def sidecar_lines(pt_sha256: str, imgsz: int, dynamic: bool) -> list[str]:
+    """The sidecar's lines: the .pt's sha256, then every export parameter that changes the
+    graph. scripts/prepare_models.sh writes nothing itself but compares against the same lines,
+    so changing any of them (or the weights) triggers a re-export."""
+    return [pt_sha256, f"imgsz={imgsz}", f"dynamic={'true' if dynamic else 'false'}"]
+
+
+def export_is_current(pt_path: Path, onnx_path: Path, imgsz: int, dynamic: bool = True) -> bool:
+    """True when ``onnx_path`` exists and was exported from these exact ``pt_path`` bytes with
+    these export parameters (an older sidecar without them counts as stale)."""
     sidecar = source_digest_file(onnx_path)
     if not (onnx_path.is_file() and sidecar.is_file()):
         return False
-    return sidecar.read_text().split() == [sha256_of(pt_path), f"imgsz={imgsz}"]
+    return sidecar.read_text().split() == sidecar_lines(sha256_of(pt_path), imgsz, dynamic)
 
 
-def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, force: bool = False) -> Path:
-    """Export an Ultralytics ``.pt`` to ONNX with Ultralytics' own exporter (static
-    ``imgsz`` x ``imgsz`` input, batch 1, simplified). Skips when the ONNX is current."""
+def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dynamic: bool = True, force: bool = False) -> Path:
+    """Export an Ultralytics ``.pt`` to ONNX with Ultralytics' own exporter: batch 1,
+    onnxslim-simplified; input height/width dynamic (default: the edge letterboxes each frame
+    to its smallest stride-32 rectangle, e.g. 640x384 for 16:9) or, with ``dynamic=False``, a
+    static ``imgsz`` x ``imgsz`` square. Skips when the ONNX is current."""
     require_model(pt_path)
     out_dir = out_dir or pt_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / (pt_path.stem + ".onnx")
-    if not force and export_is_current(pt_path, onnx_path, imgsz):
-        log(f"{onnx_path.name}: up to date (exported from this {pt_path.name}), skipping export")
+    if not force and export_is_current(pt_path, onnx_path, imgsz, dynamic):
+        log(f"{onnx_path.name}: up to date (exported from this {pt_path.name} with the same parameters), skipping export")
         return onnx_path
     os.environ.setdefault("YOLO_OFFLINE", "1")  # no network checks / downloads
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install from inside the exporter
@@ -222,13 +232,14 @@ def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, fo
     with tempfile.TemporaryDirectory(prefix="rollcall-export-") as work:
         staged = Path(work) / pt_path.name
         shutil.copyfile(pt_path, staged)
-        log(f"{pt_path.name}: exporting to ONNX (imgsz={imgsz}, static, simplified)")
-        produced = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, dynamic=False, simplify=True, device="cpu"))
+        kind = "dynamic height/width" if dynamic else "static"
+        log(f"{pt_path.name}: exporting to ONNX (imgsz={imgsz}, {kind}, simplified)")
+        produced = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, batch=1, simplify=True, device="cpu"))
         if not produced.is_file():
             raise ModelError(f"ultralytics export of {pt_path} produced no file")
         tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
         shutil.copyfile(produced, tmp)
         os.replace(tmp, onnx_path)
-    source_digest_file(onnx_path).write_text(f"{sha256_of(pt_path)}\nimgsz={imgsz}\n")
+    source_digest_file(onnx_path).write_text("\n".join(sidecar_lines(sha256_of(pt_path), imgsz, dynamic)) + "\n")
     log(f"{onnx_path.name}: written to {out_dir}")
     return onnx_path

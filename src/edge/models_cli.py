@@ -42,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export an Ultralytics .pt to ONNX (needs ultralytics: the export venv)")
     export.add_argument("weights", type=Path, help="the .pt file")
     export.add_argument("--out-dir", type=Path, default=None, help="where the .onnx goes (default: beside the .pt)")
-    export.add_argument("--imgsz", type=int, default=640, help="static square input size (default 640)")
+    export.add_argument("--imgsz", type=int, default=640, help="input size the model is traced at; with --static its fixed square input (default 640)")
+    export.add_argument(
+        "--static",
+        action="store_true",
+        help="fixed imgsz x imgsz input instead of the default dynamic height/width (the edge then letterboxes "
+        "every frame to that square rather than to its smallest stride-32 rectangle)",
+    )
     export.add_argument("--force", action="store_true", help="export even when the ONNX matches the .pt")
 
     sub.add_parser("list", help="show the known models, their URLs and sha256")
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.names:
                 fetch_model(name, args.models_dir, mirror=args.mirror, force=args.force)
         elif args.command == "export":
-            path = export_onnx(args.weights, args.out_dir, imgsz=args.imgsz, force=args.force)
+            path = export_onnx(args.weights, args.out_dir, imgsz=args.imgsz, dynamic=not args.static, force=args.force)
             print(path)
         else:
             for source in KNOWN_MODELS.values():

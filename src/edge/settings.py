@@ -37,8 +37,9 @@ class EdgeSettings(RollcallSettings):
     person_classes: str = Field("person", description="Comma-separated classes that count as a person, by name (from the model's metadata) or by numeric id. COCO: `person` (id 0). The test model yolov8s-people-fall: `Normal,Fall`.")
     conf_threshold: float = Field(0.25, gt=0, lt=1, description="Minimum person confidence.")
     iou_threshold: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping person boxes are merged by non-maximum suppression.")
-    input_size: int = Field(640, ge=32, le=4096, description="Detector input size in pixels (square letterbox). A static ONNX model's own size wins.")
+    input_size: int = Field(640, ge=32, le=4096, description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.")
     onnx_threads: int = Field(2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).")
+    onnx_allow_spinning: bool = Field(False, description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.")
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 
     # --- faces ---

@@ -10,10 +10,11 @@ from edge.models import (
     ModelError,
     export_is_current,
     export_onnx,
+    sidecar_lines,
     fetch_model,
     source_digest_file,
 )
-from tests.conftest import require_asset
+from tests.conftest import REPO, require_asset
 
 YUNET = "face_detection_yunet_2023mar.onnx"
 
@@ -48,21 +49,52 @@ def test_known_models_have_official_urls_and_digests():
     assert "NOT verified" in KNOWN_MODELS["yolov8n.pt"].sha256_note
 
 
-def test_export_cache_follows_the_source_digest(tmp_path):
+def test_export_cache_follows_the_source_digest_and_export_parameters(tmp_path):
     pt, onnx = tmp_path / "m.pt", tmp_path / "m.onnx"
     pt.write_bytes(b"weights v1")
     onnx.write_bytes(b"graph")
     assert not export_is_current(pt, onnx, 640)  # no sidecar
-    source_digest_file(onnx).write_text(hashlib.sha256(b"weights v1").hexdigest() + "\nimgsz=640\n")
+    digest = hashlib.sha256(b"weights v1").hexdigest()
+    source_digest_file(onnx).write_text(digest + "\nimgsz=640\n")
+    assert not export_is_current(pt, onnx, 640)  # a sidecar from before the dynamic export: stale
+    source_digest_file(onnx).write_text("\n".join(sidecar_lines(digest, 640, dynamic=True)) + "\n")
     assert export_is_current(pt, onnx, 640)
+    assert export_is_current(pt, onnx, 640, dynamic=True)
+    assert not export_is_current(pt, onnx, 640, dynamic=False)
     assert not export_is_current(pt, onnx, 320)
     pt.write_bytes(b"weights v2")
     assert not export_is_current(pt, onnx, 640)
 
 
+def test_prepare_models_script_checks_the_same_sidecar_lines(tmp_path):
+    """scripts/prepare_models.sh decides "current" with its own shell code: it must agree with
+    edge.models.sidecar_lines, or a changed export setting would not trigger a re-export."""
+    import subprocess
+
+    script = (REPO / "scripts" / "prepare_models.sh").read_text()
+    body = script[script.index("is_current()") :]
+    body = body[: body.index("\n}\n") + 3]
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m.pt").write_bytes(b"weights")
+    (models / "m.onnx").write_bytes(b"graph")
+    digest = hashlib.sha256(b"weights").hexdigest()
+
+    def shell_says_current(imgsz: str, dynamic: str) -> bool:
+        code = f'MODELS_DIR="{models}"; IMGSZ={imgsz}; DYNAMIC={dynamic}\n{body}\nis_current m'
+        return subprocess.run(["bash", "-c", code], timeout=10).returncode == 0
+
+    source_digest_file(models / "m.onnx").write_text("\n".join(sidecar_lines(digest, 640, dynamic=True)) + "\n")
+    assert shell_says_current("640", "true")
+    assert not shell_says_current("640", "false")
+    assert not shell_says_current("320", "true")
+    source_digest_file(models / "m.onnx").write_text(f"{digest}\nimgsz=640\n")  # older sidecar
+    assert not shell_says_current("640", "true")
+
+
 def test_prepared_onnx_matches_its_source(people_model):
     pt = people_model.with_suffix(".pt")
-    assert export_is_current(pt, people_model, 640)
+    assert export_is_current(pt, people_model, 640, dynamic=True)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ultralytics") is not None, reason="ultralytics installed here")
