@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .engine import DetectedFace, FaceEngine, face_pose, face_quality
+from .attributes import face_pose, face_quality
+from .engine import DetectedFace, FaceEngine
 from .errors import InvalidParameter
 from .imaging import decode_request_image
 from .settings import RekognitionSettings
