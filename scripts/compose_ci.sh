@@ -45,9 +45,9 @@ step "models ready"
 
 docker compose down -v --remove-orphans >/dev/null 2>&1 || true
 say "building images"
-mkdir -p res
-if ! docker compose build >res/ci-build.log 2>&1; then
-  tail -n 60 res/ci-build.log >&2
+mkdir -p res/collected_logs
+if ! docker compose build >"res/collected_logs/$RUN_ID.build.log" 2>&1; then
+  tail -n 60 "res/collected_logs/$RUN_ID.build.log" >&2
   exit 1
 fi
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^rollcall/' >&2
@@ -60,8 +60,8 @@ step "stack started (healthy dependencies, seed completed)"
 say "waiting up to ${TIMEOUT_S} s for attendance of an enrolled student in the demo session"
 docker compose run -T --rm --no-deps seed --api http://cloud:8080 wait-attendance \
   --classroom "${ROLLCALL_DEMO_CLASSROOM_ID:-demo-101}" --min-records 1 --timeout "$TIMEOUT_S" --interval 5 \
-  > "$REPO/res/ci-attendance.json"
-"$PY" - "$REPO/res/ci-attendance.json" <<'PYCHECK'
+  > "$REPO/res/collected_logs/$RUN_ID.attendance.json"
+"$PY" - "$REPO/res/collected_logs/$RUN_ID.attendance.json" <<'PYCHECK'
 import json, os, sys
 data = json.load(open(sys.argv[1]))
 enrolled = set(os.listdir(os.environ.get("ROLLCALL_ASSETS_DIR", "../shared/assets") + "/faces/enroll"))
