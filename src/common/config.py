@@ -129,13 +129,33 @@ def all_settings_classes() -> list[type[RollcallSettings]]:
     return classes
 
 
-def main() -> None:
-    """Print the settings table."""
+README_START = "<!-- settings-table:start -->"
+README_END = "<!-- settings-table:end -->"
+
+
+def render_readme(text: str, table: str) -> str:
+    """``text`` (README.md) with the region between the settings-table markers replaced by ``table``."""
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    return text[:start] + "\n" + table + "\n" + text[end:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the settings table, or with ``--write-readme PATH`` refresh it inside README.md."""
+    import argparse
+
     # Import by name: under ``python -m common.config`` this file is ``__main__``, a second copy
     # whose RollcallSettings is not the one the tiers subclass.
     from common import config
 
-    sys.stdout.write(config.settings_table(config.all_settings_classes()) + "\n")
+    parser = argparse.ArgumentParser(prog="rollcall-settings", description=main.__doc__)
+    parser.add_argument("--write-readme", metavar="PATH", help="rewrite the settings table in this README")
+    args = parser.parse_args(argv)
+    table = config.settings_table(config.all_settings_classes())
+    if args.write_readme:
+        path = Path(args.write_readme)
+        path.write_text(config.render_readme(path.read_text(), table))
+    else:
+        sys.stdout.write(table + "\n")
 
 
 if __name__ == "__main__":
