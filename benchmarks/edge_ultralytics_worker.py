@@ -4,6 +4,12 @@ JSON object on stdout.
 
     .venv-export/bin/python benchmarks/edge_ultralytics_worker.py FRAMES.npz MODEL.pt --classes 0,1 [--nms-shim]
 
+With ``--serve`` it times one frame per request instead, so the benchmark can interleave it
+with the ONNX backend frame by frame: after warming up it prints one JSON line
+(``{"available": true, "ready": true, ...}``), then reads frame indices from stdin, one per
+line, and answers each with ``{"ms": wall, "cpu_ms": process CPU time, "boxes": [...]}``
+(until EOF or ``quit``).
+
 Without ``--nms-shim`` a missing ``torchvision::nms`` kernel is reported as
 ``{"available": false, "reason": ...}``. With it, ``torchvision.ops.nms`` is replaced by
 ultralytics' own pure-torch ``TorchNMS.nms`` (documented by ultralytics to match torchvision)
@@ -51,6 +57,7 @@ def main() -> int:
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--repeat", type=int, default=1, help="timed passes over the frames")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
+    parser.add_argument("--serve", action="store_true", help="time one frame per stdin request (interleaved benchmark)")
     parser.add_argument("--nms-shim", action="store_true", help="use ultralytics' TorchNMS when torchvision's kernel is missing")
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -94,6 +101,8 @@ def main() -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)  # ultralytics may have changed it while setting up
     boxes = [predict(f) for f in frames]  # warm
+    if args.serve:
+        return serve(report, frames, predict)
     timings = []
     cpu0 = time.process_time()
     for _ in range(args.repeat):
@@ -104,6 +113,23 @@ def main() -> int:
     cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, len(timings))
     report.update(available=True, boxes=boxes, ms=timings, cpu_ms=cpu_ms, threads=torch.get_num_threads())
     print(json.dumps(report))
+    return 0
+
+
+def serve(report: dict, frames: list, predict) -> int:
+    """Answer frame-index requests on stdin with one timed prediction each."""
+    import torch
+
+    report.update(available=True, ready=True, threads=torch.get_num_threads())
+    print(json.dumps(report), flush=True)
+    for line in sys.stdin:
+        if line.strip() in ("", "quit"):
+            break
+        frame = frames[int(line)]
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        boxes = predict(frame)
+        ms, cpu_ms = (time.perf_counter() - t0) * 1000, (time.process_time() - cpu0) * 1000
+        print(json.dumps({"ms": ms, "cpu_ms": cpu_ms, "boxes": boxes}), flush=True)
     return 0
 
 
