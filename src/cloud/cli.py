@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from common.config import ConfigError, load_settings
-from common.logs import JsonFormatter, log_event, setup_logging
+from common.logs import log_event, setup_logging
 from common.settings import CommonSettings
 
 from .settings import CloudSettings
@@ -91,11 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _log_warnings_to_stderr() -> None:
     """One-shot commands keep stdout for their output; problems go to stderr as JSON."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter("cloud", "cli"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
+    setup_logging("cloud", CommonSettings(log_level="WARNING", instance_id="cli"), stream=sys.stderr, to_file=False)
 
 
 # --------------------------------------------------------------------------- serve

@@ -18,7 +18,7 @@ import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .settings import CommonSettings
 
@@ -55,10 +55,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
-def setup_logging(tier: str, settings: CommonSettings | None = None) -> logging.Logger:
+def setup_logging(
+    tier: str,
+    settings: CommonSettings | None = None,
+    stream: TextIO | None = None,
+    to_file: bool = True,
+) -> logging.Logger:
     """Configure the root logger for ``tier``; return the tier's logger.
 
-    Safe to call more than once (handlers are replaced, not added).
+    Lines go to ``stream`` (default stdout; one-shot commands pass stderr to keep stdout for
+    their output) and, with ``to_file``, to the log directory. Safe to call more than once
+    (handlers are replaced, not added).
     """
     settings = settings or CommonSettings()
     instance = settings.instance_id or socket.gethostname()
@@ -70,26 +77,30 @@ def setup_logging(tier: str, settings: CommonSettings | None = None) -> logging.
             handler.close()
     root.setLevel(settings.log_level)
 
-    stdout = logging.StreamHandler(sys.stdout)
+    stdout = logging.StreamHandler(stream or sys.stdout)
     stdout.setFormatter(formatter)
     stdout._rollcall = True  # type: ignore[attr-defined]
     root.addHandler(stdout)
 
-    problem = None
-    try:
-        Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(settings.log_dir) / f"{tier}-{instance}.jsonl"
-        filehandler = logging.handlers.RotatingFileHandler(path, maxBytes=50 * 1024 * 1024, backupCount=5)
-        filehandler.setFormatter(formatter)
-        filehandler._rollcall = True  # type: ignore[attr-defined]
-        root.addHandler(filehandler)
-    except OSError as exc:
-        problem = f"{settings.log_dir}: {exc.strerror or exc}"
+    problem = _add_file_handler(root, formatter, Path(settings.log_dir), f"{tier}-{instance}.jsonl") if to_file else None
 
     logger = logging.getLogger(f"rollcall.{tier}")
     if problem:
         log_event(logger, "log_dir_unwritable", level=logging.WARNING, detail=problem)
     return logger
+
+
+def _add_file_handler(root: logging.Logger, formatter: logging.Formatter, log_dir: Path, name: str) -> str | None:
+    """Attach a rotating JSON-lines file handler; return a problem description instead of raising."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(log_dir / name, maxBytes=50 * 1024 * 1024, backupCount=5)
+    except OSError as exc:
+        return f"{log_dir}: {exc.strerror or exc}"
+    handler.setFormatter(formatter)
+    handler._rollcall = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    return None
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
