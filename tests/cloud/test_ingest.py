@@ -169,5 +169,13 @@ def test_start_stop_from_code(service: AttendanceService) -> None:
     server = IngestServer(service, bind="tcp://127.0.0.1:*").start()
     address = server.bound_address
     server.stop()
-    again = IngestServer(service, bind=address).start()  # the port is free again
+    # The port is free again. ZeroMQ releases it on its I/O thread shortly after close, so allow a moment.
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            again = IngestServer(service, bind=address).start()
+            break
+        except zmq.ZMQError:
+            assert time.monotonic() < deadline, f"{address} still bound 3 s after stop()"
+            time.sleep(0.05)
     again.stop()
