@@ -259,6 +259,12 @@ def main() -> int:
 
     # A. ONNX now vs ultralytics' predictor (its own process), interleaved.
     contenders = {"onnx": lambda i: timed_detect(detector, frames[i])}
+    int8_file = MODELS / f"{MODEL}-int8.onnx"
+    int8 = OnnxPersonDetector(int8_file, CLASSES, conf_threshold=0.25, threads=args.threads) if int8_file.exists() else None
+    if int8 is not None:
+        for f in frames[:3]:
+            int8.detect(f)
+        contenders["onnx_int8"] = lambda i: timed_detect(int8, frames[i])
     with tempfile.TemporaryDirectory() as tmp:
         server, notes = start_ultralytics(frames, not args.no_nms_shim, args.threads, Path(tmp))
         if server is not None:
@@ -289,6 +295,19 @@ def main() -> int:
         )
         same, total, mean_iou = box_agreement(now["boxes"], ultra["boxes"])
         lines.append(f"- Boxes, ONNX vs ultralytics: same person count in {same}/{total} frames, mean IoU of matched boxes {mean_iou:.3f}")
+    if int8 is not None:
+        q = results["onnx_int8"]
+        lines.append(
+            f"- Optional **INT8 ONNX model** (`{int8_file.name}`, `ROLLCALL_EXPORT_INT8=1`, same letterbox and session): "
+            f"wall {fmt(stats(q['ms']))}; {cpu_stats(q['cpu'])}; {mean(now['cpu']) / mean(q['cpu']):.2f}x less CPU than FP32"
+        )
+        if server is not None:
+            lines.append(
+                f"- **Ratio ultralytics / INT8 ONNX: CPU {mean(ultra['cpu']) / mean(q['cpu']):.2f}x (p50 {p50(ultra['cpu']) / p50(q['cpu']):.2f}x), "
+                f"wall {mean(ultra['ms']) / mean(q['ms']):.2f}x (p50 {p50(ultra['ms']) / p50(q['ms']):.2f}x)**"
+            )
+            same, total, mean_iou = box_agreement(q["boxes"], ultra["boxes"])
+            lines.append(f"- Boxes, INT8 ONNX vs ultralytics: same person count in {same}/{total} frames, mean IoU of matched boxes {mean_iou:.3f}")
     lines.append(f"- Load average after this part: {os.getloadavg()[0]:.1f} (1 min)")
 
     # B. ONNX now vs the previous configuration and vs one thread, interleaved (in-process).
@@ -344,6 +363,14 @@ def main() -> int:
         f"{int(1000 // pipe_stats['mean'])} at the mean), as measured under the load above. On an otherwise idle machine of this size "
         f"the CPU time allows about {int(os.cpu_count() * 1000 // cpu_ms)}. More cameras than that and the buffer drops the oldest frames, fairly per camera."
     )
+    if int8 is not None:
+        runs = [full_pipeline(int8, all_classroom, cameras=1) for _ in range(max(1, args.pipeline_runs))]
+        q_ms, _, q_metrics = min(runs, key=lambda r: statistics.fmean(r[0]))
+        q_stats, q_cpu = stats(q_ms), q_metrics.snapshot()["gauges"]["cpu_ms_per_frame"]
+        lines.append(
+            f"- With the INT8 model: {fmt(q_stats)}, CPU {q_cpu:.0f} ms/frame: **{int(1000 // q_stats['p95'])}** 1-fps cameras at the p95 "
+            f"(about {int(os.cpu_count() * 1000 // q_cpu)} by CPU time on an idle machine); load average {os.getloadavg()[0]:.1f}"
+        )
     lines += ["", "## Tracking dedupe on classroom.gif (4 people, 45 frames, crop interval 10 s)", ""]
     lines.append(
         f"- faces found {counters.get('faces', 0)}, crops sent {sum(per_track.values())}, suppressed by tracking {counters.get('crops_suppressed', 0)}, "

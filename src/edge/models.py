@@ -243,3 +243,101 @@ def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dy
     source_digest_file(onnx_path).write_text("\n".join(sidecar_lines(sha256_of(pt_path), imgsz, dynamic)) + "\n")
     log(f"{onnx_path.name}: written to {out_dir}")
     return onnx_path
+
+
+#: How :func:`quantize_onnx` quantizes (recorded in the sidecar; change it and models re-quantize).
+INT8_RECIPE = "int8=qdq,conv-only,per-channel,minmax,u8-activations,s8-weights"
+
+
+def int8_path(onnx_path: Path) -> Path:
+    """``NAME.onnx`` -> ``NAME-int8.onnx`` (beside it)."""
+    return onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+
+
+def int8_sidecar_lines(source_sha256: str, calibration_sha256: str, frames: int, imgsz: int) -> list[str]:
+    """Sidecar lines of an INT8 model: its FP32 source, calibration data and recipe."""
+    return [source_sha256, INT8_RECIPE, f"calibration={calibration_sha256}", f"frames={frames}", f"imgsz={imgsz}"]
+
+
+def calibration_digest(files: list[Path]) -> str:
+    """One sha256 over the calibration files (their names and contents)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+def calibration_frames(files: list[Path], count: int) -> list:
+    """Up to ``count`` BGR frames spread evenly over the calibration videos/images."""
+    import cv2
+
+    per_file = max(1, -(-count // max(1, len(files))))
+    frames = []
+    for path in files:
+        image = cv2.imread(str(path)) if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") else None
+        if image is not None:
+            frames.append(image)
+            continue
+        cap = cv2.VideoCapture(str(path))
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or per_file
+        for index in range(per_file):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(index * total / per_file))
+            ok, frame = cap.read()
+            if ok:
+                frames.append(frame)
+        cap.release()
+    if not frames:
+        raise ModelError(f"no calibration frames could be read from {', '.join(map(str, files))}")
+    return frames[:count]
+
+
+def quantize_onnx(onnx_path: Path, calibration: list[Path], frames: int = 24, imgsz: int = 640, force: bool = False) -> Path:
+    """Optional INT8 variant of an exported detector: ONNX Runtime static quantization (QDQ,
+    convolutions only, per-channel weights, MinMax calibration on ``frames`` frames of the
+    ``calibration`` videos/images letterboxed as the edge does). Writes ``NAME-int8.onnx``
+    and a sidecar; skips when both are current. Needs the ``onnx`` package (export venv)."""
+    require_model(onnx_path)
+    for path in calibration:
+        require_model(path)
+    out = int8_path(onnx_path)
+    expected = int8_sidecar_lines(sha256_of(onnx_path), calibration_digest(calibration), frames, imgsz)
+    sidecar = source_digest_file(out)
+    if not force and out.is_file() and sidecar.is_file() and sidecar.read_text().split() == expected:
+        log(f"{out.name}: up to date (quantized from this {onnx_path.name}), skipping")
+        return out
+    try:
+        import cv2
+        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    except ImportError as exc:
+        raise ModelError(
+            f"INT8 quantization needs onnx + onnxruntime + opencv ({exc}); run it in the export venv: "
+            "PYTHONPATH=src .venv-export/bin/python -m edge.models_cli quantize ..."
+        ) from None
+    from .detection import letterbox
+
+    blobs = [
+        cv2.dnn.blobFromImage(letterbox(frame, imgsz, auto=True)[0], scalefactor=1 / 255.0, swapRB=True)
+        for frame in calibration_frames(calibration, frames)
+    ]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._feeds = iter([{"images": blob} for blob in blobs])
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    log(f"{onnx_path.name}: quantizing to INT8 ({len(blobs)} calibration frames)")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        quantize_static(
+            str(onnx_path), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sidecar.write_text("\n".join(expected) + "\n")
+    log(f"{out.name}: written to {out.parent}")
+    return out

@@ -115,3 +115,23 @@ def test_cli_fetch_list_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         models_cli.main(["--help"])
     assert info.value.code == 0
+
+
+def test_int8_quantize_skips_when_current_and_needs_the_export_venv(tmp_path):
+    from edge.models import calibration_digest, int8_path, int8_sidecar_lines, quantize_onnx, sha256_of
+
+    onnx, video = tmp_path / "m.onnx", tmp_path / "cam.mp4"
+    onnx.write_bytes(b"fp32 graph")
+    video.write_bytes(b"frames")
+    with pytest.raises(MissingModelError):
+        quantize_onnx(onnx, [tmp_path / "missing.mp4"])
+    out = int8_path(onnx)
+    assert out.name == "m-int8.onnx"
+    out.write_bytes(b"int8 graph")
+    lines = int8_sidecar_lines(sha256_of(onnx), calibration_digest([video]), 24, 640)
+    source_digest_file(out).write_text("\n".join(lines) + "\n")
+    assert quantize_onnx(onnx, [video]) == out  # current: nothing imported, nothing rewritten
+    assert out.read_bytes() == b"int8 graph"
+    if importlib.util.find_spec("onnx") is None:  # the main venv: a clear pointer to the export venv
+        with pytest.raises(ModelError, match="export venv"):
+            quantize_onnx(onnx, [video], frames=12)  # another recipe parameter: stale

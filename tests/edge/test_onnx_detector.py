@@ -164,3 +164,37 @@ def test_session_options_turn_spinning_off_by_default():
     assert options.intra_op_num_threads == 2 and options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert session_options(allow_spinning=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_int8_variant_finds_the_same_people(detector, classroom_frames, tmp_path):
+    """The optional INT8 model (rollcall-models quantize, run in the export venv) finds the
+    same people as the FP32 model on the shared frames, with close boxes."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import REPO
+
+    python = Path(os.environ.get("ROLLCALL_EXPORT_VENV", REPO / ".venv-export")) / "bin" / "python"
+    if not python.exists():
+        message = f"export venv missing ({python}); scripts/prepare_models.sh creates it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    fp32 = tmp_path / "people.onnx"
+    shutil.copyfile(require_model_file("yolov8s-people-fall.onnx"), fp32)
+    videos = [require_asset("video/classroom.gif"), require_asset("video/one-by-one-person-detection.mp4")]
+    out = subprocess.run(
+        [str(python), "-m", "edge.models_cli", "quantize", str(fp32), "--frames", "12", "--calibration", *map(str, videos)],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    int8 = OnnxPersonDetector(Path(out.stdout.strip().splitlines()[-1]), ["Normal", "Fall"], threads=2)
+    assert int8.dynamic
+    walking = read_frames(videos[1], indices=[150, 650, 1050])
+    for frame in [classroom_frames[i] for i in (5, 20, 40)] + walking:
+        expected, found = detector.detect(frame), int8.detect(frame)
+        assert len(found) == len(expected), (expected, found)
+        for det in expected:
+            overlap, _ = _best_match(list(det.box), [list(f.box) for f in found])
+            assert overlap > 0.6, (det, found)
