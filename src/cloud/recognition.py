@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import random
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import boto3
 from botocore.config import Config
@@ -89,6 +91,27 @@ class _Failure(Exception):
         self.attempts = attempts
 
 
+TRACE_HEADER = "X-Rollcall-Trace-Id"
+_current_trace_id: ContextVar[str | None] = ContextVar("rollcall_trace_id", default=None)
+
+
+@contextmanager
+def traced(trace_id: str | None) -> Iterator[None]:
+    """Tag the Rekognition calls made inside this block with ``trace_id`` (sent as the
+    X-Rollcall-Trace-Id header, which the local service logs; AWS ignores it)."""
+    token = _current_trace_id.set(trace_id)
+    try:
+        yield
+    finally:
+        _current_trace_id.reset(token)
+
+
+def _add_trace_header(request: Any, **_: Any) -> None:
+    trace_id = _current_trace_id.get()
+    if trace_id:
+        request.headers[TRACE_HEADER] = trace_id
+
+
 def make_rekognition_client(region: str, endpoint_url: str = "", timeout_s: float = 10.0, session: boto3.session.Session | None = None):  # type: ignore[no-untyped-def]
     """A boto3 Rekognition client. botocore's own retries are off: throttling is
     retried by :class:`RekognitionRecognizer` so the policy is in one place."""
@@ -99,7 +122,9 @@ def make_rekognition_client(region: str, endpoint_url: str = "", timeout_s: floa
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
     )
-    return session.client("rekognition", endpoint_url=endpoint_url or None, config=config)
+    client = session.client("rekognition", endpoint_url=endpoint_url or None, config=config)
+    client.meta.events.register("before-sign.rekognition", _add_trace_header)
+    return client
 
 
 def credentials_available(session: boto3.session.Session | None = None) -> bool:

@@ -53,7 +53,7 @@ from .models import (
     UnknownFace,
     iso,
 )
-from .recognition import Recognizer
+from .recognition import Recognizer, traced
 from .settings import CloudSettings
 from .storage.base import AttendanceStore
 from .storage.evidence import EvidenceStore, evidence_ref_for
@@ -619,7 +619,8 @@ class AttendanceService:
             return self._reply(message, outcome, None)
 
         started = time.perf_counter()
-        outcome = self.recognizer.search(image)
+        with traced(header.trace_id):
+            outcome = self.recognizer.search(image)
         header.stamp("recognised", self.clock())
         self.stats.observe("recognition_ms", (time.perf_counter() - started) * 1000)
 

@@ -6,6 +6,7 @@ then sends probe crops over ZeroMQ and checks who was recorded."""
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -91,7 +92,10 @@ def _crop_message(path: Path, msg_id: str) -> Any:
                               msg_id=msg_id, meta={"track_id": 1}, ts={"captured": int(time.time() * 1000)})
 
 
-def test_probe_crops_over_zeromq_record_the_right_student(service: AttendanceService, faces: Path) -> None:
+def test_probe_crops_over_zeromq_record_the_right_student(
+    service: AttendanceService, faces: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     session = service.open_session("room-rt") if service.store.get_classroom("room-rt") else None
     if session is None:
         service.create_classroom("room-rt", "Round trip room")
@@ -101,11 +105,13 @@ def test_probe_crops_over_zeromq_record_the_right_student(service: AttendanceSer
         "p-guido": ("probe/test_guido_van_rossum.jpg", "guido_van_rossum"),
         "p-elon": ("probe/test_unknown_elon_musk.jpg", None),
     }
+    sent_traces: set[str] = set()
     with IngestServer(service) as ingest:
         edge = Sender(ingest.bound_address, kind="dealer", hwm=10)
         try:
             for msg_id, (path, _) in probes.items():
                 message = _crop_message(faces / path, msg_id)
+                sent_traces.add(message.header.trace_id)
                 deadline = time.monotonic() + 5
                 while not edge.send(message):
                     assert time.monotonic() < deadline
@@ -125,3 +131,7 @@ def test_probe_crops_over_zeromq_record_the_right_student(service: AttendanceSer
     assert set(records) == {"obama", "guido_van_rossum"}
     assert records["obama"].best_similarity >= 80 and records["obama"].name == "Obama"
     assert [u.msg_id for u in service.list_unknown_faces()] == ["p-elon"]
+    # The trace id reached the Rekognition service with each search (X-Rollcall-Trace-Id).
+    searched = {r.trace_id for r in caplog.records
+                if getattr(r, "event", "") == "request" and getattr(r, "operation", "") == "SearchFacesByImage"}
+    assert sent_traces and sent_traces <= searched
