@@ -159,14 +159,18 @@ class CameraPipeline:
             if self.gate is not None and not self.gate.check(image, t, commit=False):
                 self.count("skipped_motion")
                 continue
-            self.send_frame(image, captured_ms)
+            self.send_frame(image, captured_ms, source_s=t)
             produced += 1
             if cfg.max_frames and produced >= cfg.max_frames:
                 self.send_end_of_stream("max_frames")
                 return Outcome.ENDED
 
-    def send_frame(self, image: np.ndarray, captured_ms: int) -> bool:
-        """Resize, encode and send one frame; count and log it as sent or dropped."""
+    def send_frame(self, image: np.ndarray, captured_ms: int, source_s: float | None = None) -> bool:
+        """Resize, encode and send one frame; count and log it as sent or dropped.
+
+        ``source_s`` (the source's timeline: video time for files) goes out as ``meta.source_ms``,
+        so the edge can time tracks in video time when a file is replayed faster than real time.
+        """
         cfg = self.config
         started = time.perf_counter()
         small = resize_max_width(image, cfg.max_width)
@@ -181,6 +185,8 @@ class CameraPipeline:
         header = message.header
         header.stamp("captured", captured_ms)
         header.stamp("sent", now_ms())
+        if source_s is not None:
+            header.meta["source_ms"] = int(round(source_s * 1000))
         if self.gate is not None:
             header.meta["motion"] = {"score": round(self.gate.last_score, 4), "reason": self.gate.last_reason}
         ok = self.sender.send(message)

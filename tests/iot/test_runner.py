@@ -90,6 +90,8 @@ def test_streams_the_shared_video_at_the_configured_rate(ctx):
     assert [h.seq for h in headers] == list(range(len(frames)))
     assert len({h.trace_id for h in headers}) == len(frames)
     assert all(h.ts["captured"] <= h.ts["sent"] for h in headers)
+    source_ms = [h.meta["source_ms"] for h in headers]  # video time, 10 fps file sampled at 5 fps
+    assert source_ms == sorted(source_ms) and all(b - a in (200, 300) for a, b in zip(source_ms, source_ms[1:]))
     # paced in real time: 10 fps video at a 5 fps cap -> 200 ms apart on average
     spacing = (headers[-1].ts["captured"] - headers[0].ts["captured"]) / (len(headers) - 1)
     assert 170 <= spacing <= 240, spacing
