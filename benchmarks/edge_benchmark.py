@@ -97,7 +97,7 @@ def timed_detect(detector, frame) -> tuple[float, float, list]:
 class UltralyticsServer:
     """Ultralytics' predictor in the export venv, one timed frame per request."""
 
-    def __init__(self, frames: list[np.ndarray], shim: bool, threads: int, tmp: Path) -> None:
+    def __init__(self, frames: list[np.ndarray], shim: bool, threads: int, tmp: Path, env: dict | None = None) -> None:
         python = Path(os.environ.get("ROLLCALL_EXPORT_VENV", REPO / ".venv-export")) / "bin" / "python"
         self.proc = None
         if not python.exists():
@@ -109,7 +109,9 @@ class UltralyticsServer:
                "--classes", "0,1", "--threads", str(threads), "--serve"]
         if shim:
             cmd.append("--nms-shim")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+        )
         line = self.proc.stdout.readline()
         self.info = json.loads(line) if line.strip() else {"available": False}
         if not self.info.get("available"):
@@ -130,15 +132,15 @@ class UltralyticsServer:
             self.proc.wait(timeout=30)
 
 
-def start_ultralytics(frames, shim_allowed: bool, threads: int, tmp: Path) -> tuple["UltralyticsServer | None", list[str]]:
+def start_ultralytics(frames, shim_allowed: bool, threads: int, tmp: Path, env: dict | None = None) -> tuple["UltralyticsServer | None", list[str]]:
     """The worker, plain if it runs, else with the TorchNMS stand-in; lines saying which."""
     notes = []
-    server = UltralyticsServer(frames, shim=False, threads=threads, tmp=tmp)
+    server = UltralyticsServer(frames, shim=False, threads=threads, tmp=tmp, env=env)
     if server.info.get("available"):
         return server, notes
     notes.append(f"- Ultralytics predictor: NOT RUN: {server.info.get('reason')}")
     if "torchvision::nms" in str(server.info.get("reason")) and shim_allowed:
-        server = UltralyticsServer(frames, shim=True, threads=threads, tmp=tmp)
+        server = UltralyticsServer(frames, shim=True, threads=threads, tmp=tmp, env=env)
         if server.info.get("available"):
             return server, notes
         notes.append(f"- Ultralytics predictor with the TorchNMS stand-in: NOT RUN: {server.info.get('reason')}")
@@ -265,34 +267,44 @@ def main() -> int:
         for f in frames[:3]:
             int8.detect(f)
         contenders["onnx_int8"] = lambda i: timed_detect(int8, frames[i])
+    # torch as shipped, and torch with OpenMP's idle threads sleeping instead of spinning
+    # (OMP_WAIT_POLICY=PASSIVE), the counterpart of the ONNX backend's spinning-off setting.
+    servers: dict[str, UltralyticsServer] = {}
     with tempfile.TemporaryDirectory() as tmp:
         server, notes = start_ultralytics(frames, not args.no_nms_shim, args.threads, Path(tmp))
         if server is not None:
-            contenders["ultralytics"] = server.run
+            servers["ultralytics"] = server
+            passive, _ = start_ultralytics(frames, not args.no_nms_shim, args.threads, Path(tmp), env={"OMP_WAIT_POLICY": "PASSIVE"})
+            if passive is not None:
+                servers["ultralytics_passive"] = passive
+        contenders.update({name: srv.run for name, srv in servers.items()})
         try:
             results = interleaved(contenders, frames, args.repeat)
         finally:
-            if server is not None:
-                server.close()
+            for srv in servers.values():
+                srv.close()
     now = results["onnx"]
     lines.append(
         f"- **ONNX backend** (dynamic model, 640x384 rectangular letterbox, {args.threads} intra-op threads, spinning off): "
         f"wall {fmt(stats(now['ms']))}; {cpu_stats(now['cpu'])}"
     )
     lines += notes
-    if server is not None:
-        ultra = results["ultralytics"]
+    labels = {"ultralytics": "torch defaults", "ultralytics_passive": "OMP_WAIT_POLICY=PASSIVE, i.e. torch's threads not spinning either"}
+    for name, srv in servers.items():
+        ultra = results[name]
         label = "Ultralytics predictor"
-        if server.info.get("shim"):
+        if srv.info.get("shim"):
             label += " with ultralytics' TorchNMS standing in for the missing torchvision::nms"
         lines.append(
-            f"- {label} (ultralytics {server.info['ultralytics']}, torch {server.info['torch']}, {server.info['threads']} threads, "
+            f"- {label} ({labels[name]}; ultralytics {srv.info['ultralytics']}, torch {srv.info['torch']}, {srv.info['threads']} threads, "
             f".pt, its own 640x384 rectangular letterbox): wall {fmt(stats(ultra['ms']))}; {cpu_stats(ultra['cpu'])}"
         )
         lines.append(
-            f"- **Ratio ultralytics / ONNX: CPU {mean(ultra['cpu']) / mean(now['cpu']):.2f}x (p50 {p50(ultra['cpu']) / p50(now['cpu']):.2f}x), "
+            f"- **Ratio ultralytics ({labels[name].split(',')[0]}) / ONNX: CPU {mean(ultra['cpu']) / mean(now['cpu']):.2f}x (p50 {p50(ultra['cpu']) / p50(now['cpu']):.2f}x), "
             f"wall {mean(ultra['ms']) / mean(now['ms']):.2f}x (p50 {p50(ultra['ms']) / p50(now['ms']):.2f}x)** (> 1 = the ONNX backend is faster)"
         )
+    if servers:
+        ultra = results["ultralytics_passive" if "ultralytics_passive" in results else "ultralytics"]
         same, total, mean_iou = box_agreement(now["boxes"], ultra["boxes"])
         lines.append(f"- Boxes, ONNX vs ultralytics: same person count in {same}/{total} frames, mean IoU of matched boxes {mean_iou:.3f}")
     if int8 is not None:
@@ -301,11 +313,13 @@ def main() -> int:
             f"- Optional **INT8 ONNX model** (`{int8_file.name}`, `ROLLCALL_EXPORT_INT8=1`, same letterbox and session): "
             f"wall {fmt(stats(q['ms']))}; {cpu_stats(q['cpu'])}; {mean(now['cpu']) / mean(q['cpu']):.2f}x less CPU than FP32"
         )
-        if server is not None:
+        for name in servers:
+            ultra = results[name]
             lines.append(
-                f"- **Ratio ultralytics / INT8 ONNX: CPU {mean(ultra['cpu']) / mean(q['cpu']):.2f}x (p50 {p50(ultra['cpu']) / p50(q['cpu']):.2f}x), "
+                f"- **Ratio ultralytics ({labels[name].split(',')[0]}) / INT8 ONNX: CPU {mean(ultra['cpu']) / mean(q['cpu']):.2f}x (p50 {p50(ultra['cpu']) / p50(q['cpu']):.2f}x), "
                 f"wall {mean(ultra['ms']) / mean(q['ms']):.2f}x (p50 {p50(ultra['ms']) / p50(q['ms']):.2f}x)**"
             )
+        if servers:
             same, total, mean_iou = box_agreement(q["boxes"], ultra["boxes"])
             lines.append(f"- Boxes, INT8 ONNX vs ultralytics: same person count in {same}/{total} frames, mean IoU of matched boxes {mean_iou:.3f}")
     lines.append(f"- Load average after this part: {os.getloadavg()[0]:.1f} (1 min)")
