@@ -6,6 +6,7 @@ environment alike (``python -m edge.models_cli export`` runs in ``.venv-export``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -328,13 +329,16 @@ def quantize_onnx(onnx_path: Path, calibration: list[Path], frames: int = 24, im
             return next(self._feeds, None)
 
     log(f"{onnx_path.name}: quantizing to INT8 ({len(blobs)} calibration frames)")
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp, source = out.with_name(f".{out.name}.tmp").resolve(), onnx_path.resolve()
+    # ONNX Runtime's calibrator may spill tensors (<uuid>.data) into the working directory:
+    # run it from a scratch directory that is removed afterwards.
     try:
-        quantize_static(
-            str(onnx_path), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+        with tempfile.TemporaryDirectory(prefix="rollcall-quantize-") as scratch, contextlib.chdir(scratch):
+            quantize_static(
+                str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                calibrate_method=CalibrationMethod.MinMax,
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

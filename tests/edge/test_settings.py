@@ -5,6 +5,7 @@ from edge.settings import EdgeSettings
 
 def test_defaults_match_the_contract(monkeypatch):
     monkeypatch.delenv(CONFIG_FILE_ENV, raising=False)
+    monkeypatch.delenv("ROLLCALL_EDGE_MODELS_DIR", raising=False)  # scripts/test.sh sets it
     s = load_settings(EdgeSettings)
     assert s.bind == "tcp://*:5555" and s.cloud_address == "tcp://127.0.0.1:5556"
     assert str(s.models_dir) == "models" and s.backend == "onnx"
