@@ -13,12 +13,21 @@ from common.clock import now_ms
 from common.images import ImageDecodeError, decode_image, encode_jpeg
 from common.logs import log_event
 from common.metrics import Metrics
-from common.protocol import ImageInfo, Message, MessageType
+from common.protocol import Header, ImageInfo, Message, MessageType
 
 from .detection import Detection, PersonDetector
 from .faces import Face, FaceFinder, QualityGate, crop_face
 from .tracker import Candidate, CropPolicy, Track, TrackRegistry
 
+
+
+def camera_time_ms(header: Header) -> int:
+    """The time tracks are measured in: the source's own timeline (``meta.source_ms``, video time
+    when a file is replayed faster than real time) when the camera sends it, else capture time."""
+    source_ms = header.meta.get("source_ms")
+    if isinstance(source_ms, int) and not isinstance(source_ms, bool) and source_ms >= 0:
+        return source_ms
+    return int(header.ts.get("captured", header.ts.get("edge_received", now_ms())))
 
 @dataclass
 class Outgoing:
@@ -89,9 +98,11 @@ class FrameProcessor:
         self.metrics.inc("frames_processed")
         self.metrics.inc("persons", len(persons))
         self.metrics.inc("faces", sum(1 for f in faces if f is not None))
+        log_event(self.log, "frame_processed", trace_id=header.trace_id, camera_id=header.camera_id, seq=header.seq,
+                  persons=len(persons), faces=sum(1 for f in faces if f is not None), ts=header.ts)
 
         result = FrameResult(persons=persons, faces=faces)
-        camera_time = int(header.ts.get("captured", header.ts.get("edge_received", now_ms())))
+        camera_time = camera_time_ms(header)
         with self.tracks.lock:
             tracker = self.tracks.tracker(header.camera_id)
             tracks, expired = tracker.update([p.box for p in persons], camera_time)

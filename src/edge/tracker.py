@@ -72,11 +72,17 @@ class IouTracker:
         self.ttl_ms = ttl_ms
         self._ids = ids
         self.tracks: dict[int, Track] = {}
+        self.last_time_ms: int | None = None
 
     def update(self, boxes: list[Box], now_ms: int) -> tuple[list[Track], list[Track]]:
         """Match ``boxes`` to tracks (new tracks for the rest); expire unseen tracks.
-        Returns (the track of each box in order, the tracks that expired)."""
-        expired = [t for t in self.tracks.values() if now_ms - t.last_seen_ms > self.ttl_ms]
+        Returns (the track of each box in order, the tracks that expired).
+
+        ``now_ms`` is the camera's time. If it goes backwards (the camera's stream restarted),
+        every track expires: nothing seen before the restart can be matched reliably."""
+        restarted = self.last_time_ms is not None and now_ms < self.last_time_ms
+        self.last_time_ms = now_ms
+        expired = [t for t in self.tracks.values() if restarted or now_ms - t.last_seen_ms > self.ttl_ms]
         for track in expired:
             del self.tracks[track.track_id]
         live = list(self.tracks.values())

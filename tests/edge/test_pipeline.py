@@ -79,6 +79,23 @@ def test_tracking_sends_one_or_two_crops_per_person_not_one_per_frame(cached_det
     assert counters["crops_suppressed"] >= 45 * 4 - 5 - len(crops)
 
 
+def test_tracks_are_timed_in_source_time_when_the_camera_sends_it(cached_detector, yunet_model, classroom_frames):
+    # A file replayed faster than real time: capture times 10 ms apart, but 10 s of video between
+    # the two frames. The tracks of the first frame have expired by the second (ttl 5 s), so the
+    # same seats get new tracks and new crops; timed by capture they would be suppressed.
+    def replayed(source_ms_step):
+        messages = frame_messages([classroom_frames[0], classroom_frames[1]])
+        for i, msg in enumerate(messages):
+            msg.header.stamp("captured", 1_000_000 + i * 10)
+            msg.header.meta["source_ms"] = i * source_ms_step
+        return messages
+
+    processor, _ = make_processor(cached_detector, yunet_model)
+    assert len(run(processor, replayed(source_ms_step=10_000))) == 8
+    processor, _ = make_processor(cached_detector, yunet_model)
+    assert len(run(processor, replayed(source_ms_step=100))) == 4
+
+
 def test_face_crop_message_follows_the_contract(cached_detector, yunet_model, classroom_messages):
     processor, _ = make_processor(cached_detector, yunet_model)
     frame_msg = classroom_messages[0]

@@ -37,6 +37,13 @@ def test_tracks_expire_after_ttl():
     assert again.track_id == 2
 
 
+def test_camera_time_going_backwards_expires_every_track():
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    tracker.update([(0, 0, 50, 100)], now_ms=50_000)
+    (again,), expired = tracker.update([(0, 0, 50, 100)], now_ms=100)  # the camera's stream restarted
+    assert [t.track_id for t in expired] == [1] and again.track_id == 2
+
+
 def offer(policy, track, quality, now):
     candidate = Candidate(quality=quality, payload=f"crop@{now}")
     decision, chosen = policy.offer(track, candidate, now)
