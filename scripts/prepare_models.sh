@@ -10,7 +10,8 @@
 #      edge.models.sidecar_lines writes: the sha256 of the .pt, imgsz=N, dynamic=true|false.
 #      Any change of weights or export parameters (or an older sidecar) re-exports.
 #
-# Env: ROLLCALL_MODELS_MIRROR (default ../shared/assets/models), ROLLCALL_EDGE_MODELS_DIR
+# Env: ROLLCALL_MODELS_MIRROR (default ../shared/assets/models; empty, or the default missing =
+# download the official files: yolov8n + YuNet), ROLLCALL_EDGE_MODELS_DIR
 # (default ./models), ROLLCALL_PREPARE_DETECTORS (default yolov8s-people-fall; e.g.
 # "yolov8n yolov8s-people-fall" when the mirror has yolov8n.pt), ROLLCALL_EXPORT_VENV
 # (default ./.venv-export), ROLLCALL_EXPORT_IMGSZ (default 640), ROLLCALL_EXPORT_DYNAMIC (1 = dynamic
@@ -22,9 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-MIRROR="${ROLLCALL_MODELS_MIRROR:-$REPO/../shared/assets/models}"
+MIRROR="${ROLLCALL_MODELS_MIRROR-$REPO/../shared/assets/models}"
 MODELS_DIR="${ROLLCALL_EDGE_MODELS_DIR:-$REPO/models}"
-DETECTORS="${ROLLCALL_PREPARE_DETECTORS:-yolov8s-people-fall}"
 EXPORT_VENV="${ROLLCALL_EXPORT_VENV:-$REPO/.venv-export}"
 PYTHON="${PYTHON:-python3}"
 IMGSZ="${ROLLCALL_EXPORT_IMGSZ:-640}"
@@ -36,15 +36,26 @@ esac
 start=$(date +%s)
 say() { printf '[prepare_models] %s\n' "$*" >&2; }
 
-if [ ! -d "$MIRROR" ]; then
-  say "ERROR: mirror directory $MIRROR not found (set ROLLCALL_MODELS_MIRROR)"
-  exit 1
+if [ -n "$MIRROR" ] && [ -d "$MIRROR" ]; then
+  FETCH_FROM=(--mirror "$MIRROR")
+  DETECTORS="${ROLLCALL_PREPARE_DETECTORS:-yolov8s-people-fall}"
+else
+  # No local mirror: download the official files (sha256-checked). The default detector is then
+  # the official COCO yolov8n (set ROLLCALL_EDGE_PERSON_MODEL=yolov8n.onnx and
+  # ROLLCALL_EDGE_PERSON_CLASSES=person for the edge).
+  if [ -n "$MIRROR" ] && [ -n "${ROLLCALL_MODELS_MIRROR:-}" ]; then
+    say "ERROR: mirror directory $MIRROR not found (unset ROLLCALL_MODELS_MIRROR to download instead)"
+    exit 1
+  fi
+  say "no local mirror: downloading the official model files"
+  FETCH_FROM=()
+  DETECTORS="${ROLLCALL_PREPARE_DETECTORS:-yolov8n}"
 fi
 mkdir -p "$MODELS_DIR"
 
 pts=()
 for d in $DETECTORS; do pts+=("$d.pt"); done
-PYTHONPATH="$REPO/src" "$PYTHON" -m edge.models_cli fetch --models-dir "$MODELS_DIR" --mirror "$MIRROR" \
+PYTHONPATH="$REPO/src" "$PYTHON" -m edge.models_cli fetch --models-dir "$MODELS_DIR" "${FETCH_FROM[@]}" \
   face_detection_yunet_2023mar.onnx "${pts[@]}"
 
 is_current() {  # $1 = detector name; same lines as edge.models.sidecar_lines
