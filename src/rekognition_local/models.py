@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import shutil
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import YUNET_FILE, YUNET_SHA256, RekognitionSettings
+from common.models import ModelError, fetch_model, sha256_of
+
+from .settings import YUNET_FILE, RekognitionSettings
+
+__all__ = ["ModelError", "ModelPaths", "dlib_models_dir", "fetch_yunet", "resolve_models", "sha256_of"]
 
 DLIB_SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
 DLIB_RESNET = "dlib_face_recognition_resnet_model_v1.dat"
-
-
-class ModelError(RuntimeError):
-    """A model file is missing, cannot be fetched or fails its checksum."""
 
 
 @dataclass(frozen=True)
@@ -27,15 +23,6 @@ class ModelPaths:
     yunet: Path
     shape_predictor: Path
     face_recognition: Path
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dlib_models_dir() -> Path:
@@ -51,38 +38,14 @@ def dlib_models_dir() -> Path:
 
 
 def fetch_yunet(models_dir: Path, mirror: str) -> Path:
-    """Return the YuNet file in ``models_dir``, copying/downloading it from ``mirror`` if missing."""
+    """Return the YuNet file in ``models_dir``, copying/downloading it (sha256-checked) from
+    ``mirror`` (a directory or an http(s) base URL) if missing."""
     target = Path(models_dir) / YUNET_FILE
     if target.is_file():
         return target
     if not mirror:
         raise ModelError(f"{target} is missing and ROLLCALL_REKOG_MODELS_MIRROR is empty")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
-        tmp_path = Path(tmp.name)
-        try:
-            if mirror.startswith(("http://", "https://")):
-                url = mirror.rstrip("/") + "/" + YUNET_FILE
-                with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - configured URL
-                    shutil.copyfileobj(response, tmp)
-            else:
-                source = Path(mirror) / YUNET_FILE
-                if not source.is_file():
-                    raise ModelError(f"{target} is missing and the mirror has no {source}")
-                with open(source, "rb") as fh:
-                    shutil.copyfileobj(fh, tmp)
-        except OSError as exc:
-            tmp_path.unlink(missing_ok=True)
-            raise ModelError(f"cannot fetch {YUNET_FILE} from {mirror}: {exc}") from exc
-        except ModelError:
-            tmp_path.unlink(missing_ok=True)
-            raise
-    actual = sha256_of(tmp_path)
-    if actual != YUNET_SHA256:
-        tmp_path.unlink(missing_ok=True)
-        raise ModelError(f"{YUNET_FILE} from {mirror}: sha256 {actual} != expected {YUNET_SHA256}")
-    tmp_path.replace(target)
-    return target
+    return fetch_model(YUNET_FILE, Path(models_dir), mirror=mirror)
 
 
 def resolve_models(settings: RekognitionSettings) -> ModelPaths:

@@ -9,12 +9,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 from common.config import RollcallSettings
+from common.models import KNOWN_MODELS
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-YUNET_OFFICIAL_URL = (
-    "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/" + YUNET_FILE
-)
+YUNET_SHA256 = KNOWN_MODELS[YUNET_FILE].sha256
+YUNET_OFFICIAL_URL = KNOWN_MODELS[YUNET_FILE].url or ""
 
 
 class RekognitionSettings(RollcallSettings):
