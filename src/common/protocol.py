@@ -221,6 +221,8 @@ def _parse_header(raw: bytes, n_payloads: int, limits: Limits, sizes: list[int])
         obj = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("bad_json", f"header is not UTF-8 JSON ({exc.__class__.__name__})") from None
+    except RecursionError:  # a few kB of "[[[[..." must not take the receiver thread down
+        raise ProtocolError("bad_json", "header JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", "header is not a JSON object")
 

@@ -128,9 +128,13 @@ class EdgeService:
     # --- receiver ----------------------------------------------------------------
     def _receive_loop(self) -> None:
         while not self._stop.is_set():
-            message = self.receiver.recv(timeout_ms=100)
-            if message is not None:
-                self.accept(message)
+            try:
+                message = self.receiver.recv(timeout_ms=100)
+                if message is not None:
+                    self.accept(message)
+            except Exception:  # noqa: BLE001 - one bad message must not stop all receiving
+                self.metrics.inc("receiver_errors")
+                self.log.exception("receiver error", extra={"event": "receiver_error"})
 
     def accept(self, message: Message) -> None:
         """Admit one decoded message from the IoT tier into the buffer (or count why not)."""
@@ -215,13 +219,17 @@ class EdgeService:
         poll_s = self.settings.result_poll_ms / 1000
         while not self._stop.is_set():
             got = False
-            with self._uplink_lock:
-                for _ in range(64):
-                    message = self.uplink.recv(timeout_ms=0)
-                    if message is None:
-                        break
-                    got = True
-                    self.apply_result(message)
+            try:
+                with self._uplink_lock:
+                    for _ in range(64):
+                        message = self.uplink.recv(timeout_ms=0)
+                        if message is None:
+                            break
+                        got = True
+                        self.apply_result(message)
+            except Exception:  # noqa: BLE001 - a bad RESULT must not stop reading the others
+                self.metrics.inc("result_errors")
+                self.log.exception("result reader error", extra={"event": "result_error"})
             if not got:
                 self._stop.wait(poll_s)
 

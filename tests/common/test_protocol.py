@@ -85,6 +85,7 @@ def test_version_mismatch_is_rejected_clearly():
         ([b"{not json"], "bad_json"),
         ([b"\xff\xfe\x00"], "bad_json"),
         ([b"[1,2]"], "bad_json"),
+        ([b'{"v":1,"meta":' + b"[" * 5000 + b"]" * 5000 + b"}"], "bad_json"),  # RecursionError inside json
     ],
 )
 def test_broken_frames(frames, reason):

@@ -106,12 +106,21 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
         face_finder_factory=lambda: FaceFinder(yunet_model),
         metrics_interval_s=60,
     ).start()
+    accept = service.accept
+
+    def accept_with_a_bug(message):  # an unexpected exception in the receiver thread
+        if message.header.camera_id == "cam-2" and message.header.seq == 7:
+            raise RuntimeError("bug")
+        accept(message)
+
+    service.accept = accept_with_a_bug
     ctx = zmq.Context.instance()
     raw = ctx.socket(zmq.PUSH)
     raw.setsockopt(zmq.LINGER, 0)
     raw.connect(service.bound_address)
     try:
         raw.send_multipart([b"not json"])
+        raw.send_multipart([b'{"v": 1, "meta": ' + b"[" * 5000 + b"]" * 5000 + b"}"])  # RecursionError in json
         raw.send_multipart([b'{"v": 99, "type": "frame"}', b"x"])
         raw.send_multipart([b'{"v": 1, "type": "teleport"}'])
         raw.send_multipart(encode(tiny_frame())[:1])  # FRAME without its JPEG
@@ -121,13 +130,15 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
         push.send(crop)  # a valid message type the edge does not expect
         corrupt = make_image_message(MessageType.FRAME, b"\xff\xd8 garbage", 64, 48, "cam-2", "room-1")
         push.send(corrupt)
+        push.send(tiny_frame(camera="cam-2", seq=7))  # hits the bug
         push.send(tiny_frame(camera="cam-1"))  # still alive afterwards
         assert wait_for(lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_corrupt") == 1)
         rejected = service.receiver.rejected
-        assert rejected["bad_json"] == 1 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
+        assert rejected["bad_json"] == 2 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
         assert service.metrics.count("unknown_cameras") == 1
         assert service.metrics.count("unexpected_type_face_crop") == 1
         assert service.metrics.count("frames_received") == 2
+        assert service.metrics.count("receiver_errors") == 1
         push.close()
     finally:
         raw.close()
