@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 
+import zmq
+
 from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 from common.settings import CommonSettings
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, DetectorConfigError, RuntimeError) as exc:
         log_event(log, "edge_start_failed", level=40, error=str(exc))
         print(f"rollcall-edge: {exc}", file=sys.stderr)
+        return 1
+    except zmq.ZMQError as exc:  # port taken, malformed address, ...
+        detail = f"cannot open ZeroMQ sockets (bind {settings.bind}, cloud {settings.cloud_address}): {exc}"
+        log_event(log, "edge_start_failed", level=40, error=detail)
+        print(f"rollcall-edge: {detail}", file=sys.stderr)
         return 1
 
     def on_signal(signum: int, _frame: object) -> None:

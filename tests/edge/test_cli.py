@@ -21,6 +21,30 @@ def test_missing_model_is_a_clear_error(tmp_path):
     assert "yolov8n.onnx" in out.stderr and "rollcall-models fetch" in out.stderr
 
 
+def test_port_in_use_is_a_clear_error(tmp_path, monkeypatch, capsys, people_model, yunet_model):
+    import zmq
+
+    from edge.cli import main
+
+    taken = zmq.Context.instance().socket(zmq.PULL)
+    taken.setsockopt(zmq.LINGER, 0)
+    port = taken.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        for name, value in dict(
+            ROLLCALL_EDGE_MODELS_DIR=str(models_dir()),
+            ROLLCALL_EDGE_PERSON_MODEL=PEOPLE_MODEL,
+            ROLLCALL_EDGE_PERSON_CLASSES="Normal,Fall",
+            ROLLCALL_EDGE_BIND=f"tcp://127.0.0.1:{port}",
+            ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
+        ).items():
+            monkeypatch.setenv(name, value)
+        assert main([]) == 1
+        err = capsys.readouterr().err
+        assert f"bind tcp://127.0.0.1:{port}" in err and "Address already in use" in err
+    finally:
+        taken.close()
+
+
 def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
     env = dict(
         os.environ,
