@@ -9,25 +9,29 @@
 # of them. EC2: for each inventory host, `ssh host sudo docker run --rm -v rollcall-logs:/logs:ro
 # ... tar` streams that host's logs volume back. Files are sorted by their tier prefix
 # (<tier>-<instance>.jsonl[.N], see src/common/logs.py). Idempotent: the run's folder is
-# replaced, so re-running with the same --run-id gives the same result.
+# replaced, so re-running with the same --run-id gives the same result. A relative --out is
+# relative to the current directory; the default is the repository's res/collected_logs.
+# Prints the run's folder (absolute) as the last line of stdout.
 # Env: COMPOSE_FILE / COMPOSE_PROJECT_NAME as for docker compose; DOCKER (default docker).
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
+CALLER_PWD="$PWD"
 cd "$(dirname "$0")"
 REPO="$PWD"
 # shellcheck source=deploy/lib.sh
 . deploy/lib.sh
 
 RUN_ID="run-$(date -u +%Y%m%d-%H%M%S)"
-OUT_ROOT="res/collected_logs"
+OUT_ROOT="$REPO/res/collected_logs"
 INVENTORY=""
 TIERS=()
 DOCKER="${DOCKER:-docker}"
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }  # the header comment
 die() { echo "collect_logs: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --run-id) RUN_ID="${2:?}"; shift 2 ;;
-    --out) OUT_ROOT="${2:?}"; shift 2 ;;
+    --out) OUT_ROOT="${2:?}"; [[ "$OUT_ROOT" == /* ]] || OUT_ROOT="$CALLER_PWD/$OUT_ROOT"; shift 2 ;;
     --inventory) INVENTORY="${2:?}"; shift 2 ;;
     --tier) TIERS+=("${2:?}"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -44,7 +48,7 @@ mkdir -p "$RAW"
 sources=()
 
 if [ -z "$INVENTORY" ]; then
-  cids="$($DOCKER compose ps -q 2>/dev/null || true)"
+  cids="$($DOCKER compose ps -a -q 2>/dev/null || true)"  # -a: stopped containers too
   [ -n "$cids" ] || die "no containers in this compose project (run from the repo after docker compose up)"
   got=0
   for cid in $cids; do
@@ -62,7 +66,7 @@ else
     hosts="$(ini_get "$INVENTORY" "$tier" hosts)"
     [ -n "$hosts" ] || continue
     user="$(ini_get "$INVENTORY" "$tier" user)"; port="$(ini_get "$INVENTORY" "$tier" ssh_port)"
-    read -r -a opts <<<"$(eval "printf '%s ' $(ssh_opts "$INVENTORY" "$tier")")"
+    ssh_opts "$INVENTORY" "$tier"; opts=("${SSH_OPTS[@]}")
     for host in $hosts; do
       dest="$RAW/$tier-$host"
       mkdir -p "$dest"

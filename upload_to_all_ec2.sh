@@ -18,6 +18,7 @@
 # holds ROLLCALL_* settings (peer addresses from the inventory + ROLLCALL_* lines of --env),
 # and the upload is refused if anything that looks like a credential is in a tarball.
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")"
 REPO="$PWD"
 # shellcheck source=deploy/lib.sh
@@ -28,7 +29,7 @@ EXTRA_ENV=deploy/inventory.env
 DRY_RUN=0
 START=1
 TIERS=()
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }  # the header comment
 die() { echo "upload_to_all_ec2: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -73,8 +74,8 @@ tier_env() {
       [ "$mode" = aws ] || [ "$mode" = local ] || die "[cloud] rekognition must be aws or local, not $mode"
       echo "ROLLCALL_REKOGNITION_MODE=$mode"
       echo "ROLLCALL_ASSETS_DIR=./assets" ;;
-    edge) echo "ROLLCALL_EDGE_CLOUD_ADDRESS=tcp://$(peer_address cloud):5556" ;;
-    iot) echo "ROLLCALL_IOT_EDGE_ADDRESS=tcp://$(peer_address edge):5555" ;;
+    edge) local cloud; cloud="$(peer_address cloud)"; echo "ROLLCALL_EDGE_CLOUD_ADDRESS=tcp://$cloud:5556" ;;
+    iot) local edge; edge="$(peer_address edge)"; echo "ROLLCALL_IOT_EDGE_ADDRESS=tcp://$edge:5555" ;;
   esac
   if [ -f "$EXTRA_ENV" ]; then
     local n=0 line
@@ -88,6 +89,16 @@ tier_env() {
       fi
     done <"$EXTRA_ENV"
   fi
+}
+
+# require_file STAGE VAR DEFAULT DIR: the file VAR names in the bundle's .env (else DEFAULT) is in STAGE/DIR
+require_file() {
+  local stage="$1" var="$2" default="$3" sub="$4" name=""
+  [ "$var" = - ] || name="$(sed -n "s/^$var=//p" "$stage/.env" | tail -n1)"
+  name="${name:-$default}"
+  [ -f "$stage/$sub/$name" ] && return 0
+  [ "$var" = - ] && die "$sub/$name is missing from the bundle"
+  die "$sub/$name is missing from the bundle ($var names it, default $default; set it in $EXTRA_ENV)"
 }
 
 # build_bundle TIER -> path of the tarball for that tier
@@ -122,10 +133,12 @@ build_bundle() {
     iot)
       local media; media="$(ini_get "$INVENTORY" iot media_dir)"
       [ -n "$media" ] || die "[iot] media_dir is not set"
+      [ -d "$(resolve "$media")" ] || die "[iot] media_dir $media is not a folder"
       mkdir -p "$stage/media"
       find "$(resolve "$media")" -maxdepth 1 -type f \
         \( -iname '*.gif' -o -iname '*.mp4' -o -iname '*.avi' -o -iname '*.mkv' -o -iname '*.jpg' -o -iname '*.png' \) \
-        -exec cp {} "$stage/media/" \; ;;
+        -exec cp {} "$stage/media/" \;
+      compgen -G "$stage/media/*" >/dev/null || die "no video/image files in [iot] media_dir $media" ;;
   esac
   tier_env "$tier" >"$stage/.env"
   find "$stage" \( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \) -prune -exec rm -rf {} +
@@ -137,25 +150,32 @@ build_bundle() {
   if grep -rIlE '^(export )?AWS_(SECRET_ACCESS_KEY|SESSION_TOKEN|ACCESS_KEY_ID)=' "$stage" >/dev/null 2>&1; then
     die "refusing to upload: an AWS credential assignment is in the $tier bundle"
   fi
+  # The files the tier's compose file names must be in the bundle (else the container fails remotely).
+  case "$tier" in
+    edge) require_file "$stage" ROLLCALL_EDGE_PERSON_MODEL yolov8s-people-fall.onnx models
+          require_file "$stage" - face_detection_yunet_2023mar.onnx models ;;
+    iot) require_file "$stage" ROLLCALL_IOT_MEDIA_FILE classroom.gif media ;;
+  esac
   tar -C "$stage" -czf "$WORK/rollcall-$tier.tgz" .
   echo "== $tier bundle: $(tar -tzf "$WORK/rollcall-$tier.tgz" | grep -vc '/$') files, $(du -h "$WORK/rollcall-$tier.tgz" | cut -f1)" >&2
   printf '%s' "$WORK/rollcall-$tier.tgz"
 }
 
 deploy_host() {  # TIER HOST BUNDLE
-  local tier="$1" host="$2" bundle="$3" user port dir opts dest
+  local tier="$1" host="$2" bundle="$3" user port dir qdir opts dest
   user="$(ini_get "$INVENTORY" "$tier" user)"; port="$(ini_get "$INVENTORY" "$tier" ssh_port)"
   dir="$(ini_get "$INVENTORY" "$tier" remote_dir)"; dir="${dir:-/opt/rollcall}"
   [ -n "$user" ] || die "inventory: no user for [$tier] (or [all])"
-  read -r -a opts <<<"$(eval "printf '%s ' $(ssh_opts "$INVENTORY" "$tier")")"
+  qdir="$(printf '%q' "$dir")"  # quoted for the remote shell
+  ssh_opts "$INVENTORY" "$tier"; opts=("${SSH_OPTS[@]}")
   dest="$user@$host"
   echo "== $tier -> $dest:$dir" >&2
-  run ssh "${opts[@]}" -p "${port:-22}" "$dest" "sudo mkdir -p '$dir' && sudo chown \"\$(id -un)\" '$dir'"
+  run ssh "${opts[@]}" -p "${port:-22}" "$dest" "sudo mkdir -p $qdir && sudo chown \"\$(id -un)\" $qdir"
   run scp "${opts[@]}" -P "${port:-22}" "$bundle" "$dest:$dir/rollcall-$tier.tgz"
   run ssh "${opts[@]}" -p "${port:-22}" "$dest" \
-    "cd '$dir' && rm -rf src docker dependencies deploy && tar -xzf rollcall-$tier.tgz && rm -f rollcall-$tier.tgz && sudo bash deploy/remote/install_docker.sh"
+    "cd $qdir && rm -rf src docker dependencies deploy && tar -xzf rollcall-$tier.tgz && rm -f rollcall-$tier.tgz && sudo bash deploy/remote/install_docker.sh"
   if [ "$START" = 1 ]; then
-    run ssh "${opts[@]}" -p "${port:-22}" "$dest" "cd '$dir' && sudo bash deploy/remote/start_tier.sh $tier"
+    run ssh "${opts[@]}" -p "${port:-22}" "$dest" "cd $qdir && sudo bash deploy/remote/start_tier.sh $tier"
   fi
 }
 

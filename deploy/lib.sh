@@ -26,11 +26,11 @@ _ini_raw() {
 # expand_home PATH -> PATH with a leading ~ replaced by $HOME
 expand_home() { case "$1" in "~"/*) printf '%s' "$HOME/${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
 
-# ssh_opts FILE TIER -> options shared by ssh and scp for that tier's hosts (-P for scp added by caller)
+# ssh_opts FILE TIER -> sets the array SSH_OPTS: options shared by ssh and scp for that tier's
+# hosts (-p / -P added by the caller). An array, so a key path with spaces stays one argument.
 ssh_opts() {
   local key
   key="$(expand_home "$(ini_get "$1" "$2" key)")"
-  printf '%s' "-o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15"
-  [ -n "$key" ] && printf ' -i %q' "$key"
-  return 0
+  SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15)
+  if [ -n "$key" ]; then SSH_OPTS+=(-i "$key"); fi
 }

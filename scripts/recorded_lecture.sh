@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }  # the header comment
 die() { echo "recorded_lecture: $*" >&2; exit 1; }
 VIDEO=""; CLASSROOM="lecture-hall"; CAMERA="cam-lecture"; FPS=2; KEEP=0
 while [ $# -gt 0 ]; do

@@ -29,7 +29,7 @@ elif name == "ssh" and "docker run" in sys.argv[-1]:
         sys.stdout.buffer.write(fh.read())
 elif name == "docker":
     args = sys.argv[1:]
-    if args[:2] == ["compose", "ps"]:
+    if args[:2] == ["compose", "ps"] and "-q" in args:
         print("\n".join(os.environ.get("FAKE_CIDS", "").split()))
     elif args[0] == "cp":
         with open(os.path.join(os.environ["FAKE_TARS"], "local.tar"), "rb") as fh:

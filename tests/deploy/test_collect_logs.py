@@ -31,6 +31,8 @@ def test_local_compose_sorts_files_by_tier_and_is_idempotent(tmp_path: Path) -> 
     assert (run / "iot" / "iot-2.jsonl").read_text() == LINE % "iot"
     assert "local compose container c1:/app/logs" in (run / "MANIFEST.txt").read_text()
     assert ["docker", "cp", "c1:/app/logs", "-"] in calls(tmp_path)
+    assert ["docker", "compose", "ps", "-a", "-q"] in calls(tmp_path)  # stopped containers count too
+    assert result.stdout.splitlines()[-1] == str(run)
     # second run with the same id: same content, stale files removed
     (run / "iot" / "stale.jsonl").write_text("old")
     assert run_script("collect_logs.sh", args, env).returncode == 0
@@ -61,3 +63,13 @@ def test_inventory_hosts_over_ssh(tmp_path: Path) -> None:
     assert (run / "cloud" / "cloud-host.jsonl").is_file() and (run / "rekognition" / "rekognition-h.jsonl").is_file()
     # two camera hosts sent a file of the same name and content: kept once
     assert [p.name for p in (run / "iot").iterdir()] == ["iot-host.jsonl"]
+
+
+def test_relative_out_is_relative_to_the_caller(tmp_path: Path) -> None:
+    env = install_fakes(tmp_path)
+    env["FAKE_CIDS"] = "c1"
+    make_tar(tmp_path / "tars" / "local.tar", {"cloud-a.jsonl": LINE % "cloud"}, top="logs")
+    result = run_script("collect_logs.sh", ["--run-id", "r2", "--out", "here"], env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "here" / "r2" / "cloud" / "cloud-a.jsonl").is_file()
+    assert result.stdout.splitlines()[-1] == str(tmp_path / "here" / "r2")

@@ -39,8 +39,9 @@ def setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     env = install_fakes(tmp_path)
     models = tmp_path / "models"
     models.mkdir()
-    (models / "yolo.onnx").write_bytes(b"onnx")
-    (models / "yolo.pt").write_bytes(b"torch weights, not uploaded")
+    (models / "people.onnx").write_bytes(b"onnx")
+    (models / "face_detection_yunet_2023mar.onnx").write_bytes(b"onnx")
+    (models / "people.pt").write_bytes(b"torch weights, not uploaded")
     media = tmp_path / "media"
     media.mkdir()
     (media / "room.gif").write_bytes(b"GIF89a")
@@ -48,7 +49,8 @@ def setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     inventory = tmp_path / "inventory.ini"
     inventory.write_text(INVENTORY.format(models=models, media=media))
     extra = tmp_path / "inventory.env"
-    extra.write_text("ROLLCALL_IOT_FPS=3\nAWS_SECRET_ACCESS_KEY=abc123secret\nexport AWS_ACCESS_KEY_ID=AKIAX\n# comment\n")
+    extra.write_text("ROLLCALL_IOT_FPS=3\nROLLCALL_IOT_MEDIA_FILE=room.gif\nROLLCALL_EDGE_PERSON_MODEL=people.onnx\n"
+                     "AWS_SECRET_ACCESS_KEY=abc123secret\nexport AWS_ACCESS_KEY_ID=AKIAX\n# comment\n")
     return env, inventory, extra
 
 
@@ -80,8 +82,8 @@ def test_deploys_each_tier_with_only_what_it_needs(setup: tuple[dict[str, str], 
             "src/rekognition_local/__init__.py", "src/demo_seed/__init__.py", "src/common/protocol.py",
             "docker/cloud.Dockerfile", "deploy/remote/start_tier.sh", "pyproject.toml"} <= set(cloud)
     assert not any(n.startswith(("src/edge/", "src/iot/", "models/")) for n in cloud)
-    assert {"models/yolo.onnx", "src/edge/__init__.py", "docker-compose.edge.yml"} <= set(edge)
-    assert "models/yolo.pt" not in edge and not any(n.startswith(("src/cloud/", "src/iot/")) for n in edge)
+    assert {"models/people.onnx", "src/edge/__init__.py", "docker-compose.edge.yml"} <= set(edge)
+    assert "models/people.pt" not in edge and not any(n.startswith(("src/cloud/", "src/iot/")) for n in edge)
     assert {"media/room.gif", "src/iot/__init__.py", "docker-compose.iot.yml"} <= set(iot)
     assert "media/notes.txt" not in iot
     for bundle in (cloud, edge, iot):
@@ -140,3 +142,31 @@ def test_shell_scripts_parse() -> None:
     for script in ("upload_to_all_ec2.sh", "collect_logs.sh", "deploy/remote/install_docker.sh",
                    "deploy/remote/start_tier.sh", "deploy/lib.sh"):
         subprocess.run(["bash", "-n", str(REPO / script)], check=True, timeout=30)
+
+
+def test_missing_peer_address_or_files_stop_before_any_upload(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    text = inventory.read_text()
+    no_cloud = tmp_path / "no-cloud.ini"
+    no_cloud.write_text(text.replace("hosts = 198.51.100.1\nprivate_address = 10.0.0.1\n", ""))
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(no_cloud), "--env", str(extra), "--tier", "edge"], env)
+    assert result.returncode != 0 and "no [cloud] hosts/private_address" in result.stderr
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    # the file the camera replays must be uploaded with it
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(empty), "--tier", "iot"], env)
+    assert result.returncode != 0 and "media/classroom.gif is missing" in result.stderr
+    # the edge's detector must be among the uploaded models
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(empty), "--tier", "edge"], env)
+    assert result.returncode != 0 and "models/yolov8s-people-fall.onnx is missing" in result.stderr
+    assert calls(tmp_path) == []
+
+
+def test_key_path_with_spaces_stays_one_argument(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    env, inventory, extra = setup
+    spaced = tmp_path / "spaced.ini"
+    spaced.write_text(inventory.read_text().replace("key = ~/.ssh/test.pem", "key = ~/my keys/ec2 key.pem"))
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(spaced), "--env", str(extra), "--tier", "edge"], env)
+    assert result.returncode == 0, result.stderr
+    for call in calls(tmp_path):
+        assert call[call.index("-i") + 1] == f"{env['HOME']}/my keys/ec2 key.pem"
