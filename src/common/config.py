@@ -50,7 +50,10 @@ class _TomlSectionSource(PydanticBaseSettingsSource):
                 raise ConfigError(f"{CONFIG_FILE_ENV}={path}: file not found") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{CONFIG_FILE_ENV}={path}: invalid TOML ({exc})") from None
-            self._data = dict(doc.get(section, {}))
+            data = doc.get(section, {})
+            if not isinstance(data, dict):
+                raise ConfigError(f"{CONFIG_FILE_ENV}={path}: [{section}] must be a table, not {type(data).__name__}")
+            self._data = dict(data)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.config import RollcallSettings
@@ -24,7 +24,7 @@ class EdgeSettings(RollcallSettings):
     cloud_hwm: int = Field(32, ge=1, description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).")
     allowed_cameras: str = Field("", description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.")
     curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP.")
-    curve_cloud_public_file: Path | None = Field(None, description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).")
+    curve_cloud_public_file: Path | None = Field(None, validate_default=True, description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).")
 
     # --- frame buffer and workers ---
     buffer_capacity: int = Field(16, ge=1, description="Frames held between the receiver and the workers (all cameras together). When full the oldest frame of the camera holding most frames is dropped (`frames_dropped_buffer`).")
@@ -58,6 +58,16 @@ class EdgeSettings(RollcallSettings):
 
     # --- observability ---
     result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")
+
+    @field_validator("curve_secret_file", "curve_cloud_public_file")
+    @classmethod
+    def _curve_files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"key file {value} does not exist")
+        if info.field_name == "curve_cloud_public_file" and "curve_secret_file" in info.data:
+            if (info.data["curve_secret_file"] is None) != (value is None):
+                raise ValueError("CurveZMQ needs both CURVE_SECRET_FILE and CURVE_CLOUD_PUBLIC_FILE, or neither")
+        return value
 
     def allowed_camera_set(self) -> frozenset[str]:
         """The allow-list as a set (empty = every camera allowed)."""

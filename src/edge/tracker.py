@@ -11,8 +11,8 @@ Crop policy (per track):
 3. Nothing more once the cloud has answered ``recognised`` for the track, or after
    ``max_crops`` crops.
 
-Times are camera times in ms (the frame's ``ts.captured``), so the policy behaves
-the same however fast frames are processed.
+Times are camera times in ms (``edge.pipeline.camera_time_ms``: the frame's ``meta.source_ms``,
+else ``ts.captured``), so the policy behaves the same however fast frames are processed.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ def test_missing_or_broken_config_file(monkeypatch, tmp_path):
     monkeypatch.setenv(CONFIG_FILE_ENV, str(bad))
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_settings(DemoSettings)
+    bad.write_text("demo = 5\n")
+    with pytest.raises(ConfigError, match=r"\[demo\] must be a table"):
+        load_settings(DemoSettings)
 
 
 def test_settings_table_lists_every_variable():

@@ -1,4 +1,7 @@
-from common.config import CONFIG_FILE_ENV, load_settings
+import pytest
+
+from common.config import CONFIG_FILE_ENV, ConfigError, load_settings
+from common.transport import generate_keypair
 
 from edge.settings import EdgeSettings
 
@@ -27,3 +30,18 @@ def test_env_lists(monkeypatch):
 def test_every_setting_is_described():
     for name, info in EdgeSettings.model_fields.items():
         assert info.description, name
+
+
+def test_curve_files_must_exist_and_come_in_pairs(monkeypatch, tmp_path):
+    public, secret = generate_keypair(tmp_path, "edge")
+    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_SECRET_FILE", str(secret))
+    with pytest.raises(ConfigError, match="ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE: .*both"):
+        load_settings(EdgeSettings)
+    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(ConfigError, match="ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE: .*does not exist"):
+        load_settings(EdgeSettings)
+    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE", str(public))
+    assert load_settings(EdgeSettings).curve_cloud_public_file == public
+    monkeypatch.delenv("ROLLCALL_EDGE_CURVE_SECRET_FILE")
+    with pytest.raises(ConfigError, match="both"):
+        load_settings(EdgeSettings)
