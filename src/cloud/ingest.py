@@ -5,7 +5,8 @@ receives, stamps ``cloud_received``, puts FACE_CROP messages on a bounded work
 queue and sends the replies the workers leave in the outbox. ``workers`` threads
 call :meth:`AttendanceService.process_crop`. END_OF_STREAM and HEARTBEAT are
 recorded; malformed messages are counted by reason (``ingest_rejected_<reason>``)
-and skipped. Nothing a peer sends can stop the loop.
+and skipped. Nothing a peer sends can stop the loop. On stop, the workers finish
+the crop in hand and the I/O thread sends their RESULTs before the socket closes.
 
 Use from code::
 
@@ -52,8 +53,10 @@ class IngestServer:
         self.receiver: Receiver | None = None
         self._work: queue.Queue[tuple[bytes, Message] | None] = queue.Queue(maxsize=self.settings.queue_size)
         self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()  # workers and housekeeping stop; the I/O thread stops receiving
+        self._io_stop = threading.Event()  # set after the workers are done: the I/O thread sends the last replies, exits
+        self._threads: list[threading.Thread] = []  # workers + housekeeping
+        self._io_thread: threading.Thread | None = None
         self._seen_rejections: Counter[str] = Counter()
         self._cameras: dict[str, dict[str, Any]] = {}
         self._cameras_lock = threading.Lock()
@@ -76,11 +79,12 @@ class IngestServer:
                               allowed_clients_dir=self.settings.curve_allowed_clients_dir)
         self.receiver = Receiver(self.bind, kind="router", hwm=max(100, self.settings.queue_size * 2), curve=curve)
         self._stop.clear()
-        self._threads = [threading.Thread(target=self._io_loop, name="ingest-io", daemon=True)]
-        self._threads += [threading.Thread(target=self._worker, name=f"ingest-worker-{i}", daemon=True)
-                          for i in range(self.settings.workers)]
+        self._io_stop.clear()
+        self._io_thread = threading.Thread(target=self._io_loop, name="ingest-io", daemon=True)
+        self._threads = [threading.Thread(target=self._worker, name=f"ingest-worker-{i}", daemon=True)
+                         for i in range(self.settings.workers)]
         self._threads.append(threading.Thread(target=self._housekeeping, name="ingest-housekeeping", daemon=True))
-        for thread in self._threads:
+        for thread in (self._io_thread, *self._threads):
             thread.start()
         self.service.add_metrics_source("ingest", self.stats)
         log_event(log, "ingest_started", address=self.receiver.bound_address, workers=self.settings.workers,
@@ -88,13 +92,16 @@ class IngestServer:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop accepting, let workers finish the crop in hand, close the socket."""
+        """Stop accepting, let workers finish the crop in hand, send their RESULTs, close the socket."""
         if not self._threads:
             return
         self._stop.set()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
             thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self._io_stop.set()  # only now: the replies of the crops the workers finished still go out
+        if self._io_thread is not None:
+            self._io_thread.join(timeout=max(0.1, deadline - time.monotonic()))
         self._threads = []
         if self.receiver is not None:
             self.receiver.close()
@@ -133,8 +140,12 @@ class IngestServer:
     def _io_loop(self) -> None:
         assert self.receiver is not None
         metrics = self.service.stats
-        while not self._stop.is_set():
+        while not self._io_stop.is_set():
             try:
+                if self._stop.is_set():  # stopping: receive nothing new, keep sending the workers' replies
+                    self._flush_outbox()
+                    time.sleep(POLL_MS / 1000)
+                    continue
                 message = self.receiver.recv(timeout_ms=POLL_MS)
                 if message is None:
                     self._count_rejections()
@@ -211,6 +222,10 @@ class IngestServer:
                 self.service.stats.inc("ingest_worker_errors")
                 log_event(log, "ingest_worker_error", level=logging.ERROR, trace_id=message.header.trace_id,
                           detail=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+                try:  # the edge still gets an answer for this crop: an error, never silence
+                    self._outbox.put((peer, self.service.reject_crop(message, "internal", type(exc).__name__)))
+                except Exception:
+                    pass
             finally:
                 with self._busy_lock:
                     self._busy -= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,55 @@ def test_start_stop_from_code(service: AttendanceService) -> None:
             assert time.monotonic() < deadline, f"{address} still bound 3 s after stop()"
             time.sleep(0.05)
     again.stop()
+
+
+class _HeldSearch:
+    """Wraps a recogniser so ``search`` waits until the test releases it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def search(self, image: bytes) -> Any:
+        self.started.set()
+        assert self.release.wait(5), "test never released the search"
+        return self.inner.search(image)
+
+
+def test_stop_sends_the_result_of_the_crop_in_hand(service: AttendanceService) -> None:
+    service.open_session("room-1")
+    held = _HeldSearch(service.recognizer)
+    service.recognizer = held  # type: ignore[assignment]
+    server = IngestServer(service).start()
+    edge = Sender(server.bound_address, kind="dealer", hwm=100)
+    try:
+        send(edge, face_crop(1, "in-hand"))
+        assert held.started.wait(5), "the crop never reached a worker"
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        time.sleep(0.2)  # stop() is now waiting for the worker
+        held.release.set()
+        [reply] = replies(edge, 1)
+        stopper.join(5)
+        assert (reply.header.meta["ack_of"], reply.header.meta["status"]) == ("in-hand", "recognised")
+    finally:
+        held.release.set()
+        server.stop()
+        edge.close()
+
+
+def test_worker_failure_is_answered_with_an_error(service: AttendanceService, edge: Sender,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(message: Message) -> Message:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(service, "process_crop", broken)
+    send(edge, face_crop(1, "doomed"))
+    [reply] = replies(edge, 1)
+    assert (reply.header.meta["ack_of"], reply.header.meta["status"], reply.header.meta["reason"]) == \
+        ("doomed", "error", "internal")
+    assert service.metrics()["counters"]["ingest_worker_errors"] == 1
