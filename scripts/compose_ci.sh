@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI end-to-end check of `docker compose up` (called by .ci/run after the tests):
-#   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh);
+#   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh:
+#      idempotent, under a second when ./models is current, re-exports a stale ONNX);
 #   2. build the images, `docker compose up -d` (the README's demo);
 #   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 900 s) until the API shows attendance for
 #      an enrolled demo student in the demo session;
@@ -37,10 +38,7 @@ say "docker engine"
 bash ../shared/ci/docker-engine.sh
 step "docker engine ready"
 
-if ! compgen -G "${ROLLCALL_MODELS_DIR:-./models}/*.onnx" >/dev/null; then
-  say "models missing: scripts/prepare_models.sh"
-  ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_MODELS_DIR:-$REPO/models}" bash scripts/prepare_models.sh
-fi
+ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_MODELS_DIR:-$REPO/models}" bash scripts/prepare_models.sh
 step "models ready"
 
 docker compose down -v --remove-orphans >/dev/null 2>&1 || true
@@ -82,7 +80,14 @@ PYTHONPATH="$REPO/src" "$PY" -m analysis "$out_dir" --out "res/analysis/$RUN_ID"
 for f in summary.md summary.json latency.png; do
   [ -s "res/analysis/$RUN_ID/$f" ] || { say "analysis did not write $f"; exit 1; }
 done
-grep -q 'attendance_recorded' "res/analysis/$RUN_ID/summary.md"
+"$PY" - "res/analysis/$RUN_ID/summary.json" <<'PYCHECK'
+import json, sys
+data = json.load(open(sys.argv[1]))
+records = data["attendance"]["records"]
+e2e = data["stages"]["end to end (captured -> recorded)"]
+assert records >= 1 and e2e["n"] >= 1, f"analysis found {records} attendance_recorded events, {e2e['n']} end-to-end samples"
+print(f"[compose_ci] analysis: {records} attendance records, end to end p50 {e2e['p50']:.0f} ms (n={e2e['n']})", file=sys.stderr)
+PYCHECK
 step "analysis written to res/analysis/$RUN_ID"
 failed=0
 say "OK"

@@ -29,7 +29,15 @@ elif name == "ssh" and "docker run" in sys.argv[-1]:
         sys.stdout.buffer.write(fh.read())
 elif name == "docker":
     args = sys.argv[1:]
-    if args[:2] == ["compose", "ps"] and "-q" in args:
+    failing = os.environ.get("FAKE_FAIL")
+    if failing and failing in args:
+        sys.exit(1)
+    if "open-session" in args:
+        print(json.dumps({"session_id": "sess-1", "classroom_id": args[args.index("--classroom") + 1]}))
+    elif "export-csv" in args:
+        print("student_id,name")
+        print("obama,Barack Obama")
+    elif args[:2] == ["compose", "ps"] and "-q" in args:
         print("\n".join(os.environ.get("FAKE_CIDS", "").split()))
     elif args[0] == "cp":
         with open(os.path.join(os.environ["FAKE_TARS"], "local.tar"), "rb") as fh:
