@@ -266,6 +266,7 @@ class EdgeService:
         self.metrics.set_gauge("buffer_depth", depth)
         return {
             "active_tracks": active,
+            "cameras_forgotten": self.tracks.cameras_forgotten,
             "buffer_depth": depth,
             "rejected": dict(self.receiver.rejected),
             "results_rejected": dict(self.uplink.rejected),

@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 Box = tuple[float, float, float, float]
 
 RESEND_MIN_GAIN = 1.10
+
+#: A camera that sent nothing for this many (wall-clock) seconds and never sent END_OF_STREAM
+#: (a live camera that died, a one-off camera id) has its tracker forgotten.
+IDLE_CAMERA_S = 600.0
 
 
 def iou(a: Box, b: Box) -> float:
@@ -160,21 +165,48 @@ class CropPolicy:
 class TrackRegistry:
     """Trackers of every camera, shared by the workers and the RESULT reader (locked)."""
 
-    def __init__(self, iou_threshold: float, ttl_ms: int) -> None:
+    def __init__(
+        self,
+        iou_threshold: float,
+        ttl_ms: int,
+        idle_camera_s: float = IDLE_CAMERA_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
+        self.idle_camera_s = idle_camera_s
+        self._monotonic = monotonic
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
         self._cameras: dict[str, IouTracker] = {}
+        self._last_used: dict[str, float] = {}
+        self._next_prune = 0.0
         self.recognised_tracks = 0
+        self.cameras_forgotten = 0
 
     def tracker(self, camera_id: str) -> IouTracker:
         """The tracker of ``camera_id`` (created on first use). Hold ``lock`` while using it."""
         with self.lock:
+            now = self._monotonic()
+            self._prune_idle(now)
+            self._last_used[camera_id] = now
             tracker = self._cameras.get(camera_id)
             if tracker is None:
                 tracker = self._cameras[camera_id] = IouTracker(self.iou_threshold, self.ttl_ms, self._ids)
             return tracker
+
+    def _prune_idle(self, now: float) -> None:
+        """Forget cameras idle for ``idle_camera_s`` (checked at most every tenth of it), so
+        trackers of cameras that vanished without END_OF_STREAM neither pile up nor count as
+        active tracks forever. Caller holds ``lock``."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.idle_camera_s / 10
+        for camera_id, last in list(self._last_used.items()):
+            if now - last > self.idle_camera_s:
+                del self._last_used[camera_id]
+                self._cameras.pop(camera_id, None)
+                self.cameras_forgotten += 1
 
     def apply_result(self, camera_id: str, track_id: int, status: str) -> bool:
         """Record the cloud's verdict on a track; True if the track is known."""
@@ -193,10 +225,12 @@ class TrackRegistry:
     def end_camera(self, camera_id: str) -> int:
         """Forget a camera's tracks (its stream ended); returns how many there were."""
         with self.lock:
+            self._last_used.pop(camera_id, None)
             tracker = self._cameras.pop(camera_id, None)
             return len(tracker.tracks) if tracker else 0
 
     def active_tracks(self) -> int:
-        """Tracks alive over all cameras."""
+        """Tracks alive over all cameras (idle cameras forgotten first)."""
         with self.lock:
+            self._prune_idle(self._monotonic())
             return sum(len(t.tracks) for t in self._cameras.values())

@@ -89,3 +89,21 @@ def test_recognised_track_gets_no_more_crops_and_max_crops_caps():
     assert [offer(policy, track, 100 * i, 1000 * i)[0] for i in range(1, 4)] == ["suppress"] * 3
     capped = new_track()
     assert [offer(policy, capped, 10 * 2**i, 1000 * i)[0] for i in range(4)] == ["send", "send", "suppress", "suppress"]
+
+
+def test_cameras_that_vanish_without_end_of_stream_are_forgotten():
+    clock = [0.0]
+    registry = TrackRegistry(0.3, 5000, idle_camera_s=600, monotonic=lambda: clock[0])
+    with registry.lock:
+        registry.tracker("gone").update([(0, 0, 50, 100), (100, 0, 150, 100)], 0)
+        registry.tracker("live").update([(0, 0, 50, 100)], 0)
+    clock[0] = 590.0
+    with registry.lock:
+        registry.tracker("live").update([(0, 0, 50, 100)], 590_000)
+    assert registry.active_tracks() == 3 and registry.cameras_forgotten == 0
+    clock[0] = 660.0  # "gone" idle for > 600 s (and the check, every 60 s, is due), "live" for 70 s
+    assert registry.active_tracks() == 1 and registry.cameras_forgotten == 1
+    assert not registry.apply_result("gone", 1, "recognised")
+    with registry.lock:  # a camera that comes back starts afresh
+        (track,), _ = registry.tracker("gone").update([(0, 0, 50, 100)], 660_000)
+    assert track.track_id == 5  # ids never repeat (4 went to "live" after its own ttl)
