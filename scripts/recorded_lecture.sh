@@ -7,7 +7,8 @@
 #    (ROLLCALL_EDGE_BUFFER_CAPACITY, default 2000 here) and the camera with a deep send queue, so
 #    frames are queued, not dropped (up to about that many sampled frames: FPS x video seconds);
 #    then runs the seed to completion, so the demo students are enrolled before the first frame;
-# 2. opens a new session for the classroom (default lecture-hall) through the cloud API;
+# 2. opens a new session for the classroom (default lecture-hall) through the cloud API, closing
+#    one that an interrupted run left open;
 # 3. runs the `camera-lecture` IoT container: the file once (no loop), not paced in real time
 #    (ROLLCALL_IOT_REALTIME=false), sampling ROLLCALL_LECTURE_FPS frames per second of video,
 #    then END_OF_STREAM;
@@ -55,7 +56,9 @@ say "starting rekognition, cloud and edge"
 docker compose up -d rekognition cloud edge
 say "enrolling the demo students (seed, idempotent)"
 api seed >/dev/null
-session="$(api open-session --classroom "$CLASSROOM" --name "Recorded lecture $(basename "$VIDEO")" | json_field session_id)"
+# A session an interrupted run left open would block the new one (one open session per classroom).
+session="$(api open-session --classroom "$CLASSROOM" --close-open --name "Recorded lecture $(basename "$VIDEO")" \
+  | json_field session_id)"
 say "session $session opened for classroom $CLASSROOM"
 since_ms=$(( $(date +%s) * 1000 ))
 

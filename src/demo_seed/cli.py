@@ -1,7 +1,7 @@
 """``python -m demo_seed``: seed the demo, and small API helpers for scripts.
 
     python -m demo_seed seed                         # classroom, students, session, frames
-    python -m demo_seed open-session --classroom C   # prints the session JSON
+    python -m demo_seed open-session --classroom C [--reuse | --close-open]   # prints the session JSON
     python -m demo_seed wait-attendance --classroom C --min-records 1 --timeout 900
     python -m demo_seed wait-eos --camera CAM --since-ms T --timeout 600
     python -m demo_seed export-csv --session S --out res/attendance.csv [--close]
@@ -23,7 +23,7 @@ from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 
 from .client import ApiClient, ApiError
-from .seed import ensure_classroom, ensure_open_session, run_seed
+from .seed import close_open_sessions, ensure_classroom, ensure_open_session, run_seed
 from .settings import SeedSettings
 
 
@@ -33,10 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api", help="cloud API base URL (default: ROLLCALL_SEED_API_URL)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("seed", help="enrol demo students, open the demo session, write demo frames")
-    p = sub.add_parser("open-session", help="open a new session (creating the classroom if needed)")
+    p = sub.add_parser("open-session", help="open a new session (creating the classroom if needed); the API "
+                       "refuses a second open session of a classroom (409) unless --reuse or --close-open")
     p.add_argument("--classroom", required=True)
     p.add_argument("--name", default="Recorded lecture")
-    p.add_argument("--reuse", action="store_true", help="reuse an open session of the classroom")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--reuse", action="store_true", help="reuse an open session of the classroom")
+    mode.add_argument("--close-open", action="store_true",
+                      help="close the classroom's open sessions first (e.g. left open by an interrupted run)")
     p = sub.add_parser("wait-attendance", help="wait until a session has attendance records")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--session")
@@ -132,6 +136,9 @@ def _run(command: str, args: argparse.Namespace, settings: SeedSettings, client:
         if args.reuse:
             session = ensure_open_session(client, args.classroom, args.name)
         else:
+            if args.close_open:
+                for stale in close_open_sessions(client, args.classroom):
+                    _say(f"closed session {stale} of {args.classroom}, left open before")
             session = client.json("POST", "/api/sessions", {"classroom_id": args.classroom, "name": args.name})
         print(json.dumps(session))
         return 0

@@ -100,6 +100,20 @@ def ensure_open_session(client: ApiClient, classroom_id: str, name: str) -> dict
     return client.json("POST", "/api/sessions", {"classroom_id": classroom_id, "name": name})
 
 
+def close_open_sessions(client: ApiClient, classroom_id: str) -> list[str]:
+    """Close every open session of the classroom; their ids."""
+    listing = client.json("GET", "/api/sessions", query={"classroom_id": classroom_id, "status": "open"}) or {}
+    closed = []
+    for session in listing.get("sessions", []):
+        try:
+            client.json("POST", f"/api/sessions/{session['session_id']}/close")
+        except ApiError as exc:
+            if exc.status != 409:  # closed meanwhile
+                raise
+        closed.append(str(session["session_id"]))
+    return closed
+
+
 def run_seed(settings: SeedSettings, client: ApiClient, log: logging.Logger) -> SeedReport:
     """Everything the demo needs before the cameras start. Idempotent."""
     report = SeedReport(classroom_id=settings.classroom_id)

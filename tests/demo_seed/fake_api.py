@@ -75,6 +75,11 @@ class FakeCloud:
                 return 200, {"sessions": found}
             if path == "/api/sessions" and method == "POST":
                 data = json.loads(body)
+                if data["classroom_id"] not in self.classrooms:
+                    return 404, {"error": {"code": "not_found", "message": "no such classroom"}}
+                if any(s["classroom_id"] == data["classroom_id"] and s["status"] == "open" for s in self.sessions.values()):
+                    # as the real service: one open session per classroom
+                    return 409, {"error": {"code": "conflict", "message": "classroom already has an open session"}}
                 sid = f"s{len(self.sessions) + 1}"
                 self.sessions[sid] = {"session_id": sid, "classroom_id": data["classroom_id"], "status": "open",
                                       "name": data.get("name")}

@@ -21,18 +21,27 @@ def _quiet_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_open_session_creates_classroom_and_new_session(capsys: pytest.CaptureFixture[str]) -> None:
     with FakeCloud() as cloud:
-        assert main(["--api", cloud.url, "open-session", "--classroom", "hall"]) == 0
+        open_session = ["--api", cloud.url, "open-session", "--classroom", "hall"]
+        assert main(open_session) == 0
         first = json.loads(capsys.readouterr().out)
-        assert main(["--api", cloud.url, "open-session", "--classroom", "hall"]) == 0
-        second = json.loads(capsys.readouterr().out)
-        assert first["session_id"] != second["session_id"]
-        assert main(["--api", cloud.url, "open-session", "--classroom", "hall", "--reuse"]) == 0
-        assert json.loads(capsys.readouterr().out)["session_id"] == first["session_id"]
         assert "hall" in cloud.classrooms
+        # one open session per classroom (the API answers 409): say so, do not guess
+        assert main(open_session) == 1
+        assert "HTTP 409" in capsys.readouterr().err
+        assert main(open_session + ["--reuse"]) == 0
+        assert json.loads(capsys.readouterr().out)["session_id"] == first["session_id"]
+        # an interrupted recorded lecture left its session open: --close-open closes it first
+        assert main(open_session + ["--close-open"]) == 0
+        captured = capsys.readouterr()
+        second = json.loads(captured.out)
+        assert second["session_id"] != first["session_id"] and f"closed session {first['session_id']}" in captured.err
+        assert cloud.sessions[first["session_id"]]["status"] == "closed"
+        assert cloud.sessions[second["session_id"]]["status"] == "open"
 
 
 def test_wait_attendance_times_out_then_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
     with FakeCloud() as cloud:
+        cloud.handle("POST", "/api/classrooms", {}, b'{"classroom_id": "r1", "name": "R1"}', "application/json")
         cloud.handle("POST", "/api/sessions", {}, b'{"classroom_id": "r1"}', "application/json")
         args = ["--api", cloud.url, "wait-attendance", "--session", "s1", "--timeout", "0.3", "--interval", "0.1"]
         assert main(args) == 1
@@ -54,6 +63,7 @@ def test_wait_eos_respects_since(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_export_csv_closes_and_writes(tmp_path: Path) -> None:
     with FakeCloud() as cloud:
+        cloud.handle("POST", "/api/classrooms", {}, b'{"classroom_id": "r1", "name": "R1"}', "application/json")
         cloud.handle("POST", "/api/sessions", {}, b'{"classroom_id": "r1"}', "application/json")
         cloud.records["s1"].append({"student_id": "obama", "name": "Obama"})
         out = tmp_path / "res" / "a.csv"

@@ -35,6 +35,7 @@ def test_students_are_enrolled_before_the_camera_and_csv_is_written(tmp_path: Pa
     seed = next(i for i, c in enumerate(joined) if c.endswith("http://cloud:8080 seed"))
     camera = next(i for i, c in enumerate(joined) if "camera-lecture" in c)
     assert "seed" not in steps[up]  # a detached seed would race the camera
+    assert "--close-open" in next(c for c in steps if "open-session" in c)
     assert up < seed < camera < next(i for i, c in enumerate(joined) if "wait-eos" in c)
     assert "--close" in steps[-2] and steps[-1][-1] == "stop"  # CSV, then the stack is stopped
     csv = list((tmp_path / "repo" / "res").glob("attendance-hall-2-*.csv"))
