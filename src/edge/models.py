@@ -67,6 +67,16 @@ def export_is_current(pt_path: Path, onnx_path: Path, imgsz: int, dynamic: bool 
     return sidecar.read_text().split() == sidecar_lines(sha256_of(pt_path), imgsz, dynamic)
 
 
+def prepare_ultralytics_environment() -> None:
+    """Before importing ultralytics: offline, no auto-install, a writable private config dir."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # no network checks / downloads
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install from inside ultralytics
+    if "YOLO_CONFIG_DIR" not in os.environ:
+        config_dir = Path(tempfile.gettempdir()) / "rollcall-ultralytics"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+
+
 def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dynamic: bool = True, force: bool = False) -> Path:
     """Export an Ultralytics ``.pt`` to ONNX with Ultralytics' own exporter: batch 1,
     onnxslim-simplified; input height/width dynamic (default: the edge letterboxes each frame
@@ -79,12 +89,7 @@ def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dy
     if not force and export_is_current(pt_path, onnx_path, imgsz, dynamic):
         log(f"{onnx_path.name}: up to date (exported from this {pt_path.name} with the same parameters), skipping export")
         return onnx_path
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # no network checks / downloads
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # never pip-install from inside the exporter
-    if "YOLO_CONFIG_DIR" not in os.environ:
-        config_dir = Path(tempfile.gettempdir()) / "rollcall-ultralytics"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    prepare_ultralytics_environment()
     try:
         from ultralytics import YOLO  # lazy: only the export venv has it
     except ImportError as exc:

@@ -8,27 +8,16 @@ working ``torchvision::nms`` kernel, so the predictor fails there: use the defau
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .detection import Detection, DetectorConfigError, parse_names, resolve_person_classes
-from .models import require_model
+from .models import prepare_ultralytics_environment, require_model
 
 
 class UltralyticsUnavailable(RuntimeError):
     """ultralytics (or its torch stack) cannot run here."""
-
-
-def _prepare_environment() -> None:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    if "YOLO_CONFIG_DIR" not in os.environ:
-        config_dir = Path(tempfile.gettempdir()) / "rollcall-ultralytics"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
 
 
 class UltralyticsPersonDetector:
@@ -44,7 +33,7 @@ class UltralyticsPersonDetector:
         device: str = "cpu",
     ) -> None:
         require_model(model_path)
-        _prepare_environment()
+        prepare_ultralytics_environment()
         try:
             from ultralytics import YOLO
         except ImportError as exc:
