@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from analysis.cli import main
-from analysis.compute import flatten_numbers, summarise
+from analysis.compute import HOP_PAIRS, STAGES, THROUGHPUT_HOPS, flatten_numbers, summarise
+from common.protocol import HOPS
 from analysis.loader import load_run
 
 from .synthetic import DELAYS, make_run
@@ -111,3 +112,10 @@ def test_clock_skew_is_reported_not_hidden(tmp_path: Path) -> None:
 
 def test_flatten_numbers() -> None:
     assert flatten_numbers({"a": {"b": 1, "c": "x", "d": True}, "e": 2.5}) == {"a.b": 1.0, "e": 2.5}
+
+
+def test_stage_and_throughput_names_are_protocol_hops() -> None:
+    """A renamed hop in common.protocol.HOPS must break this test, not silently empty a table."""
+    assert all(a in HOPS and b in HOPS and HOPS.index(a) < HOPS.index(b) for _, a, b in STAGES)
+    assert set(THROUGHPUT_HOPS) <= set(HOPS)
+    assert [a for _, a, _ in HOP_PAIRS] + [HOP_PAIRS[-1][2]] == list(HOPS)
