@@ -18,7 +18,7 @@ from common.clock import now_ms
 from common.images import encode_jpeg, resize_max_width
 from common.logs import log_event
 from common.metrics import Metrics
-from common.protocol import Header, Message, MessageType, make_image_message
+from common.protocol import Header, Message, MessageType, ProtocolError, make_image_message
 
 from .motion import MotionGate
 from .ratelimit import RateLimiter
@@ -189,7 +189,11 @@ class CameraPipeline:
             header.meta["source_ms"] = int(round(source_s * 1000))
         if self.gate is not None:
             header.meta["motion"] = {"score": round(self.gate.last_score, 4), "reason": self.gate.last_reason}
-        ok = self.sender.send(message)
+        try:
+            ok = self.sender.send(message)
+        except ProtocolError as exc:  # e.g. a frame over the protocol's size limits: drop it, keep the camera
+            ok = False
+            self.log("frame_rejected", logging.WARNING, trace_id=header.trace_id, reason=exc.reason, detail=exc.detail)
         self.count("sent" if ok else "dropped")
         if ok and self.gate is not None:
             self.gate.commit()

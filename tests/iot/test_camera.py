@@ -84,3 +84,18 @@ def test_source_that_cannot_open_fails_the_camera(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"nope")
     pipeline = make_pipeline(ListSender(), source=str(tmp_path / "x.mp4"))
     assert pipeline.run() is Outcome.FAILED
+
+
+def test_a_frame_the_protocol_refuses_is_dropped_not_fatal():
+    from common.protocol import Limits
+    from common.transport import Sender
+
+    path = require_asset(SHORT_GIF)
+    sender = Sender("tcp://127.0.0.1:1", limits=Limits(max_payload_bytes=100))  # every JPEG is "oversize"
+    try:
+        pipeline = make_pipeline(sender, eos_timeout_s=0, source=str(path), fps=0, realtime=False, max_frames=3)
+        assert pipeline.run() is Outcome.ENDED
+    finally:
+        sender.close()
+    c = pipeline.counters()
+    assert (c["sent"], c["dropped"]) == (0, 3)
