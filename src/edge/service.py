@@ -51,7 +51,11 @@ class EdgeService:
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
-        self.receiver = Receiver(settings.bind, kind="pull", hwm=settings.receive_hwm)
+        frames_curve = None
+        if settings.bind_curve_secret_file is not None:
+            frames_curve = CurveKeys(secret_file=settings.bind_curve_secret_file,
+                                     allowed_clients_dir=settings.bind_curve_allowed_clients_dir)
+        self.receiver = Receiver(settings.bind, kind="pull", hwm=settings.receive_hwm, curve=frames_curve)
         curve = None
         if settings.curve_secret_file is not None:
             curve = CurveKeys(secret_file=settings.curve_secret_file, server_public_file=settings.curve_cloud_public_file)

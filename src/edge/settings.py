@@ -23,6 +23,8 @@ class EdgeSettings(RollcallSettings):
     receive_hwm: int = Field(100, ge=1, description="ZeroMQ receive high-water mark of the frame socket (messages queued in the kernel/library before the receiver thread pulls them).")
     cloud_hwm: int = Field(32, ge=1, description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).")
     allowed_cameras: str = Field("", description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.")
+    bind_curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the frame socket (server side; cameras set its public half as `ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE`). Empty = plain TCP.")
+    bind_curve_allowed_clients_dir: Path | None = Field(None, description="Directory of camera public `.key` files allowed to send frames (CurveZMQ). Empty = any camera knowing the edge's public key.")
     curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP.")
     curve_cloud_public_file: Path | None = Field(None, validate_default=True, description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).")
 
@@ -59,7 +61,16 @@ class EdgeSettings(RollcallSettings):
     # --- observability ---
     result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")
 
-    @field_validator("curve_secret_file", "curve_cloud_public_file")
+    @field_validator("bind_curve_allowed_clients_dir")
+    @classmethod
+    def _curve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"directory {value} does not exist")
+        if value is not None and info.data.get("bind_curve_secret_file") is None:
+            raise ValueError("BIND_CURVE_ALLOWED_CLIENTS_DIR needs BIND_CURVE_SECRET_FILE")
+        return value
+
+    @field_validator("bind_curve_secret_file", "curve_secret_file", "curve_cloud_public_file")
     @classmethod
     def _curve_files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is not None and not value.is_file():

@@ -204,3 +204,37 @@ def test_missing_model_fails_before_binding(tmp_path):
 
     with pytest.raises(MissingModelError, match="yolov8n.onnx"):
         EdgeService(EdgeSettings(models_dir=tmp_path, bind="tcp://127.0.0.1:*"))
+
+
+def test_curve_frame_socket_accepts_known_cameras_only(tmp_path, yunet_model):
+    from common.transport import CurveKeys, generate_keypair
+
+    edge_public, edge_secret = generate_keypair(tmp_path / "edge", "edge")
+    _, camera_secret = generate_keypair(tmp_path / "cameras", "cam-1")
+    _, stranger_secret = generate_keypair(tmp_path / "strangers", "stranger")
+    service = EdgeService(
+        settings(bind_curve_secret_file=edge_secret, bind_curve_allowed_clients_dir=tmp_path / "cameras"),
+        detector=SlowDetector(0.0),
+        face_finder_factory=lambda: FaceFinder(yunet_model),
+        metrics_interval_s=60,
+    ).start()
+    camera = Sender(service.bound_address, curve=CurveKeys(secret_file=camera_secret, server_public_file=edge_public))
+    stranger = Sender(service.bound_address, curve=CurveKeys(secret_file=stranger_secret, server_public_file=edge_public))
+    try:
+        assert wait_for(lambda: camera.send(tiny_frame(seq=1)), timeout=5)
+        assert wait_for(lambda: service.metrics.count("frames_received") == 1, timeout=5)
+        for seq in range(5):
+            stranger.send(tiny_frame(camera="intruder", seq=seq))
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert service.metrics.count("frames_received") == 1  # the unknown key never got through
+    finally:
+        camera.close(), stranger.close()
+        service.stop()
+
+
+def test_curve_settings_are_checked(tmp_path):
+    with pytest.raises(Exception, match="does not exist"):
+        settings(bind_curve_secret_file=tmp_path / "missing.key_secret")
+    with pytest.raises(Exception, match="needs BIND_CURVE_SECRET_FILE"):
+        settings(bind_curve_allowed_clients_dir=tmp_path)
