@@ -205,5 +205,6 @@ class Receiver:
             return False
         return True
 
-    def close(self) -> None:
-        self._sock.close()
+    def close(self, linger_ms: int = 0) -> None:
+        """Close the socket; replies still queued are sent for up to ``linger_ms`` (0 = dropped)."""
+        self._sock.close(linger=linger_ms)
