@@ -41,6 +41,7 @@ log = logging.getLogger("rollcall.cloud.ingest")
 
 POLL_MS = 10
 HOUSEKEEPING_INTERVAL_S = 3600.0
+CLOSE_LINGER_MS = 1000  # how long ZeroMQ keeps sending queued RESULTs after the socket is closed
 
 
 class IngestServer:
@@ -104,7 +105,7 @@ class IngestServer:
             self._io_thread.join(timeout=max(0.1, deadline - time.monotonic()))
         self._threads = []
         if self.receiver is not None:
-            self.receiver.close()
+            self.receiver.close(linger_ms=CLOSE_LINGER_MS)  # the last RESULTs may still be in ZeroMQ's queue
         log_event(log, "ingest_stopped", unprocessed=self._work.qsize())
 
     def __enter__(self) -> "IngestServer":

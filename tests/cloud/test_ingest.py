@@ -17,7 +17,7 @@ from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
 from common.metrics import Metrics
-from common.protocol import Header, Message, MessageType, make_image_message
+from common.protocol import Header, Message, MessageType, decode, encode, make_image_message
 from common.transport import Sender
 
 from .conftest import ImageMatchRecognizer, synthetic_face
@@ -204,16 +204,22 @@ def test_stop_sends_the_result_of_the_crop_in_hand(service: AttendanceService) -
     held = _HeldSearch(service.recognizer)
     service.recognizer = held  # type: ignore[assignment]
     server = IngestServer(service).start()
-    edge = Sender(server.bound_address, kind="dealer", hwm=100)
+    # A plain DEALER: unlike Sender (ZMQ_IMMEDIATE) it keeps what arrived after the cloud disconnects,
+    # so the RESULT can be read once stop() has returned.
+    edge = zmq.Context.instance().socket(zmq.DEALER)
+    edge.setsockopt(zmq.LINGER, 0)
+    edge.connect(server.bound_address)
     try:
-        send(edge, face_crop(1, "in-hand"))
+        edge.send_multipart(encode(face_crop(1, "in-hand")))
         assert held.started.wait(5), "the crop never reached a worker"
         stopper = threading.Thread(target=server.stop)
         stopper.start()
         time.sleep(0.2)  # stop() is now waiting for the worker
         held.release.set()
-        [reply] = replies(edge, 1)
         stopper.join(5)
+        assert not stopper.is_alive()
+        assert edge.poll(2000), "no RESULT for the crop in hand"
+        reply = decode(edge.recv_multipart())
         assert (reply.header.meta["ack_of"], reply.header.meta["status"]) == ("in-hand", "recognised")
     finally:
         held.release.set()
