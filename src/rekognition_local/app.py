@@ -64,14 +64,17 @@ class RekognitionApp:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else target or "?"
+        requested = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+        # Metric names and log fields only ever carry a supported operation: a caller's made-up
+        # X-Amz-Target must not create new metrics (memory) or put arbitrary text in the logs.
+        operation = requested if requested in self.service.operations else "unsupported"
         status, body, error_code = 200, None, None
         try:
             self.access.check_key(environ)
             raw = self._read_body(environ)
             self.access.check_signature(environ, raw)
-            if not target.startswith(TARGET_PREFIX) or operation not in self.service.operations:
-                raise UnknownOperation(f"Operation {target or '(no X-Amz-Target)'} is not supported")
+            if operation == "unsupported":
+                raise UnknownOperation(f"Operation {target[:100] or '(no X-Amz-Target)'} is not supported")
             body = self.service.handle(operation, self._parse_json(raw))
         except RekognitionError as exc:
             status, body, error_code = exc.status, exc.body(), exc.code

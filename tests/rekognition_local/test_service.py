@@ -340,6 +340,8 @@ def test_unknown_operation_and_bad_body(client, server):
     with pytest.raises(ClientError) as exc:
         other.list_collections()
     assert _error(exc)[0] == "UnknownOperationException"
+    timings = server.components.app.metrics.snapshot()["timings"]
+    assert "ms.unsupported" in timings and not any("FlyToTheMoon" in name for name in timings)  # no metric per made-up name
 
     def garble(request: Any, **_: Any) -> None:
         request.data = b"{not json"
