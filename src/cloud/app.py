@@ -17,8 +17,6 @@ from .web import bp as dashboard_bp
 if TYPE_CHECKING:
     from .service import AttendanceService
 
-#: Largest request body (photo upload) accepted: Rekognition's own image limit.
-
 _CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rollcall.cloud.cli")
 
-#: Waitress worker threads when the settings do not say (API calls are short).
+#: Photo files ``enrol-dir`` picks up.
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 

@@ -113,7 +113,8 @@ def _check_email(value: Any) -> str | None:
     return value
 
 
-def _image_kind(data: bytes) -> str | None:
+def image_kind(data: bytes) -> str | None:
+    """``"jpeg"`` or ``"png"`` from the file signature, else None."""
     if data[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
@@ -228,7 +229,7 @@ class AttendanceService:
             from .errors import EnrolmentError
 
             raise EnrolmentError(f"the photo is not a readable JPEG/PNG image ({exc})") from None
-        kind = _image_kind(image_bytes)
+        kind = image_kind(image_bytes)
         if kind is None:  # decodable but not JPEG/PNG (BMP, ...): Rekognition wants JPEG
             image_bytes, kind = encode_jpeg(decoded, 95), "jpeg"
         face = self.recognizer.index_face(student_id, image_bytes)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from cloud.models import UNKNOWN_STATUSES
+from cloud.service import image_kind
 
 from .context import service, to_json
 from .errors import ApiError
-from .uploads import image_kind
 from .validation import UnknownAssign, parse_json, require_id
 
 bp = Blueprint("unknown_faces", __name__, url_prefix="/api")

@@ -13,6 +13,7 @@ import struct
 
 from flask import request
 
+from cloud.service import image_kind
 from common.images import ImageDecodeError, decode_image
 
 from .errors import ApiError
@@ -22,8 +23,6 @@ MIN_SIDE_PX = 32
 MAX_SIDE_PX = 8192
 MAX_PIXELS = 40_000_000
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
 # JPEG start-of-frame markers (baseline, progressive, lossless...), not DHT/JPG/DAC.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -46,15 +45,6 @@ def read_photo_upload() -> bytes:
         )
     check_image(data)
     return data
-
-
-def image_kind(data: bytes) -> str | None:
-    """``"jpeg"`` or ``"png"`` from the file signature, else None."""
-    if data.startswith(_JPEG_SIGNATURE):
-        return "jpeg"
-    if data.startswith(_PNG_SIGNATURE):
-        return "png"
-    return None
 
 
 def check_image(data: bytes) -> tuple[int, int]:
