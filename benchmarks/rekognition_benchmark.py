@@ -77,7 +77,8 @@ def accuracy(c: Any, faces: Path, manifest: list[tuple[str, list[str]]], out: li
         rows.append(f"| {file} | {';'.join(ids) or '(not enrolled)'} | {person} | {sim:.1f} | {'yes' if ok else 'NO'} |")
     out += [
         "## Accuracy on the shared face set (through boto3, default threshold 80)", "",
-        f"- enrolled: {sum(1 for f, _ in manifest if f.startswith('enroll/'))} photos of 8 people",
+        f"- enrolled: {sum(1 for f, _ in manifest if f.startswith('enroll/'))} photos of "
+        f"{len({ids[0] for f, ids in manifest if f.startswith('enroll/')})} people",
         f"- known probes, top-1 correct with Similarity >= 80: **{known_ok}/{known_n} ({known_ok / known_n:.1%})** "
         "(multi-face probes: the largest face must be one of the expected people)",
         f"- unknown probes with no match >= 80: **{unknown_ok}/{unknown_n}**", "",
