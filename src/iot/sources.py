@@ -144,7 +144,24 @@ class _Pacer:
             self.clock.sleep(delay)
 
 
-class VideoFileSource:
+class _CaptureFrames:
+    """``retrieve``/``close`` shared by the sources that read through ``cv2.VideoCapture``."""
+
+    _cap: cv2.VideoCapture | None
+
+    def retrieve(self) -> np.ndarray | None:
+        if self._cap is None:
+            return None
+        ok, image = self._cap.retrieve()
+        return image if ok and image is not None and image.size else None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class VideoFileSource(_CaptureFrames):
     """A video file (anything OpenCV reads: mp4, avi, gif, ...), optionally looping."""
 
     def __init__(
@@ -201,16 +218,6 @@ class VideoFileSource:
         self._pacer.wait_for(t)
         return t
 
-    def retrieve(self) -> np.ndarray | None:
-        if self._cap is None:
-            return None
-        ok, image = self._cap.retrieve()
-        return image if ok and image is not None and image.size else None
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 class ImageFolderSource:
@@ -307,7 +314,7 @@ def _open_live(target: int | str, open_timeout_s: float) -> cv2.VideoCapture:
     )
 
 
-class LiveSource:
+class LiveSource(_CaptureFrames):
     """A webcam (int index) or a network stream (URL) that reconnects with exponential backoff.
 
     A live source never ends by itself: when opening or reading fails it counts a
@@ -380,16 +387,6 @@ class LiveSource:
             self._fail("read_failed")
         return None
 
-    def retrieve(self) -> np.ndarray | None:
-        if self._cap is None:
-            return None
-        ok, image = self._cap.retrieve()
-        return image if ok and image is not None and image.size else None
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 @dataclass(frozen=True)
