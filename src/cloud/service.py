@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from common.clock import now_ms
-from common.images import ImageDecodeError, decode_image, encode_jpeg
+from common.images import ImageDecodeError, decode_image, encode_jpeg, image_kind
 from common.logs import log_event
 from common.metrics import Metrics
 from common.protocol import Header, Message, MessageType, new_id
@@ -111,15 +111,6 @@ def _check_email(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > 254 or "@" not in value or any(c.isspace() for c in value):
         raise InvalidInput(f"email {str(value)[:60]!r} is not an e-mail address")
     return value
-
-
-def image_kind(data: bytes) -> str | None:
-    """``"jpeg"`` or ``"png"`` from the file signature, else None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    return None
 
 
 def _csv_safe(value: Any) -> Any:

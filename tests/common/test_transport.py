@@ -3,7 +3,7 @@ import time
 import pytest
 import zmq
 
-from common.protocol import Header, Message, MessageType, make_image_message
+from common.protocol import Message, MessageType, make_image_message
 from common.transport import CurveKeys, Receiver, Sender, generate_keypair
 
 JPEG = b"\xff\xd8" + b"x" * 100 + b"\xff\xd9"

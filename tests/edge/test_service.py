@@ -1,6 +1,5 @@
 """The running edge over real ZeroMQ sockets on 127.0.0.1."""
 
-import threading
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from common.transport import Receiver, Sender
 from edge.faces import FaceFinder
 from edge.service import EdgeService
 from edge.settings import EdgeSettings
-from tests.edge.conftest import PEOPLE_MODEL, YUNET, models_dir
+from tests.edge.conftest import PEOPLE_MODEL, models_dir
 
 
 def wait_for(predicate, timeout=10.0, step=0.02):

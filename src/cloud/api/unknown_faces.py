@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from cloud.models import UNKNOWN_STATUSES
-from cloud.service import image_kind
+from common.images import image_kind
 
 from .context import service, to_json
 from .errors import ApiError

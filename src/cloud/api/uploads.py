@@ -9,22 +9,15 @@ file cannot expand into gigabytes) and it must decode (422 otherwise).
 
 from __future__ import annotations
 
-import struct
-
 from flask import request
 
-from cloud.service import image_kind
-from common.images import ImageDecodeError, decode_image
+from common.images import MAX_PIXELS, ImageDecodeError, decode_image, image_dimensions, image_kind
 
 from .errors import ApiError
 
 RAW_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 MIN_SIDE_PX = 32
 MAX_SIDE_PX = 8192
-MAX_PIXELS = 40_000_000
-
-# JPEG start-of-frame markers (baseline, progressive, lossless...), not DHT/JPG/DAC.
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def read_photo_upload() -> bytes:
@@ -54,7 +47,7 @@ def check_image(data: bytes) -> tuple[int, int]:
     kind = image_kind(data)
     if kind is None:
         raise ApiError(415, "unsupported_media_type", "the uploaded file is not a JPEG or PNG image")
-    size = _png_size(data) if kind == "png" else _jpeg_size(data)
+    size = image_dimensions(data)
     if size is None:
         raise ApiError(422, "invalid_image", f"the uploaded {kind.upper()} is corrupt (no readable image header)")
     width, height = size
@@ -67,37 +60,3 @@ def check_image(data: bytes) -> tuple[int, int]:
     except ImageDecodeError:
         raise ApiError(422, "invalid_image", f"the uploaded {kind.upper()} cannot be decoded") from None
     return width, height
-
-
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    pos = 2
-    end = len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if length < 2:
-            return None
-        if marker in _SOF_MARKERS:
-            if pos + 9 > end:
-                return None
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return (width, height) if width and height else None
-        if marker == 0xDA:  # start of scan before any frame header
-            return None
-        pos += 2 + length
-    return None
