@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, require_asset
+from tests.conftest import REPO, require_asset, require_path
 
 PEOPLE_MODEL = "yolov8s-people-fall.onnx"
 PEOPLE_CLASSES = ["Normal", "Fall"]
@@ -23,13 +23,7 @@ def models_dir() -> Path:
 
 def require_model_file(name: str) -> Path:
     """A model prepared by scripts/prepare_models.sh. Missing: fails under CI, skips locally."""
-    path = models_dir() / name
-    if not path.is_file():
-        message = f"model missing: {path} (run scripts/prepare_models.sh or set ROLLCALL_EDGE_MODELS_DIR)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_path(models_dir() / name, "model", "run scripts/prepare_models.sh or set ROLLCALL_EDGE_MODELS_DIR")
 
 
 def read_frames(path: Path, indices: list[int] | None = None, limit: int | None = None) -> list[np.ndarray]:
