@@ -97,9 +97,10 @@ class FrameProcessor:
         header.stamp("detect_end", now_ms())
         self.metrics.inc("frames_processed")
         self.metrics.inc("persons", len(persons))
-        self.metrics.inc("faces", sum(1 for f in faces if f is not None))
+        face_count = sum(1 for f in faces if f is not None)
+        self.metrics.inc("faces", face_count)
         log_event(self.log, "frame_processed", trace_id=header.trace_id, camera_id=header.camera_id, seq=header.seq,
-                  persons=len(persons), faces=sum(1 for f in faces if f is not None), ts=header.ts)
+                  persons=len(persons), faces=face_count, ts=header.ts)
 
         result = FrameResult(persons=persons, faces=faces)
         camera_time = camera_time_ms(header)
