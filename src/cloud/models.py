@@ -176,6 +176,8 @@ class RecognitionOutcome(_Dict):
     status: str  # recognised | unknown | no_face | error
     student_id: str | None = None
     similarity: float | None = None
+    runner_up_similarity: float | None = None  # best similarity of any other student
+    candidate_id: str | None = None  # the student of an unconfirmed match (status unknown)
     face_id: str | None = None
     reason: str | None = None
     detail: str | None = None

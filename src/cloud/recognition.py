@@ -4,7 +4,7 @@ endpoint such as the local service (``endpoint_url``).
 * Collection: create if missing (idempotent), describe, delete.
 * Enrolment: ``IndexFaces`` with ``ExternalImageId = student id``; exactly one face per
   photo (none -> rejected; several -> the indexed ones are deleted again and rejected).
-* Search: ``SearchFacesByImage`` with ``MaxFaces=1`` and the match threshold.
+* Search: ``SearchFacesByImage`` for the best student and the runner-up (margin), see ``search``.
   No face in the image (``InvalidParameterException``) -> ``no_face``.
   Throttling is retried with bounded exponential backoff; every other failure
   fails closed (``error``) - an error is never "recognised".
@@ -56,6 +56,34 @@ ACCESS_CODES = frozenset(
 BAD_IMAGE_CODES = frozenset({"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"})
 
 
+#: Matches asked for per search: enough to see past several photos of the best student.
+SEARCH_MAX_FACES = 20
+#: Lowest similarity asked for, so that the runner-up student is known (no extra cost).
+SEARCH_FLOOR = 50.0
+
+
+def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float, attempts: int = 1) -> RecognitionOutcome:
+    """The outcome of a SearchFacesByImage answer: the best student if at or above
+    ``match_threshold``, with the best other student's similarity as ``runner_up_similarity``."""
+    best_by_student: dict[str, tuple[float, dict[str, Any]]] = {}
+    for match in matches:
+        face = match.get("Face") or {}
+        student_id = face.get("ExternalImageId")
+        similarity = float(match.get("Similarity") or 0.0)
+        if student_id and similarity > best_by_student.get(student_id, (-1.0, {}))[0]:
+            best_by_student[student_id] = (similarity, face)
+    if not best_by_student:
+        return RecognitionOutcome(status="unknown", reason="no_match", attempts=attempts)
+    ranked = sorted(best_by_student.items(), key=lambda item: item[1][0], reverse=True)
+    student_id, (similarity, face) = ranked[0]
+    runner_up = ranked[1][1][0] if len(ranked) > 1 else None
+    if similarity < match_threshold:
+        return RecognitionOutcome(status="unknown", reason="no_match", similarity=similarity,
+                                  runner_up_similarity=runner_up, attempts=attempts)
+    return RecognitionOutcome(status="recognised", student_id=student_id, similarity=similarity,
+                              runner_up_similarity=runner_up, face_id=face.get("FaceId"), attempts=attempts)
+
+
 @dataclass(frozen=True)
 class IndexedFace:
     """A face that IndexFaces added to the collection."""
@@ -76,7 +104,32 @@ class Recognizer(Protocol):
     def delete_collection(self) -> None: ...
     def index_face(self, student_id: str, image: bytes) -> IndexedFace: ...
     def delete_faces(self, face_ids: list[str]) -> None: ...
-    def search(self, image: bytes) -> RecognitionOutcome: ...
+    def search(self, image: bytes) -> RecognitionOutcome:
+        """Who is the (largest) face in ``image``? Never raises.
+
+        Asks for up to ``SEARCH_MAX_FACES`` matches down to ``SEARCH_FLOOR`` similarity (one call
+        either way), so the outcome also carries the best *other* student's similarity: the
+        margin :mod:`cloud.decision` needs. Only a best match at or above ``match_threshold``
+        is ``recognised``."""
+        try:
+            response, attempts = self._call(
+                "search_faces_by_image",
+                CollectionId=self.collection_id,
+                Image={"Bytes": image},
+                MaxFaces=SEARCH_MAX_FACES,
+                FaceMatchThreshold=min(self.match_threshold, SEARCH_FLOOR),
+            )
+        except _Failure as failure:
+            if failure.reason == "invalid_parameter":
+                # Rekognition's way of saying "there is no face in this image".
+                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts)
+            self.metrics.inc(f"rekognition_errors_{failure.reason}")
+            log_event(log, "rekognition_error", level=logging.ERROR, operation="SearchFacesByImage",
+                      reason=failure.reason, code=failure.code, detail=failure.detail[:300])
+            return RecognitionOutcome(status="error", reason=failure.reason, detail=f"{failure.code}: {failure.detail[:200]}",
+                                      attempts=failure.attempts)
+        return outcome_from_matches(response.get("FaceMatches") or [], self.match_threshold, attempts)
+
     def detect_emotion(self, image: bytes) -> str | None: ...
 
 

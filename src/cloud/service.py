@@ -38,6 +38,7 @@ from common.logs import log_event
 from common.metrics import Metrics
 from common.protocol import Header, Message, MessageType, new_id
 
+from .decision import MatchDecision
 from .errors import Conflict, InvalidInput, NotFound, RecognitionUnavailable
 from .models import (
     ID_PATTERN,
@@ -149,6 +150,7 @@ class AttendanceService:
         self._streams: dict[str, dict[str, Any]] = {}
         self._metric_sources: dict[str, Callable[[], dict[str, Any]]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
+        self.decision = MatchDecision(self.settings.confident_similarity, self.settings.min_margin, clock=clock)
 
     # ================================================================ students
     def create_student(self, student_id: str, name: str, email: str | None = None) -> Student:
@@ -502,6 +504,10 @@ class AttendanceService:
             "similarity": None if outcome.similarity is None else round(float(outcome.similarity), 3),
             "session_id": session_id,
         }
+        if outcome.runner_up_similarity is not None:
+            meta["runner_up_similarity"] = round(float(outcome.runner_up_similarity), 3)
+        if outcome.candidate_id:
+            meta["candidate_id"] = outcome.candidate_id
         if outcome.reason:
             meta["reason"] = outcome.reason
         if extra:
@@ -621,6 +627,13 @@ class AttendanceService:
             self.stats.inc("matches_stale_student")
             outcome = RecognitionOutcome(status="unknown", reason="stale_face", similarity=outcome.similarity,
                                          detail=f"face of deleted student {outcome.student_id}", attempts=outcome.attempts)
+
+        track_id = header.meta.get("track_id")
+        key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
+        decided = self.decision.decide(key, outcome)
+        if decided.reason in ("unconfirmed", "confirmed"):
+            self.stats.inc(f"matches_{decided.reason}")
+        outcome = decided
 
         encoding = header.image.encoding if header.image else "jpeg"
         if outcome.status == "recognised":

@@ -1,36 +1,69 @@
-"""Faces inside person boxes (YuNet via cv2.FaceDetectorYN), quality checks and crops."""
+"""Faces in a frame (YuNet via cv2.FaceDetectorYN), their quality and crops.
+
+Faces are found once per frame over the whole image (not per person box), so one face can
+never be counted twice by two overlapping person boxes, and two faces inside one person box
+are both found. :mod:`edge.association` then gives each face to at most one person.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .detection import Detection
 from .models import require_model
+
+Landmarks = tuple[tuple[float, float], ...]  # YuNet's 5 points: two eyes, nose tip, two mouth corners
+
+#: Faces larger than this (shorter side, px) add nothing to a crop's quality rank.
+QUALITY_SIZE_CAP_PX = 160.0
+#: Sharpness (variance of the Laplacian) from which a crop counts as fully sharp.
+QUALITY_SHARP_AT = 100.0
 
 
 @dataclass(frozen=True)
 class Face:
-    """The best face found in one person box, in frame pixels."""
+    """One face in frame pixels."""
 
     box: tuple[int, int, int, int]
     score: float
     blur: float  # variance of the Laplacian of the grey face (higher = sharper)
     face_px: int  # shorter side of the face box
+    landmarks: Landmarks = ()
+
+    def frontal(self) -> float:
+        """1.0 for a face looking at the camera, towards 0 for a profile (from the landmarks:
+        how far the nose tip sits from the middle of the eyes and mouth, per eye distance).
+        1.0 when there are no landmarks."""
+        if len(self.landmarks) != 5:
+            return 1.0
+        (ex1, ey1), (ex2, ey2), (nx, _), (mx1, _), (mx2, _) = self.landmarks
+        eye_distance = math.hypot(ex2 - ex1, ey2 - ey1)
+        if eye_distance < 1e-6:
+            return 0.0
+        midline = ((ex1 + ex2) / 2 + (mx1 + mx2) / 2) / 2
+        offset = abs(nx - midline) / eye_distance  # about 0.5 for a full profile
+        return max(0.0, 1.0 - 2.0 * offset)
 
     def quality(self) -> float:
-        """One number to rank crops of the same person: bigger, sharper, surer is better."""
-        return self.face_px * self.score * min(1.0, self.blur / 100.0)
+        """One number to rank crops of one person: frontal, big, sharp and sure is better."""
+        size = min(float(self.face_px), QUALITY_SIZE_CAP_PX) / QUALITY_SIZE_CAP_PX
+        sharp = min(1.0, self.blur / QUALITY_SHARP_AT)
+        return size * self.score * sharp * (0.2 + 0.8 * self.frontal())
 
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Minimum face size, sharpness and confidence worth sending to the cloud."""
+    """Minimum face size, sharpness and confidence worth sending to the cloud.
 
-    min_face_px: int = 20
+    ``min_face_px`` is the recognition minimum (40 px: Rekognition's own smallest face);
+    smaller faces are counted, never searched.
+    """
+
+    min_face_px: int = 40
     min_blur: float = 20.0
     min_score: float = 0.6
 
@@ -53,49 +86,58 @@ def sharpness(gray: np.ndarray) -> float:
 
 
 class FaceFinder:
-    """Finds the most confident face in each person box with YuNet.
+    """Finds the faces of a frame with YuNet.
 
-    Not thread-safe (YuNet keeps its input size): use one per worker thread.
+    Not thread-safe (YuNet keeps its input size): use one per worker thread. Frames whose
+    longer side exceeds ``max_side`` are searched on a downscaled copy (bounded cost and
+    memory for huge images); boxes are returned in the frame's own pixels.
     """
 
-    def __init__(self, model_path: Path, score_threshold: float = 0.6, nms_threshold: float = 0.3, margin: float = 0.1) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        max_side: int = 1920,
+        top_k: int = 200,
+    ) -> None:
         require_model(model_path)
         self.score_threshold = score_threshold
-        self.margin = margin
-        self._detector = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 50)
+        self.max_side = max_side
+        self._detector = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, top_k)
 
     def detect_faces(self, image: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         """All faces in ``image`` as ((x1, y1, x2, y2), score), best first."""
+        return [(face.box, face.score) for face in self.detect(image, measure=False)]
+
+    def detect(self, image: np.ndarray, measure: bool = True) -> list[Face]:
+        """All faces in ``image`` (BGR), best score first, with landmarks and (if ``measure``)
+        sharpness."""
         height, width = image.shape[:2]
         if width < 10 or height < 10:
             return []
-        self._detector.setInputSize((width, height))
-        _, faces = self._detector.detect(image)
+        scale = min(1.0, self.max_side / max(width, height))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                               interpolation=cv2.INTER_AREA)
+        self._detector.setInputSize((small.shape[1], small.shape[0]))
+        _, rows = self._detector.detect(small)
         found = []
-        for row in faces if faces is not None else []:
-            x, y, w, h = (float(v) for v in row[:4])
+        for row in rows if rows is not None else []:
+            x, y, w, h = (float(v) / scale for v in row[:4])
             x1, y1 = max(0, int(round(x))), max(0, int(round(y)))
             x2, y2 = min(width, int(round(x + w))), min(height, int(round(y + h)))
-            if x2 - x1 >= 2 and y2 - y1 >= 2:
-                found.append(((x1, y1, x2, y2), float(row[14])))
-        found.sort(key=lambda f: f[1], reverse=True)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            points = tuple((float(row[4 + 2 * i]) / scale, float(row[5 + 2 * i]) / scale) for i in range(5))
+            blur = 0.0
+            if measure:
+                blur = sharpness(cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY))
+            found.append(Face(box=(x1, y1, x2, y2), score=float(row[14]), blur=blur,
+                              face_px=min(x2 - x1, y2 - y1), landmarks=points))
+        found.sort(key=lambda f: f.score, reverse=True)
         return found
-
-    def face_in_person(self, frame: np.ndarray, person: Detection) -> Face | None:
-        """The best face inside ``person``'s box (slightly enlarged), or None."""
-        height, width = frame.shape[:2]
-        x1, y1, x2, y2 = person.box
-        mx, my = (x2 - x1) * self.margin, (y2 - y1) * self.margin
-        rx1, ry1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
-        rx2, ry2 = min(width, int(x2 + mx)), min(height, int(y2 + my))
-        roi = frame[ry1:ry2, rx1:rx2]
-        faces = self.detect_faces(roi)
-        if not faces:
-            return None
-        (fx1, fy1, fx2, fy2), score = faces[0]
-        box = (fx1 + rx1, fy1 + ry1, fx2 + rx1, fy2 + ry1)
-        gray = cv2.cvtColor(frame[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2GRAY)
-        return Face(box=box, score=score, blur=sharpness(gray), face_px=min(box[2] - box[0], box[3] - box[1]))
 
 
 def crop_face(frame: np.ndarray, box: tuple[int, int, int, int], padding: float) -> np.ndarray:

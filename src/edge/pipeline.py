@@ -15,10 +15,11 @@ from common.logs import log_event
 from common.metrics import Metrics
 from common.protocol import Header, ImageInfo, Message, MessageType
 
-from .detection import Detection, PersonDetector
+from .appearance import colour_signature
+from .association import Subject, assign_faces
+from .detection import PersonDetector
 from .faces import Face, FaceFinder, QualityGate, crop_face
 from .tracker import Candidate, CropPolicy, Track, TrackRegistry
-
 
 
 def camera_time_ms(header: Header) -> int:
@@ -44,8 +45,8 @@ class Outgoing:
 class FrameResult:
     """What processing one frame produced."""
 
-    persons: list[Detection] = field(default_factory=list)
-    faces: list[Face | None] = field(default_factory=list)
+    subjects: list[Subject] = field(default_factory=list)
+    faces: list[Face] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     corrupt: bool = False
 
@@ -92,38 +93,53 @@ class FrameProcessor:
         persons = self.detector.detect(frame)
         self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        faces = [self.faces.face_in_person(frame, person) for person in persons]
+        faces = self.faces.detect(frame)
+        height, width = frame.shape[:2]
+        subjects = assign_faces(persons, faces, width, height)
+        signatures = [colour_signature(frame, s.box) for s in subjects]
         self.metrics.observe("face_ms", (time.perf_counter() - started) * 1000)
         header.stamp("detect_end", now_ms())
         self.metrics.inc("frames_processed")
         self.metrics.inc("persons", len(persons))
-        face_count = sum(1 for f in faces if f is not None)
-        self.metrics.inc("faces", face_count)
+        self.metrics.inc("faces", len(faces))
+        unclaimed = sum(1 for s in subjects if s.person is None)
+        if unclaimed:
+            self.metrics.inc("faces_without_person_box", unclaimed)
         log_event(self.log, "frame_processed", trace_id=header.trace_id, camera_id=header.camera_id, seq=header.seq,
-                  persons=len(persons), faces=face_count, ts=header.ts)
+                  persons=len(persons), faces=len(faces), ts=header.ts)
 
-        result = FrameResult(persons=persons, faces=faces)
+        result = FrameResult(subjects=subjects, faces=faces)
         camera_time = camera_time_ms(header)
         with self.tracks.lock:
             tracker = self.tracks.tracker(header.camera_id)
-            tracks, expired = tracker.update([p.box for p in persons], camera_time)
-            if expired:
-                self.metrics.inc("tracks_expired", len(expired))
-            for person, face, track in zip(persons, faces, tracks):
+            if tracker.scene.is_cut(frame) and tracker.tracks:
+                ended = tracker.end_all()
+                self.metrics.inc("scene_cuts")
+                self.metrics.inc("tracks_ended_scene_cut", len(ended))
+                log_event(self.log, "scene_cut", trace_id=header.trace_id, camera_id=header.camera_id,
+                          score=round(tracker.scene.last_score, 1), tracks_ended=len(ended))
+            splits_before = tracker.splits
+            tracks, ended = tracker.update([s.box for s in subjects], camera_time, signatures)
+            if tracker.splits > splits_before:
+                self.metrics.inc("tracks_split_appearance", tracker.splits - splits_before)
+            if len(ended) > tracker.splits - splits_before:
+                self.metrics.inc("tracks_expired", len(ended) - (tracker.splits - splits_before))
+            for subject, track in zip(subjects, tracks):
+                face = subject.face
                 if face is None:
                     continue
                 reason = self.gate.reason_to_reject(face)
                 if reason is not None:
                     self.metrics.inc(f"faces_rejected_{reason}")
                     continue
-                candidate = Candidate(quality=face.quality(), payload=(frame_msg, frame, person, face, track.track_id))
+                candidate = Candidate(quality=face.quality(), payload=(frame_msg, frame, subject, face, track.track_id))
                 decision, chosen = self.policy.offer(track, candidate, camera_time)
                 kept = track.candidate
                 if kept is not None and not isinstance(kept.payload, Message):
                     # A kept candidate holds its finished crop message, never the full frame.
                     kept.payload = self._build(*kept.payload)
                 if decision != CropPolicy.SEND or chosen is None:
-                    self.metrics.inc("crops_suppressed")
+                    self.metrics.inc("crops_suppressed" if decision == CropPolicy.SUPPRESS else "crops_held")
                     continue
                 if not isinstance(chosen.payload, Message):
                     chosen.payload = self._build(*chosen.payload)
@@ -132,7 +148,7 @@ class FrameProcessor:
                 )
         return result
 
-    def _build(self, frame_msg: Message, frame: np.ndarray, person: Detection, face: Face, track_id: int) -> Message:
+    def _build(self, frame_msg: Message, frame: np.ndarray, subject: Subject, face: Face, track_id: int) -> Message:
         """The FACE_CROP message for one face (JPEG crop + boxes + quality)."""
         crop = crop_face(frame, face.box, self.crop_padding)
         jpeg = encode_jpeg(crop, self.jpeg_quality)
@@ -142,13 +158,15 @@ class FrameProcessor:
             image=ImageInfo(width=crop.shape[1], height=crop.shape[0], encoding="jpeg", bytes=len(jpeg)),
             meta={
                 "track_id": track_id,
-                "person_box": person.int_box(),
-                "person_score": round(person.score, 4),
+                "person_box": [int(round(v)) for v in subject.box],
+                "person_score": round(subject.person.score, 4) if subject.person is not None else None,
                 "face_box": list(face.box),
                 "face_score": round(face.score, 4),
-                "quality": {"blur": round(face.blur, 1), "face_px": face.face_px},
+                "quality": {"blur": round(face.blur, 1), "face_px": face.face_px, "frontal": round(face.frontal(), 3),
+                            "rank": round(face.quality(), 4)},
                 "frame_size": [width, height],
                 "frame_msg_id": frame_msg.header.msg_id,
+                "camera_ms": camera_time_ms(frame_msg.header),
             },
         )
         return Message(header=header, payloads=[jpeg])

@@ -47,7 +47,9 @@ class EdgeService:
         # Models first: a missing model fails before any socket is bound.
         self.detector = detector or build_person_detector(settings)
         self._face_finder_factory = face_finder_factory or (lambda: build_face_finder(settings))
-        self.tracks = TrackRegistry(settings.track_iou, int(settings.track_ttl_s * 1000))
+        self.tracks = TrackRegistry(settings.track_iou, int(settings.track_ttl_s * 1000),
+                                    split_distance=settings.appearance_split_distance,
+                                    scene_cut_diff=settings.scene_cut_diff)
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
@@ -76,7 +78,8 @@ class EdgeService:
             detector=self.detector,
             faces=self._face_finder_factory(),
             tracks=self.tracks,
-            policy=CropPolicy(int(s.resend_interval_s * 1000), s.max_crops_per_track),
+            policy=CropPolicy(int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts,
+                              int(s.result_timeout_s * 1000)),
             gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
             metrics=self.metrics,
             logger=self.log,
@@ -251,7 +254,8 @@ class EdgeService:
             return
         self.metrics.inc("results_received")
         self.metrics.inc(f"results_{status}")
-        known = self.tracks.apply_result(header.camera_id, track_id, status)
+        reason = meta.get("reason") if isinstance(meta.get("reason"), str) else None
+        known = self.tracks.apply_result(header.camera_id, track_id, status, reason)
         log_event(
             self.log,
             "result_received",
@@ -259,6 +263,7 @@ class EdgeService:
             camera_id=header.camera_id,
             track_id=track_id,
             status=status,
+            reason=reason,
             student_id=meta.get("student_id"),
             known_track=known,
             ts=header.ts,

@@ -47,7 +47,8 @@ class EdgeSettings(RollcallSettings):
     # --- faces ---
     face_model: str = Field("face_detection_yunet_2023mar.onnx", description="YuNet face detector file in `models_dir` (or an absolute path).")
     face_score_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum YuNet face confidence.")
-    min_face_px: int = Field(12, ge=1, description="Smallest face (shorter side of the face box, pixels) worth sending. 12 suits 480x270 previews; recognition is more reliable from about 40 px, so raise it with high-resolution cameras.")
+    min_face_px: int = Field(40, ge=1, description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.")
+    face_max_side: int = Field(1920, ge=320, le=8192, description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy (bounded time and memory).")
     min_blur: float = Field(20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending.")
     crop_padding: float = Field(0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size.")
     crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")
@@ -55,8 +56,12 @@ class EdgeSettings(RollcallSettings):
     # --- tracking and dedupe ---
     track_iou: float = Field(0.3, gt=0, lt=1, description="Minimum IoU between a person box and a track's last box to continue that track.")
     track_ttl_s: float = Field(5.0, gt=0, description="Seconds (of camera time) a track survives without being seen.")
-    resend_interval_s: float = Field(10.0, gt=0, description="After a track's first crop, at most one more crop (the best seen meanwhile) per this many seconds, until the cloud recognises the track.")
-    max_crops_per_track: int = Field(5, ge=1, description="Hard cap of crops sent for one track.")
+    retry_interval_s: float = Field(1.0, gt=0, description="Camera seconds after an `unknown`/`no_face`/`error` RESULT before the track's best crop since then is tried; the wait doubles after each further unknown (up to 8 s).")
+    max_attempts: int = Field(4, ge=1, description="Crops tried per track before only clearly better crops (quality +25 %) are sent.")
+    max_crops_per_track: int = Field(8, ge=1, description="Hard cap of crops sent for one track.")
+    result_timeout_s: float = Field(5.0, gt=0, description="Camera seconds a crop waits for its RESULT before the track may try again (a lost crop or reply).")
+    scene_cut_diff: float = Field(16.0, gt=0, le=255, description="Mean grey-level change (0-255) of a frame's thumbnail from the previous frame that counts as a scene cut: every track of the camera ends.")
+    appearance_split_distance: float = Field(0.3, gt=0, le=1, description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).")
 
     # --- observability ---
     result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")

@@ -1,15 +1,22 @@
-"""People tracking per camera (greedy IoU matching with a centroid fallback) and the
-crop policy that decides which face crops of a track go to the cloud.
+"""People tracking per camera (greedy IoU matching with a centroid fallback, identity-safe)
+and the crop policy that decides which face crops of a track go to the cloud.
 
-Crop policy (per track):
+Identity safety: a track never continues across a change of person. A scene cut ends every
+track of the camera (:class:`edge.appearance.SceneCutDetector`), and a track whose person box
+suddenly looks different (colour signature) is split: the old track ends, a new one starts.
+
+Crop policy (per track; anchor: Frigate's several attempts per tracked object):
 
 1. The first crop that passes the quality gate is sent at once (low latency).
-2. Afterwards the best crop seen is kept as a candidate; once ``resend_interval``
-   has passed since the last send it is sent if it is clearly better than every
-   crop sent so far (quality gain >= 10 %), or whatever its quality if the cloud
-   answered ``error`` last time.
-3. Nothing more once the cloud has answered ``recognised`` for the track, or after
-   ``max_crops`` crops.
+2. While a crop waits for its RESULT nothing else is sent; the best crop seen meanwhile
+   (quality: frontal pose, size, sharpness, detector score) is kept as the next candidate.
+3. After ``unknown`` / ``no_face`` / ``error`` the candidate goes out once ``retry_interval``
+   has passed since the last send, doubling the wait after each unknown (an unconfirmed
+   match is retried at once, the cloud needs a second look to confirm it), up to
+   ``max_attempts`` crops. Past that, only a clearly better crop (quality gain >= 25 %) is
+   sent, up to ``max_crops``.
+4. Nothing more once the cloud has answered ``recognised`` for the track.
+5. A RESULT that never comes (lost crop) frees the track after ``result_timeout``.
 
 Times are camera times in ms (``edge.pipeline.camera_time_ms``: the frame's ``meta.source_ms``,
 else ``ts.captured``), so the policy behaves the same however fast frames are processed.
@@ -23,9 +30,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
+from .appearance import APPEARANCE_SPLIT_DISTANCE, SceneCutDetector, blend_signatures, signature_distance
+
 Box = tuple[float, float, float, float]
 
-RESEND_MIN_GAIN = 1.10
+#: After ``max_attempts``, a crop must be this much better than every crop sent to go out.
+LATE_MIN_GAIN = 1.25
+#: Longest wait between two attempts (the doubling stops here).
+MAX_RETRY_WAIT_MS = 8000
+#: RESULT reasons that ask for another look soon (no backoff).
+CONFIRM_REASONS = frozenset({"unconfirmed"})
 
 #: A camera that sent nothing for this many (wall-clock) seconds and never sent END_OF_STREAM
 #: (a live camera that died, a one-off camera id) has its tracker forgotten.
@@ -66,22 +82,48 @@ class Track:
     best_sent_quality: float = 0.0
     recognised: bool = False
     last_status: str | None = None
+    last_reason: str | None = None
+    pending: bool = False  # a crop is out and its RESULT has not come back
+    unknowns: int = 0  # RESULTs other than recognised so far
     candidate: Candidate | None = field(default=None, repr=False)
+    signature: np.ndarray | None = field(default=None, repr=False)
 
 
 class IouTracker:
     """Tracks of one camera."""
 
-    def __init__(self, iou_threshold: float, ttl_ms: int, ids: itertools.count) -> None:
+    def __init__(
+        self,
+        iou_threshold: float,
+        ttl_ms: int,
+        ids: itertools.count,
+        split_distance: float = APPEARANCE_SPLIT_DISTANCE,
+        scene: SceneCutDetector | None = None,
+    ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
+        self.split_distance = split_distance
+        self.scene = scene or SceneCutDetector()
         self._ids = ids
         self.tracks: dict[int, Track] = {}
         self.last_time_ms: int | None = None
+        self.splits = 0
 
-    def update(self, boxes: list[Box], now_ms: int) -> tuple[list[Track], list[Track]]:
+    def end_all(self) -> list[Track]:
+        """End every track (a scene cut); returns them."""
+        ended = list(self.tracks.values())
+        self.tracks.clear()
+        return ended
+
+    def update(
+        self, boxes: list[Box], now_ms: int, signatures: list[np.ndarray | None] | None = None
+    ) -> tuple[list[Track], list[Track]]:
         """Match ``boxes`` to tracks (new tracks for the rest); expire unseen tracks.
-        Returns (the track of each box in order, the tracks that expired).
+        Returns (the track of each box in order, the tracks that ended: expired or split).
+
+        ``signatures`` (one per box, optional) are colour signatures: a match whose signature
+        is farther than ``split_distance`` from the track's is not the same person - the old
+        track ends and the box starts a new one.
 
         ``now_ms`` is the camera's time. If it goes backwards (the camera's stream restarted),
         every track expires: nothing seen before the restart can be matched reliably."""
@@ -114,17 +156,30 @@ class IouTracker:
                 _, ti = min(options)
                 assigned[bi] = live[ti]
                 used.add(ti)
+        signatures = signatures if signatures is not None else [None] * len(boxes)
+        ended = list(expired)
+        for bi, track in list(assigned.items()):
+            new, old = signatures[bi], track.signature
+            if new is not None and old is not None and signature_distance(new, old) > self.split_distance:
+                del assigned[bi]
+                self.tracks.pop(track.track_id, None)
+                ended.append(track)
+                self.splits += 1
         result = []
         for bi, box in enumerate(boxes):
             track = assigned.get(bi)
+            signature = signatures[bi]
             if track is None:
-                track = Track(track_id=next(self._ids), box=box, first_seen_ms=now_ms, last_seen_ms=now_ms)
+                track = Track(track_id=next(self._ids), box=box, first_seen_ms=now_ms, last_seen_ms=now_ms,
+                              signature=signature)
                 self.tracks[track.track_id] = track
             else:
                 track.box, track.last_seen_ms = box, now_ms
                 track.hits += 1
+                if signature is not None:
+                    track.signature = signature if track.signature is None else blend_signatures(track.signature, signature)
             result.append(track)
-        return result, expired
+        return result, ended
 
 
 class CropPolicy:
@@ -132,31 +187,50 @@ class CropPolicy:
 
     SEND, HOLD, SUPPRESS = "send", "hold", "suppress"
 
-    def __init__(self, resend_interval_ms: int, max_crops: int) -> None:
-        self.resend_interval_ms = resend_interval_ms
+    def __init__(
+        self,
+        retry_interval_ms: int = 1000,
+        max_crops: int = 8,
+        max_attempts: int = 4,
+        result_timeout_ms: int = 5000,
+    ) -> None:
+        self.retry_interval_ms = retry_interval_ms
         self.max_crops = max_crops
+        self.max_attempts = min(max_attempts, max_crops)
+        self.result_timeout_ms = result_timeout_ms
+
+    def retry_wait_ms(self, track: Track) -> int:
+        """Camera time to wait after the last send before the next attempt of ``track``."""
+        if track.last_reason in CONFIRM_REASONS or track.last_status == "error":
+            return self.retry_interval_ms
+        return min(MAX_RETRY_WAIT_MS, self.retry_interval_ms * 2 ** max(0, track.unknowns - 1))
 
     def offer(self, track: Track, candidate: Candidate, now_ms: int) -> tuple[str, Candidate | None]:
         """Offer this frame's crop of ``track``; returns (decision, the crop to send or None)."""
         if track.recognised or track.crops_sent >= self.max_crops:
             return self.SUPPRESS, None
-        if track.crops_sent == 0 and track.last_sent_ms is None:
+        if track.crops_sent == 0 and not track.pending:
             return self.SEND, candidate
         if track.candidate is None or candidate.quality > track.candidate.quality:
             track.candidate = candidate
         since = now_ms - (track.last_sent_ms if track.last_sent_ms is not None else now_ms)
-        if since < self.resend_interval_ms:
+        if track.pending:
+            if since < self.result_timeout_ms:
+                return self.HOLD, None
+            track.pending = False  # the RESULT was lost: the track may try again
+        if since < self.retry_wait_ms(track):
             return self.HOLD, None
         best = track.candidate
-        if track.last_status == "error" or best.quality >= track.best_sent_quality * RESEND_MIN_GAIN:
-            return self.SEND, best
-        return self.SUPPRESS, None
+        if track.crops_sent >= self.max_attempts and best.quality < track.best_sent_quality * LATE_MIN_GAIN:
+            return self.HOLD, None
+        return self.SEND, best
 
     @staticmethod
     def sent(track: Track, candidate: Candidate, now_ms: int) -> None:
-        """Record that ``candidate`` went out for ``track``."""
+        """Record that ``candidate`` went out for ``track`` (it now waits for the RESULT)."""
         track.crops_sent += 1
         track.last_sent_ms = now_ms
+        track.pending = True
         track.best_sent_quality = max(track.best_sent_quality, candidate.quality)
         if track.candidate is candidate:
             track.candidate = None
@@ -171,10 +245,14 @@ class TrackRegistry:
         ttl_ms: int,
         idle_camera_s: float = IDLE_CAMERA_S,
         monotonic: Callable[[], float] = time.monotonic,
+        split_distance: float = APPEARANCE_SPLIT_DISTANCE,
+        scene_cut_diff: float | None = None,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
         self.idle_camera_s = idle_camera_s
+        self.split_distance = split_distance
+        self.scene_cut_diff = scene_cut_diff
         self._monotonic = monotonic
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -192,7 +270,10 @@ class TrackRegistry:
             self._last_used[camera_id] = now
             tracker = self._cameras.get(camera_id)
             if tracker is None:
-                tracker = self._cameras[camera_id] = IouTracker(self.iou_threshold, self.ttl_ms, self._ids)
+                scene = SceneCutDetector() if self.scene_cut_diff is None else SceneCutDetector(self.scene_cut_diff)
+                tracker = self._cameras[camera_id] = IouTracker(
+                    self.iou_threshold, self.ttl_ms, self._ids, split_distance=self.split_distance, scene=scene
+                )
             return tracker
 
     def _prune_idle(self, now: float) -> None:
@@ -208,18 +289,21 @@ class TrackRegistry:
                 self._cameras.pop(camera_id, None)
                 self.cameras_forgotten += 1
 
-    def apply_result(self, camera_id: str, track_id: int, status: str) -> bool:
-        """Record the cloud's verdict on a track; True if the track is known."""
+    def apply_result(self, camera_id: str, track_id: int, status: str, reason: str | None = None) -> bool:
+        """Record the cloud's verdict on a track's last crop; True if the track is known."""
         with self.lock:
             tracker = self._cameras.get(camera_id)
             track = tracker.tracks.get(track_id) if tracker else None
             if track is None:
                 return False
-            track.last_status = status
+            track.last_status, track.last_reason = status, reason
+            track.pending = False
             if status == "recognised" and not track.recognised:
                 track.recognised = True
                 track.candidate = None
                 self.recognised_tracks += 1
+            elif status in ("unknown", "no_face"):
+                track.unknowns += 1
             return True
 
     def end_camera(self, camera_id: str) -> int:

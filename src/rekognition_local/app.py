@@ -40,11 +40,14 @@ StartResponse = Callable[..., Any]
 class RekognitionApp:
     """The WSGI callable: protocol, access check, per-request log line and metrics."""
 
-    def __init__(self, service: RekognitionService, settings: RekognitionSettings, logger: logging.Logger) -> None:
+    def __init__(
+        self, service: RekognitionService, settings: RekognitionSettings, logger: logging.Logger,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.service = service
         self.settings = settings
         self.logger = logger
-        self.metrics = Metrics()
+        self.metrics = metrics if metrics is not None else Metrics()
         self.access = AccessChecker(settings.access_keys)
         # base64 inflates by 4/3; leave room for the JSON around the image
         self.max_body = settings.max_image_bytes * 4 // 3 + 64 * 1024
@@ -142,13 +145,14 @@ def build(settings: RekognitionSettings, logger: logging.Logger | None = None) -
     """Load the models, open the store and assemble the WSGI app (raises ModelError if models are missing)."""
     logger = logger or logging.getLogger("rollcall.rekognition")
     paths = resolve_models(settings)
+    metrics = Metrics()  # shared by the HTTP front (requests, errors) and the engine (faces_below_min_size)
     engine = FaceEngine(
         paths, settings.inference_workers, settings.detect_max_side, settings.detect_score_threshold,
-        processes=settings.embedding_processes,
+        processes=settings.embedding_processes, min_face_px=settings.min_face_px, metrics=metrics,
     )
     store = FaceStore(settings.data_dir)
     service = RekognitionService(settings, engine, store)
-    return Components(RekognitionApp(service, settings, logger), service, engine, store)
+    return Components(RekognitionApp(service, settings, logger, metrics), service, engine, store)
 
 
 class RunningServer:

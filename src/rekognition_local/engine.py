@@ -22,9 +22,12 @@ import cv2
 import dlib
 import numpy as np
 
+from common.metrics import Metrics
+
 from .models import ModelPaths
 
 MIN_DETECT_SIDE = 320  # tiny images (face crops) are upscaled to this before detection
+MIN_FACE_REFERENCE = (1920, 1080)  # AWS: the minimum face size holds up to this image size, then grows with it
 CROP_PAD = 0.3  # border added when a tight face crop yields no detection
 EMBED_MARGIN = 0.6  # context kept around the face box for alignment
 EMBED_MAX_FACE = 400  # larger faces are downscaled to this before alignment (dlib's chip is 150 px)
@@ -48,6 +51,12 @@ def _process_ready(_: int) -> bool:
 
     time.sleep(0.2)  # long enough that every worker process gets one task
     return _process_models is not None
+
+
+def min_face_side(min_face_px: float, width: int, height: int) -> float:
+    """Shortest face-box side (px) kept in a ``width`` x ``height`` image: AWS's rule, scaled beyond 1920x1080."""
+    ref_width, ref_height = MIN_FACE_REFERENCE
+    return min_face_px * max(1.0, width / ref_width, height / ref_height)
 
 
 def _descriptor(predictor: object, recogniser: object, crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
@@ -74,9 +83,12 @@ class FaceModels:
     """One YuNet detector and one dlib predictor/ResNet; not thread-safe."""
 
     def __init__(
-        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: "EmbeddingProcesses | None" = None
+        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: "EmbeddingProcesses | None" = None,
+        min_face_px: int = 40, metrics: Metrics | None = None,
     ) -> None:
         self.max_side = max_side
+        self.min_face_px = min_face_px
+        self.metrics = metrics
         self.detector = cv2.FaceDetectorYN.create(str(paths.yunet), "", (320, 320), score_threshold, 0.3, 5000)
         self.executor = executor
         if executor is None:
@@ -84,10 +96,18 @@ class FaceModels:
             self.recogniser = dlib.face_recognition_model_v1(str(paths.face_recognition))
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
-        """Faces in ``image`` (BGR), largest first. Retries once on a padded copy when none is found."""
-        faces = self._detect_scaled(image)
-        if not faces:
-            faces = self._detect_padded(image)
+        """Faces in ``image`` (BGR) at least the minimum face size, largest first.
+
+        Retries once on a padded copy when the detector finds nothing. Faces whose box (in original
+        pixels) has a side shorter than :func:`min_face_side` are dropped, as AWS does not find them.
+        """
+        found = self._detect_scaled(image)
+        if not found:
+            found = self._detect_padded(image)
+        min_side = min_face_side(self.min_face_px, image.shape[1], image.shape[0])
+        faces = [face for face in found if min(face.box[2], face.box[3]) >= min_side]
+        if self.metrics is not None and len(faces) < len(found):
+            self.metrics.inc("faces_below_min_size", len(found) - len(faces))
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
@@ -200,7 +220,8 @@ class FaceEngine:
     """
 
     def __init__(
-        self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6, processes: int = 0
+        self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6,
+        processes: int = 0, min_face_px: int = 40, metrics: Metrics | None = None,
     ) -> None:
         self.executor: EmbeddingProcesses | None = None
         if processes > 0:
@@ -208,7 +229,7 @@ class FaceEngine:
             workers = max(workers, processes)
         self._pool: queue.Queue[FaceModels] = queue.Queue()
         for _ in range(workers):
-            self._pool.put(FaceModels(paths, max_side, score_threshold, self.executor))
+            self._pool.put(FaceModels(paths, max_side, score_threshold, self.executor, min_face_px, metrics))
 
     def close(self) -> None:
         """Stop the worker processes (if any)."""

@@ -41,6 +41,7 @@ class RekognitionSettings(RollcallSettings):
     # --- detection / matching ---
     detect_max_side: int = Field(1280, ge=160, le=8192, description="Images are downscaled so their longer side is at most this before face detection (embeddings use the full-resolution face).")
     detect_score_threshold: float = Field(0.6, ge=0.05, le=1.0, description="Minimum YuNet score (0-1) for a detected face.")
+    min_face_px: int = Field(40, ge=0, le=1080, description="Minimum face size as on AWS Rekognition (40x40 px in a 1920x1080 image): a face whose box has a side shorter than this x max(1, width/1920, height/1080) of the image is not detected (not searched, indexed or listed by DetectFaces). 0 = no minimum.")
     default_match_threshold: float = Field(80.0, ge=0, le=100, description="FaceMatchThreshold used when a request omits it (AWS default: 80).")
     max_image_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest accepted image (decoded bytes); larger -> ImageTooLargeException (AWS limit: 5 MB).")
 

@@ -1,0 +1,78 @@
+"""Who is who in one frame: each face goes to at most one person box.
+
+One global assignment per frame: every (face, person) pair whose face lies inside the
+(slightly enlarged) person box gets a cost - how far the face sits from the top centre of the
+box, where a head is - and pairs are taken cheapest first, each face and each box used once.
+So two overlapping person boxes never share a face, and the second face of a box holding two
+people becomes a subject of its own with a box derived from the face, instead of being lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .detection import Detection
+from .faces import Face
+
+Box = tuple[float, float, float, float]
+
+#: Margin around a person box (fraction of its size) inside which a face may belong to it.
+PERSON_MARGIN = 0.1
+
+
+@dataclass
+class Subject:
+    """One person to track in a frame: the box the tracker follows, its face and its detection."""
+
+    box: Box
+    face: Face | None
+    person: Detection | None
+
+
+def _centre(box: tuple[float, ...]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def face_cost(face: Face, person: Detection) -> float | None:
+    """How unlikely ``face`` is ``person``'s own face (None: outside the box)."""
+    x1, y1, x2, y2 = person.box
+    width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    fx, fy = _centre(face.box)
+    if not (x1 - PERSON_MARGIN * width <= fx <= x2 + PERSON_MARGIN * width
+            and y1 - PERSON_MARGIN * height <= fy <= y2 + PERSON_MARGIN * height):
+        return None
+    return abs(fx - (x1 + x2) / 2) / width + max(0.0, fy - y1) / height
+
+
+def box_around_face(face: Face, frame_width: int, frame_height: int) -> Box:
+    """A head-and-shoulders box for a face no person box claimed."""
+    x1, y1, x2, y2 = face.box
+    w, h = x2 - x1, y2 - y1
+    return (max(0.0, x1 - w), max(0.0, y1 - 0.5 * h), min(float(frame_width), x2 + w), min(float(frame_height), y2 + 2 * h))
+
+
+def assign_faces(persons: list[Detection], faces: list[Face], frame_width: int, frame_height: int) -> list[Subject]:
+    """Subjects of one frame: every person box (with its face, if one was assigned to it),
+    then every face no box took, with a box derived from the face."""
+    pairs = sorted(
+        (cost, fi, pi)
+        for fi, face in enumerate(faces)
+        for pi, person in enumerate(persons)
+        if (cost := face_cost(face, person)) is not None
+    )
+    face_of: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, fi, pi in pairs:
+        if pi not in face_of and fi not in taken:
+            face_of[pi] = fi
+            taken.add(fi)
+    subjects = [
+        Subject(box=person.box, face=faces[face_of[pi]] if pi in face_of else None, person=person)
+        for pi, person in enumerate(persons)
+    ]
+    subjects += [
+        Subject(box=box_around_face(face, frame_width, frame_height), face=face, person=None)
+        for fi, face in enumerate(faces)
+        if fi not in taken
+    ]
+    return subjects

@@ -1,0 +1,336 @@
+"""The attendance evaluation: one scenario through the real path, in one process.
+
+IoT camera pipeline (real source, fps cap, motion gate, JPEG) -> wire protocol -> edge frame
+processor (real person detector, YuNet faces, tracker, crop policy) -> wire protocol -> cloud
+attendance service -> the local Rekognition service over HTTP (boto3, as against AWS) ->
+RESULT back to the edge's tracks. Frames are handled one at a time, in order, so a run is
+deterministic and as fast as the CPU allows; times are the video's own (camera time).
+
+A scenario folder holds ``enroll/<student_id>/*.jpg|png``, one video (``video.*``: mp4, gif, ...
+or an image folder ``frames/``), ``expected.txt`` (student ids that must be marked present; every
+other enrolled student must not be) and optionally ``scenario.json`` (``appearances``: per
+student, the video intervals in seconds when they are visible).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloud.bootstrap import build_service
+from cloud.service import AttendanceService
+from cloud.settings import CloudSettings
+from common.clock import now_ms
+from common.metrics import Metrics
+from common.protocol import Message, MessageType, decode, encode
+from edge.detection import PersonDetector
+from edge.detectors import build_face_finder
+from edge.faces import QualityGate
+from edge.pipeline import FrameProcessor
+from edge.settings import EdgeSettings
+from edge.tracker import CropPolicy, TrackRegistry
+from iot.camera import CameraPipeline
+from iot.settings import camera_configs, load_iot_settings
+from iot.sources import SourceOptions, build_source
+from iot.timing import StoppableClock
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+VIDEO_SUFFIXES = {".mp4", ".gif", ".avi", ".mov", ".mkv", ".webm"}
+CLASSROOM_ID = "eval-room"
+CAMERA_ID = "eval-cam"
+#: Price of one SearchFacesByImage call (AWS list price, first million per month).
+DOLLARS_PER_CALL = 0.001
+
+
+class ScenarioError(ValueError):
+    """A scenario folder that cannot be evaluated (missing or inconsistent files)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario folder, read."""
+
+    name: str
+    path: Path
+    enroll: dict[str, list[Path]]
+    video: Path
+    expected: frozenset[str]
+    appearances: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+def _find_video(path: Path) -> Path:
+    candidates = [p for p in sorted(path.iterdir()) if p.is_file() and p.stem == "video" and p.suffix.lower() in VIDEO_SUFFIXES]
+    frames = path / "frames"
+    if frames.is_dir():
+        candidates.append(frames)
+    if len(candidates) != 1:
+        found = ", ".join(p.name for p in candidates) or "none"
+        raise ScenarioError(f"{path}: expected exactly one video (video.mp4/.gif/... or frames/), found {found}")
+    return candidates[0]
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a scenario folder (raises ScenarioError naming what is wrong)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ScenarioError(f"{path}: not a directory")
+    enroll_dir = path / "enroll"
+    if not enroll_dir.is_dir():
+        raise ScenarioError(f"{path}: no enroll/ folder")
+    enroll = {
+        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for d in sorted(enroll_dir.iterdir()) if d.is_dir()
+    }
+    empty = [sid for sid, photos in enroll.items() if not photos]
+    if not enroll or empty:
+        raise ScenarioError(f"{path}: enroll/ needs one folder of photos per student (empty: {', '.join(empty) or 'all'})")
+    expected_file = path / "expected.txt"
+    if not expected_file.is_file():
+        raise ScenarioError(f"{path}: no expected.txt")
+    expected = frozenset(
+        line.split("#", 1)[0].strip() for line in expected_file.read_text(encoding="utf-8").splitlines()
+    ) - {""}
+    unknown = sorted(expected - set(enroll))
+    if unknown:
+        raise ScenarioError(f"{path}: expected.txt names students with no enrolment photos: {', '.join(unknown)}")
+    appearances: dict[str, list[tuple[float, float]]] = {}
+    meta_file = path / "scenario.json"
+    if meta_file.is_file():
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            appearances = {sid: [(float(a), float(b)) for a, b in spans] for sid, spans in meta.get("appearances", {}).items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ScenarioError(f"{meta_file}: unreadable ({exc})") from None
+    return Scenario(path.name, path, enroll, _find_video(path), expected, appearances)
+
+
+@dataclass
+class CropRecord:
+    """One face crop the edge sent, and what the cloud answered."""
+
+    track_id: int
+    track_first_ms: int
+    camera_ms: int
+    status: str
+    reason: str | None
+    student_id: str | None
+    similarity: float | None
+    runner_up: float | None
+    candidate_id: str | None
+    face_px: int | None
+
+
+@dataclass
+class ScenarioResult:
+    """The verdict on one scenario."""
+
+    name: str
+    expected: list[str]
+    present: list[str]
+    missed: list[str]
+    false_accepts: list[str]
+    duplicate_records: list[str]
+    rekognition_calls: int
+    calls_per_present: float | None
+    seconds_to_present: dict[str, float | None]
+    video_s: float
+    frames_sent: int
+    frames_skipped: int
+    crops_sent: int
+    bytes_iot_to_edge: int
+    bytes_edge_to_cloud: int
+    wall_s: float
+    crops: list[CropRecord] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Every expected student present, nobody else, nobody twice, no error."""
+        return self.error is None and not self.missed and not self.false_accepts and not self.duplicate_records
+
+    def to_json(self, with_crops: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        data["passed"] = self.passed
+        if not with_crops:
+            data.pop("crops")
+        return data
+
+
+class CountingRecognizer:
+    """Wraps the cloud's recogniser and counts searches (Rekognition calls that cost money)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.searches = 0
+
+    def search(self, image: bytes) -> Any:
+        self.searches += 1
+        return self.inner.search(image)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class InProcessLink:
+    """The camera's sender: every frame crosses the wire protocol to the edge processor, every
+    crop crosses it to the cloud service, every RESULT comes back to the edge's tracks."""
+
+    def __init__(self, processor: FrameProcessor, service: AttendanceService) -> None:
+        self.processor = processor
+        self.service = service
+        self.crops: list[CropRecord] = []
+        self.bytes_up = 0
+        self.bytes_cloud = 0
+        self.last_frame_ms = 0
+
+    @staticmethod
+    def _wire(message: Message) -> tuple[Message, int]:
+        frames = encode(message)
+        return decode(frames), sum(len(f) for f in frames)
+
+    def send(self, message: Message) -> bool:
+        frame, size = self._wire(message)
+        self.bytes_up += size
+        frame.header.stamp("edge_received", now_ms())
+        if frame.header.type is MessageType.END_OF_STREAM:
+            self.processor.tracks.end_camera(frame.header.camera_id)
+            return True
+        source_ms = frame.header.meta.get("source_ms")
+        if isinstance(source_ms, int):
+            self.last_frame_ms = max(self.last_frame_ms, source_ms)
+        result = self.processor.process(frame)
+        for out in result.outgoing:
+            out.message.header.stamp("edge_sent", now_ms())
+            crop, crop_size = self._wire(out.message)
+            self.bytes_cloud += crop_size
+            with self.processor.tracks.lock:
+                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
+            reply, _ = self._wire(self.service.process_crop(crop))
+            meta = reply.header.meta
+            self.processor.tracks.apply_result(out.camera_id, meta["track_id"], meta["status"], meta.get("reason"))
+            quality = crop.header.meta.get("quality") or {}
+            self.crops.append(CropRecord(
+                track_id=out.track.track_id, track_first_ms=out.track.first_seen_ms, camera_ms=out.camera_time_ms,
+                status=meta["status"], reason=meta.get("reason"), student_id=meta.get("student_id"),
+                similarity=meta.get("similarity"), runner_up=meta.get("runner_up_similarity"),
+                candidate_id=meta.get("candidate_id"), face_px=quality.get("face_px"),
+            ))
+        return True
+
+
+class Evaluation:
+    """Runs scenarios against one Rekognition endpoint with one edge configuration."""
+
+    def __init__(
+        self,
+        rekognition_url: str,
+        edge_settings: EdgeSettings,
+        detector: PersonDetector,
+        work_dir: Path,
+        fps: float = 2.0,
+        threshold: float = 80.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.rekognition_url = rekognition_url
+        self.edge = edge_settings
+        self.detector = detector
+        self.work_dir = Path(work_dir)
+        self.fps = fps
+        self.threshold = threshold
+        self.log = logger or logging.getLogger("rollcall.eval")
+
+    def _service(self, scenario: Scenario) -> AttendanceService:
+        slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", scenario.name)[:40]
+        settings = CloudSettings(
+            rekognition_endpoint_url=self.rekognition_url, data_dir=self.work_dir / f"{slug}-{uuid.uuid4().hex[:6]}",
+            collection_id=f"eval-{slug}-{uuid.uuid4().hex[:8]}", match_threshold=self.threshold,
+            storage="sqlite", s3_bucket="", auto_open_session=False, detect_emotions=False,
+        )
+        return build_service(settings)
+
+    def _processor(self) -> FrameProcessor:
+        s = self.edge
+        return FrameProcessor(
+            detector=self.detector,
+            faces=build_face_finder(s),
+            tracks=TrackRegistry(s.track_iou, int(s.track_ttl_s * 1000), split_distance=s.appearance_split_distance,
+                                 scene_cut_diff=s.scene_cut_diff),
+            policy=CropPolicy(int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts,
+                              int(s.result_timeout_s * 1000)),
+            gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
+            metrics=Metrics(),
+            logger=self.log,
+            crop_padding=s.crop_padding,
+            jpeg_quality=s.crop_jpeg_quality,
+        )
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        """Enrol, open a session, play the video once through the pipeline, compare."""
+        started = time.monotonic()
+        service = self._service(scenario)
+        counting = CountingRecognizer(service.recognizer)
+        service.recognizer = counting
+        for student_id, photos in scenario.enroll.items():
+            service.create_student(student_id, student_id.replace("_", " ").title())
+            for photo in photos:
+                service.enrol_photo(student_id, photo.read_bytes())
+        service.create_classroom(CLASSROOM_ID, "Evaluation room")
+        session = service.open_session(CLASSROOM_ID, f"eval {scenario.name}")
+        link = InProcessLink(self._processor(), service)
+        pipeline = self._camera(scenario, link)
+        pipeline.run()
+        records = service.attendance_for_session(session.session_id)
+        return self._result(scenario, link, pipeline, records, counting.searches, time.monotonic() - started)
+
+    def _camera(self, scenario: Scenario, link: InProcessLink) -> CameraPipeline:
+        settings = load_iot_settings(source=str(scenario.video), fps=self.fps, realtime=False, loop=False,
+                                     camera_id=CAMERA_ID, classroom_id=CLASSROOM_ID, replicate=1, cameras=[])
+        config = camera_configs(settings)[0]
+        clock = StoppableClock()
+        pipeline = CameraPipeline(config, None, link, clock, self.log, frame_log_level=logging.DEBUG)
+        options = SourceOptions(loop=False, realtime=False, folder_interval_s=1.0 / (config.folder_fps or config.fps or 1.0))
+        pipeline.source = build_source(config.source, clock, options, pipeline.source_events())
+        return pipeline
+
+    def _result(self, scenario: Scenario, link: InProcessLink, pipeline: CameraPipeline, records: list[Any],
+                calls: int, wall_s: float) -> ScenarioResult:
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record.student_id] = counts.get(record.student_id, 0) + 1
+        present = set(counts)
+        true_present = present & scenario.expected
+        seconds: dict[str, float | None] = {}
+        for student_id in sorted(scenario.expected):
+            hit = next((c for c in link.crops if c.status == "recognised" and c.student_id == student_id), None)
+            if hit is None:
+                seconds[student_id] = None
+                continue
+            spans = scenario.appearances.get(student_id)
+            first = spans[0][0] if spans else hit.track_first_ms / 1000
+            seconds[student_id] = round(max(0.0, hit.camera_ms / 1000 - first), 2)
+        counters = pipeline.counters()
+        return ScenarioResult(
+            name=scenario.name,
+            expected=sorted(scenario.expected),
+            present=sorted(present),
+            missed=sorted(scenario.expected - present),
+            false_accepts=sorted(present - scenario.expected),
+            duplicate_records=sorted(s for s, n in counts.items() if n > 1),
+            rekognition_calls=calls,
+            calls_per_present=round(calls / len(true_present), 2) if true_present else None,
+            seconds_to_present=seconds,
+            video_s=round(link.last_frame_ms / 1000, 2),
+            frames_sent=counters.get("sent", 0),
+            frames_skipped=counters.get("skipped_rate", 0) + counters.get("skipped_motion", 0),
+            crops_sent=len(link.crops),
+            bytes_iot_to_edge=link.bytes_up,
+            bytes_edge_to_cloud=link.bytes_cloud,
+            wall_s=round(wall_s, 1),
+            crops=link.crops,
+        )
