@@ -516,7 +516,8 @@ class AttendanceService:
         log_event(log, "recognition_result", level=logging.WARNING if outcome.status == "error" else logging.INFO,
                   trace_id=crop.header.trace_id, msg_id=crop.header.msg_id, camera_id=crop.header.camera_id,
                   classroom_id=crop.header.classroom_id, status=outcome.status, student_id=meta["student_id"],
-                  similarity=meta["similarity"], reason=outcome.reason, detail=outcome.detail,
+                  similarity=meta["similarity"], runner_up_similarity=meta.get("runner_up_similarity"),
+                  candidate_id=outcome.candidate_id, reason=outcome.reason, detail=outcome.detail,
                   session_id=session_id, attempts=outcome.attempts, track_id=meta["track_id"])
         return Message(header=crop.header.derive(MessageType.RESULT, meta=meta))
 

@@ -1,0 +1,104 @@
+"""The decision rule: confident matches count at once, others need a second look of the track."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cloud.decision import MatchDecision
+from cloud.models import RecognitionOutcome
+from cloud.recognition import outcome_from_matches
+from cloud.service import AttendanceService
+from cloud.settings import CloudSettings
+from cloud.storage.evidence import LocalEvidenceStore
+from cloud.storage.sqlite import SQLiteStore
+from common.metrics import Metrics
+
+from .conftest import ImageMatchRecognizer, synthetic_face
+from .test_service import MsClock, crop
+
+
+def match(student: str, similarity: float, runner_up: float | None = None) -> RecognitionOutcome:
+    return RecognitionOutcome(status="recognised", student_id=student, similarity=similarity,
+                              runner_up_similarity=runner_up)
+
+
+def test_best_student_and_runner_up_from_search_matches() -> None:
+    matches = [
+        {"Similarity": 97.0, "Face": {"ExternalImageId": "ada", "FaceId": "f1"}},
+        {"Similarity": 95.0, "Face": {"ExternalImageId": "ada", "FaceId": "f2"}},  # same student: not a runner-up
+        {"Similarity": 61.0, "Face": {"ExternalImageId": "bob", "FaceId": "f3"}},
+    ]
+    outcome = outcome_from_matches(matches, 80.0)
+    assert (outcome.status, outcome.student_id, outcome.similarity, outcome.runner_up_similarity, outcome.face_id) == \
+        ("recognised", "ada", 97.0, 61.0, "f1")
+    below = outcome_from_matches([{"Similarity": 79.9, "Face": {"ExternalImageId": "ada"}}], 80.0)
+    assert (below.status, below.reason, below.similarity) == ("unknown", "no_match", 79.9)
+    assert outcome_from_matches([], 80.0).status == "unknown"
+
+
+def test_confident_match_is_accepted_at_once() -> None:
+    decision = MatchDecision(confident_similarity=90, min_margin=10)
+    assert decision.decide(("s", "cam", 1), match("ada", 99.0, 60.0)).status == "recognised"
+    assert decision.decide(("s", "cam", 2), match("ada", 95.0)).status == "recognised"  # nobody else close
+    assert decision.pending() == 0
+
+
+def test_weak_or_close_match_needs_an_agreeing_second_look() -> None:
+    decision = MatchDecision(confident_similarity=90, min_margin=10)
+    key = ("s", "cam", 1)
+    first = decision.decide(key, match("ada", 84.0))
+    assert (first.status, first.reason, first.candidate_id) == ("unknown", "unconfirmed", "ada")
+    second = decision.decide(key, match("ada", 86.0))
+    assert (second.status, second.student_id, second.reason) == ("recognised", "ada", "confirmed")
+    # A close call between two students is not confident either, and a disagreeing look restarts.
+    other = ("s", "cam", 2)
+    assert decision.decide(other, match("ada", 96.0, 91.0)).reason == "unconfirmed"
+    assert decision.decide(other, match("bob", 85.0)).reason == "unconfirmed"
+    assert decision.decide(other, match("bob", 88.0)).status == "recognised"
+
+
+def test_without_a_track_a_weak_match_is_never_confirmed() -> None:
+    decision = MatchDecision()
+    assert decision.decide(None, match("ada", 84.0)).status == "unknown"
+    assert decision.decide(None, match("ada", 84.0)).status == "unknown"
+
+
+def test_unconfirmed_candidates_expire_and_stay_bounded() -> None:
+    now = [0]
+    decision = MatchDecision(max_pending=3, pending_ttl_ms=1000, clock=lambda: now[0])
+    for track in range(5):
+        decision.decide(("s", "cam", track), match("ada", 84.0))
+    assert decision.pending() == 3
+    now[0] = 5000
+    assert decision.decide(("s", "cam", 4), match("ada", 84.0)).reason == "unconfirmed"  # the old one expired
+    assert decision.pending() == 1
+
+
+class WeakRecognizer(ImageMatchRecognizer):
+    """Says every face is 'ada' at 84: a weak match."""
+
+    def search(self, image: bytes) -> RecognitionOutcome:
+        self.calls["search"] += 1
+        return match("ada", 84.0, 40.0)
+
+
+def test_service_records_a_weak_match_only_when_the_track_confirms_it(tmp_path: Path) -> None:
+    recognizer = WeakRecognizer()
+    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), recognizer,
+                            CloudSettings(data_dir=tmp_path), metrics=Metrics(), clock=MsClock())
+    svc.create_student("ada", "Ada")
+    svc.create_classroom("room-1", "Room 1")
+    session = svc.open_session("room-1")
+    first: Any = svc.process_crop(crop(synthetic_face(1), track=3, msg_id="a-1")).header.meta
+    assert (first["status"], first["reason"], first["candidate_id"], first["student_id"]) == \
+        ("unknown", "unconfirmed", "ada", None)
+    assert svc.attendance_for_session(session.session_id) == []
+    other_track = svc.process_crop(crop(synthetic_face(1), track=4, msg_id="b-1")).header.meta
+    assert other_track["status"] == "unknown"  # another track's weak look confirms nothing
+    second = svc.process_crop(crop(synthetic_face(1), track=3, msg_id="a-2")).header.meta
+    assert (second["status"], second["student_id"]) == ("recognised", "ada")
+    [record] = svc.attendance_for_session(session.session_id)
+    assert record.sightings == 1
+    counters = svc.metrics()["counters"]
+    assert counters["matches_unconfirmed"] == 2 and counters["matches_confirmed"] == 1
