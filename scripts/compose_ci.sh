@@ -3,14 +3,17 @@
 #   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh:
 #      idempotent, under a second when ./models is current, re-exports a stale ONNX);
 #   2. build the images, `docker compose up -d` (the README's demo);
-#   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 900 s) until the API shows attendance for
-#      an enrolled demo student in the demo session;
+#   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 600 s) until the API shows EVERY enrolled demo
+#      student present in the demo session (the students camera shows all of them), and nobody else;
 #   4. collect_logs.sh + `python -m analysis`, check both produced output;
 #   5. always `docker compose down -v` (trap). Prints timings; on failure the containers' log tails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-TIMEOUT_S="${CI_ATTENDANCE_TIMEOUT_S:-900}"
+TIMEOUT_S="${CI_ATTENDANCE_TIMEOUT_S:-600}"
+ASSETS="${ROLLCALL_ASSETS_DIR:-../shared/assets}"
+ENROLLED=$(find "$ASSETS/faces/enroll" -mindepth 1 -maxdepth 1 -type d | wc -l)
+[ "$ENROLLED" -gt 0 ] || { echo "[compose_ci] no enrolled students in $ASSETS/faces/enroll" >&2; exit 1; }
 RUN_ID="${CI_RUN_ID:-ci-$(date -u +%Y%m%d-%H%M%S)}"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
@@ -55,18 +58,23 @@ say "docker compose up -d"
 docker compose up -d
 step "stack started (healthy dependencies, seed completed)"
 
-say "waiting up to ${TIMEOUT_S} s for attendance of an enrolled student in the demo session"
+say "waiting up to ${TIMEOUT_S} s until all $ENROLLED enrolled students are present in the demo session"
+wait_start=$(date +%s)
 docker compose run -T --rm --no-deps seed --api http://cloud:8080 wait-attendance \
-  --classroom "${ROLLCALL_DEMO_CLASSROOM_ID:-demo-101}" --min-records 1 --timeout "$TIMEOUT_S" --interval 5 \
+  --classroom "${ROLLCALL_DEMO_CLASSROOM_ID:-demo-101}" --min-records "$ENROLLED" --timeout "$TIMEOUT_S" --interval 5 \
   > "$REPO/res/collected_logs/$RUN_ID.attendance.json"
 "$PY" - "$REPO/res/collected_logs/$RUN_ID.attendance.json" <<'PYCHECK'
 import json, os, sys
 data = json.load(open(sys.argv[1]))
 enrolled = set(os.listdir(os.environ.get("ROLLCALL_ASSETS_DIR", "../shared/assets") + "/faces/enroll"))
-seen = {r["student_id"] for r in data["records"]}
-assert seen & enrolled, f"attendance {seen} has no enrolled demo student"
-print(f"[compose_ci] attendance in session {data['session_id']}: {sorted(seen)}", file=sys.stderr)
+ids = [r["student_id"] for r in data["records"]]
+seen = set(ids)
+assert len(ids) == len(seen), f"a student has two attendance records: {sorted(ids)}"
+assert seen == enrolled, f"present {sorted(seen)}; missing {sorted(enrolled - seen)}; not enrolled {sorted(seen - enrolled)}"
+print(f"[compose_ci] all {len(enrolled)} enrolled students present in session {data['session_id']}: {sorted(seen)}",
+      file=sys.stderr)
 PYCHECK
+say "all $ENROLLED students present $(( $(date +%s) - wait_start )) s after the stack was up"
 step "attendance shown by the API"
 
 sleep "${CI_EXTRA_RUN_S:-20}"  # a little more traffic for the analysis
