@@ -102,3 +102,23 @@ def test_service_records_a_weak_match_only_when_the_track_confirms_it(tmp_path: 
     assert record.sightings == 1
     counters = svc.metrics()["counters"]
     assert counters["matches_unconfirmed"] == 2 and counters["matches_confirmed"] == 1
+
+
+def test_a_track_whose_attempts_disagree_is_not_named() -> None:
+    decision = MatchDecision(confident_similarity=95, min_margin=10)
+    key = ("s", "cam", 9)
+    assert decision.decide(key, match("paul", 84.0)).reason == "unconfirmed"
+    # A confident-looking match that contradicts the track's earlier attempt is only a vote.
+    assert decision.decide(key, match("guido", 99.0)).reason == "unconfirmed"
+    assert decision.decide(key, match("guido", 99.0)).status == "recognised"  # now guido leads 2 to 1
+
+
+def test_faces_matching_nobody_count_against_a_weak_candidate() -> None:
+    decision = MatchDecision()
+    key = ("s", "cam", 5)
+    nobody = RecognitionOutcome(status="unknown", reason="no_match")
+    assert decision.decide(key, match("ada", 84.0)).reason == "unconfirmed"
+    assert decision.decide(key, nobody).status == "unknown"
+    assert decision.decide(key, nobody).status == "unknown"
+    assert decision.decide(key, match("ada", 84.0)).reason == "unconfirmed"  # 2 for ada, 2 for nobody
+    assert decision.decide(key, match("ada", 84.0)).status == "recognised"  # 3 to 2
