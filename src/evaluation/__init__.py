@@ -1,0 +1,1 @@
+"""Attendance evaluation suite: scenario folders, runner and report."""
