@@ -13,7 +13,9 @@
 #    (ROLLCALL_IOT_REALTIME=false), sampling ROLLCALL_LECTURE_FPS frames per second of video,
 #    then END_OF_STREAM;
 # 4. waits until that END_OF_STREAM has reached the cloud (/api/metrics streams_ended);
-# 5. closes the session and writes res/attendance-<classroom>-<UTC time>.csv.
+# 5. closes the session and writes res/attendance-<classroom>-<UTC time>.csv (the cloud's export; its
+#    last columns first_seen_video_s / last_seen_video_s give each student's first and last sighting
+#    as seconds into the video, from the crops' meta.camera_ms).
 # The stack is stopped at the end, also on failure (volumes kept), unless --keep-running.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -121,6 +121,11 @@ class Sighting(_Dict):
 
     ``sighting_id`` is the idempotency key (the crop's msg_id, or
     ``assign:<unknown_id>`` for a manual assignment).
+
+    ``source_ms`` is the position in the camera's own timeline (for a replayed
+    video: ms into the file), from the crop's ``meta.camera_ms``. It is kept only
+    when it is plausibly a video position, an int in [0, 10**11) (about 3 years);
+    live cameras send epoch ms there, which is left out (None).
     """
 
     sighting_id: str
@@ -133,11 +138,16 @@ class Sighting(_Dict):
     emotion: str | None = None
     trace_id: str | None = None
     face_id: str | None = None
+    source_ms: int | None = None
 
 
 @dataclass(frozen=True)
 class AttendanceRecord(_Dict):
-    """A student's presence in one session (aggregated sightings)."""
+    """A student's presence in one session (aggregated sightings).
+
+    ``first_source_ms`` / ``last_source_ms``: min / max ``Sighting.source_ms`` over
+    the sightings that have one (seconds into a recorded video); None if none has.
+    """
 
     session_id: str
     student_id: str
@@ -149,6 +159,8 @@ class AttendanceRecord(_Dict):
     sightings: int
     emotion: str | None = None
     name: str | None = None
+    first_source_ms: int | None = None
+    last_source_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -389,18 +389,24 @@ class AttendanceService:
 
     def export_csv(self, session_id: str) -> str:
         """The session's attendance as CSV text; also stored in the evidence store
-        (S3 ``<prefix>exports/`` when configured, else ``<data_dir>/exports``)."""
+        (S3 ``<prefix>exports/`` when configured, else ``<data_dir>/exports``).
+
+        The last two columns, ``first_seen_video_s`` / ``last_seen_video_s``, are the
+        first / last sighting as seconds into the camera's video (1 decimal; empty
+        when unknown, e.g. live cameras)."""
         session = self.get_session(session_id)
         records = self.attendance_for_session(session_id)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["session_id", "classroom_id", "session_name", "student_id", "name", "first_seen", "last_seen",
-                         "camera_id", "best_similarity", "sightings", "evidence_ref"])
+                         "camera_id", "best_similarity", "sightings", "evidence_ref",
+                         "first_seen_video_s", "last_seen_video_s"])
         for r in records:
             writer.writerow([_csv_safe(v) for v in (
                 session.session_id, session.classroom_id, session.name, r.student_id, r.name or "",
                 iso(r.first_seen_ms), iso(r.last_seen_ms), r.camera_id,
                 "" if r.best_similarity is None else f"{r.best_similarity:.2f}", r.sightings, r.evidence_ref or "",
+                *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
             )])
         text = buffer.getvalue()
         try:
@@ -649,6 +655,12 @@ class AttendanceService:
         ref = evidence_ref_for(f"crop:{header.msg_id}", encoding)
         self.evidence.put(ref, message.image or b"")
         seen = header.ts.get("captured", header.ts["cloud_received"])
+        # meta.camera_ms is the camera's own timeline: ms into the file for a replayed
+        # video, epoch ms for a live camera. Keep it only when it is plausibly a video
+        # position (an int in [0, 10**11), i.e. under ~3 years); epoch times are dropped.
+        camera_ms = header.meta.get("camera_ms")
+        source_ms = camera_ms if isinstance(camera_ms, int) and not isinstance(camera_ms, bool) \
+            and 0 <= camera_ms < 10**11 else None
         sighting = Sighting(
             sighting_id=header.msg_id,
             session_id=session.session_id,
@@ -660,6 +672,7 @@ class AttendanceService:
             emotion=emotion,
             trace_id=header.trace_id,
             face_id=outcome.face_id,
+            source_ms=source_ms,
         )
         new = self.store.record_sighting(sighting)
         header.stamp("recorded", self.clock())

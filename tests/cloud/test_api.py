@@ -357,14 +357,14 @@ def test_attendance_after_a_recognised_crop(env):
 def test_csv_export(env):
     client, service, recognizer, session = enrolled_with_session(env)
     crop = make_jpeg(11)
-    recognizer.shows(crop, "s1", 91.0)
+    recognizer.shows(crop, "s1", 96.0)  # confident (>= 95): recorded at once
     service.process_crop(face_crop(crop, "room-1"))
     response = client.get(f"/api/sessions/{session['session_id']}/attendance.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="attendance-{session["session_id"]}.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [(r["student_id"], r["name"], r["best_similarity"]) for r in rows] == [("s1", "Ada Lovelace", "91.00")]
+    assert [(r["student_id"], r["name"], r["best_similarity"]) for r in rows] == [("s1", "Ada Lovelace", "96.00")]
 
 
 def test_unknown_face_review(env):

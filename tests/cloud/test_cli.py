@@ -105,7 +105,7 @@ def test_export_csv(tmp_path, fake_service, capsys):
     service.enrol_photo("s1", make_jpeg(1))
     session = service.open_session("room-1")
     crop = make_jpeg(5)
-    recognizer.shows(crop, "s1", 93.0)
+    recognizer.shows(crop, "s1", 96.0)  # confident (>= 95): recorded at once
     service.process_crop(face_crop(crop, "room-1"))
 
     assert cli.main(["export-csv", session.session_id]) == 0

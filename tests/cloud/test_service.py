@@ -53,8 +53,11 @@ def svc(tmp_path: Path, recognizer: ImageMatchRecognizer, clock: MsClock) -> Att
                         data_dir=tmp_path)
 
 
-def crop(image: bytes, classroom: str = "room-1", camera: str = "cam-1", track: int = 7, msg_id: str | None = None) -> Message:
+def crop(image: bytes, classroom: str = "room-1", camera: str = "cam-1", track: int = 7, msg_id: str | None = None,
+         camera_ms: Any = None) -> Message:
     fields: dict[str, Any] = {"meta": {"track_id": track}, "ts": {"captured": T0 - 500, "edge_sent": T0 - 100}}
+    if camera_ms is not None:
+        fields["meta"]["camera_ms"] = camera_ms
     if msg_id:
         fields["msg_id"] = msg_id
     return make_image_message(MessageType.FACE_CROP, image, 96, 96, camera, classroom, **fields)
@@ -400,6 +403,33 @@ def test_crop_flow_on_every_backend(store: Any, evidence: Any, recognizer: Image
     assert svc.get_evidence(record.evidence_ref)[:2] == b"\xff\xd8"
     assert [u.unknown_id for u in svc.list_unknown_faces()] == [r.header.meta["unknown_id"]]
     assert "ada" in svc.export_csv(session.session_id)
+
+
+def test_video_position_in_record_and_csv_on_every_backend(store: Any, tmp_path: Path, recognizer: ImageMatchRecognizer,
+                                                          clock: MsClock) -> None:
+    svc = make_service(store, LocalEvidenceStore(tmp_path), recognizer, clock)
+    enrolled(svc, "ada", seed=1)
+    enrolled(svc, "bob", seed=2)
+    svc.create_classroom("room-1", "Room 1")
+    session = svc.open_session("room-1")
+    # ada: two crops of a replayed video (meta.camera_ms = ms into the file)
+    svc.process_crop(crop(synthetic_face(1, noise=3), msg_id="a1", camera_ms=12_300))
+    svc.process_crop(crop(synthetic_face(1, noise=3), msg_id="a2", camera_ms=45_000))
+    # bob: a live camera (camera_ms is epoch ms) and malformed values: no video position
+    for msg_id, camera_ms in (("b1", T0 - 500), ("b2", -1), ("b3", True), ("b4", "12"), ("b5", 10**11)):
+        svc.process_crop(crop(synthetic_face(2, noise=3), msg_id=msg_id, camera_ms=camera_ms))
+    records = {r.student_id: r for r in svc.attendance_for_session(session.session_id)}
+    assert (records["ada"].first_source_ms, records["ada"].last_source_ms, records["ada"].sightings) == (12_300, 45_000, 2)
+    assert (records["bob"].first_source_ms, records["bob"].last_source_ms, records["bob"].sightings) == (None, None, 5)
+    assert svc.store.get_sighting("a1").source_ms == 12_300 and svc.store.get_sighting("b1").source_ms is None
+    assert records["ada"].to_dict()["first_source_ms"] == 12_300  # the JSON API's dict carries the new fields
+    text = svc.export_csv(session.session_id)
+    header = text.splitlines()[0].split(",")
+    assert header == ["session_id", "classroom_id", "session_name", "student_id", "name", "first_seen", "last_seen",
+                      "camera_id", "best_similarity", "sightings", "evidence_ref", "first_seen_video_s", "last_seen_video_s"]
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert (rows["ada"]["first_seen_video_s"], rows["ada"]["last_seen_video_s"]) == ("12.3", "45.0")
+    assert (rows["bob"]["first_seen_video_s"], rows["bob"]["last_seen_video_s"]) == ("", "")
 
 
 def test_internal_failure_fails_closed_and_logs(svc: AttendanceService, caplog: pytest.LogCaptureFixture) -> None:

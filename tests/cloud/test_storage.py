@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -99,6 +100,56 @@ def test_record_sighting_folds_and_is_idempotent(store) -> None:
     assert store.record_sighting(sighting("assign:u1", t=4000, sim=None)) is True
     [record] = store.attendance_for_session("S1")
     assert (record.sightings, record.last_seen_ms, record.evidence_ref) == (4, 4000, evidence_ref_for("m3"))
+
+
+def test_record_sighting_folds_video_position(store) -> None:
+    def at(sid: str, t: int, source_ms: int | None, student: str = "s1") -> Sighting:
+        return dataclasses.replace(sighting(sid, t=t, sim=90.0, student=student), source_ms=source_ms)
+
+    assert store.record_sighting(at("v1", 5000, None)) is True  # e.g. a manual assignment: no video position
+    assert store.record_sighting(at("v2", 6000, 45_000)) is True
+    assert store.record_sighting(at("v3", 7000, 12_300)) is True  # out of order: earlier in the video
+    assert store.record_sighting(at("v4", 8000, None)) is True
+    assert store.record_sighting(at("v3", 7000, 1)) is False  # duplicate: nothing changes
+    assert store.record_sighting(at("w1", 5000, None, student="s2")) is True
+    records = {r.student_id: r for r in store.attendance_for_session("S1")}
+    assert (records["s1"].first_source_ms, records["s1"].last_source_ms, records["s1"].sightings) == (12_300, 45_000, 4)
+    assert (records["s2"].first_source_ms, records["s2"].last_source_ms) == (None, None)
+    assert store.get_sighting("v2").source_ms == 45_000 and store.get_sighting("v1").source_ms is None
+    assert [r.first_source_ms for r in store.attendance_for_student("s1")] == [12_300]
+
+
+def test_sqlite_opens_a_database_with_the_old_schema(tmp_path) -> None:
+    import sqlite3
+
+    from cloud.storage.sqlite import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE sightings (
+            sighting_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, student_id TEXT NOT NULL, camera_id TEXT NOT NULL,
+            seen_ms INTEGER NOT NULL, similarity REAL, evidence_ref TEXT, emotion TEXT, trace_id TEXT, face_id TEXT);
+        CREATE TABLE attendance (
+            session_id TEXT NOT NULL, student_id TEXT NOT NULL, first_seen_ms INTEGER NOT NULL,
+            last_seen_ms INTEGER NOT NULL, camera_id TEXT NOT NULL, best_similarity REAL, evidence_ref TEXT,
+            emotion TEXT, sightings INTEGER NOT NULL, PRIMARY KEY (session_id, student_id));
+        INSERT INTO sightings VALUES ('old', 'S1', 's1', 'cam1', 1000, 90.0, 'ref', NULL, 'tr', NULL);
+        INSERT INTO attendance VALUES ('S1', 's1', 1000, 1000, 'cam1', 90.0, 'ref', NULL, 1);
+    """)
+    db.commit()
+    db.close()
+    for _ in range(2):  # migrating twice is harmless
+        store = SQLiteStore(path)
+        store.close()
+    store = SQLiteStore(path)
+    [record] = store.attendance_for_session("S1")
+    assert (record.sightings, record.first_source_ms, record.last_source_ms) == (1, None, None)
+    assert store.get_sighting("old").source_ms is None
+    assert store.record_sighting(dataclasses.replace(sighting("new", t=2000, sim=95.0), source_ms=30_000)) is True
+    [record] = store.attendance_for_session("S1")
+    assert (record.sightings, record.first_source_ms, record.last_source_ms, record.last_seen_ms) == (2, 30_000, 30_000, 2000)
+    store.close()
 
 
 def test_record_sighting_concurrent_duplicates_count_once(store) -> None:

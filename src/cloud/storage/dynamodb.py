@@ -284,6 +284,12 @@ class DynamoDBStore(AttendanceStore):
         self._conditional_update("attendance", key, "SET last_seen_ms = :t", "last_seen_ms < :t", {":t": t})
         self._conditional_update("attendance", key, "SET first_seen_ms = :t, camera_id = :c", "first_seen_ms > :t",
                                  {":t": t, ":c": sighting.camera_id})
+        if sighting.source_ms is not None:  # video position: min / max over the sightings that have one
+            s = sighting.source_ms
+            self._conditional_update("attendance", key, "SET last_source_ms = :s",
+                                     "attribute_not_exists(last_source_ms) OR last_source_ms < :s", {":s": s})
+            self._conditional_update("attendance", key, "SET first_source_ms = :s",
+                                     "attribute_not_exists(first_source_ms) OR first_source_ms > :s", {":s": s})
         best: dict[str, Any] = {"evidence_ref": sighting.evidence_ref, "emotion": sighting.emotion}
         if sighting.similarity is not None:
             best["best_similarity"] = sighting.similarity

@@ -26,11 +26,12 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_classroom ON sessions (classroom_id, starts_ms);
 CREATE TABLE IF NOT EXISTS sightings (
     sighting_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, student_id TEXT NOT NULL, camera_id TEXT NOT NULL,
-    seen_ms INTEGER NOT NULL, similarity REAL, evidence_ref TEXT, emotion TEXT, trace_id TEXT, face_id TEXT);
+    seen_ms INTEGER NOT NULL, similarity REAL, evidence_ref TEXT, emotion TEXT, trace_id TEXT, face_id TEXT,
+    source_ms INTEGER);
 CREATE TABLE IF NOT EXISTS attendance (
     session_id TEXT NOT NULL, student_id TEXT NOT NULL, first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
     camera_id TEXT NOT NULL, best_similarity REAL, evidence_ref TEXT, emotion TEXT, sightings INTEGER NOT NULL,
-    PRIMARY KEY (session_id, student_id));
+    first_source_ms INTEGER, last_source_ms INTEGER, PRIMARY KEY (session_id, student_id));
 CREATE INDEX IF NOT EXISTS attendance_by_student ON attendance (student_id);
 CREATE TABLE IF NOT EXISTS unknown_faces (
     unknown_id TEXT PRIMARY KEY, session_id TEXT, classroom_id TEXT NOT NULL, camera_id TEXT NOT NULL,
@@ -39,13 +40,27 @@ CREATE TABLE IF NOT EXISTS unknown_faces (
 CREATE INDEX IF NOT EXISTS unknown_by_status ON unknown_faces (status, seen_ms);
 """
 
+# Columns added after the first release: (table, column, type). Databases created
+# before them get them with ALTER TABLE when opened (existing rows read NULL).
+MIGRATIONS = (
+    ("sightings", "source_ms", "INTEGER"),
+    ("attendance", "first_source_ms", "INTEGER"),
+    ("attendance", "last_source_ms", "INTEGER"),
+)
+
 # Fold one sighting into the (session, student) record: earliest first seen (and
-# its camera), latest last seen, best similarity (and its crop + emotion).
+# its camera), latest last seen, best similarity (and its crop + emotion), and the
+# earliest / latest video position among sightings that have one (NULLs ignored).
 UPSERT_ATTENDANCE = """
 INSERT INTO attendance (session_id, student_id, first_seen_ms, last_seen_ms, camera_id, best_similarity,
-                        evidence_ref, emotion, sightings)
-VALUES (:session_id, :student_id, :seen_ms, :seen_ms, :camera_id, :similarity, :evidence_ref, :emotion, 1)
+                        evidence_ref, emotion, sightings, first_source_ms, last_source_ms)
+VALUES (:session_id, :student_id, :seen_ms, :seen_ms, :camera_id, :similarity, :evidence_ref, :emotion, 1,
+        :source_ms, :source_ms)
 ON CONFLICT (session_id, student_id) DO UPDATE SET
+    first_source_ms = min(coalesce(first_source_ms, excluded.first_source_ms),
+                          coalesce(excluded.first_source_ms, first_source_ms)),
+    last_source_ms = max(coalesce(last_source_ms, excluded.last_source_ms),
+                         coalesce(excluded.last_source_ms, last_source_ms)),
     camera_id = CASE WHEN excluded.first_seen_ms < first_seen_ms THEN excluded.camera_id ELSE camera_id END,
     first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
     last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
@@ -77,6 +92,19 @@ class SQLiteStore(AttendanceStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns of :data:`MIGRATIONS` that an older database lacks."""
+        with self._lock:
+            for table, column, kind in MIGRATIONS:
+                columns = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+                if column not in columns:
+                    try:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                        if "duplicate column" not in str(exc):
+                            raise
 
     # ------------------------------------------------------------ plumbing
     def _all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
@@ -185,8 +213,10 @@ class SQLiteStore(AttendanceStore):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO sightings VALUES (:sighting_id, :session_id, :student_id, :camera_id,"
-                    " :seen_ms, :similarity, :evidence_ref, :emotion, :trace_id, :face_id)", params)
+                    "INSERT OR IGNORE INTO sightings (sighting_id, session_id, student_id, camera_id, seen_ms,"
+                    " similarity, evidence_ref, emotion, trace_id, face_id, source_ms) VALUES (:sighting_id,"
+                    " :session_id, :student_id, :camera_id, :seen_ms, :similarity, :evidence_ref, :emotion,"
+                    " :trace_id, :face_id, :source_ms)", params)
                 if cursor.rowcount == 0:
                     self._db.execute("ROLLBACK")
                     return False
