@@ -15,6 +15,9 @@ Crop policy (see docs/cloud.md):
   stored (no biometric processing outside class time, no cost); the RESULT is
   ``unknown`` with ``reason: no_open_session`` and ``session_id: null``; counted.
   ``auto_open_session`` opens a session instead (demo mode).
+* ``meta.purpose == "evidence"`` (a face the edge found too small to recognise) -> stored as an
+  unknown face with reason ``too_small``, never searched.
+* A match that is not confident needs the track's attempts to agree (:mod:`cloud.decision`).
 * Recognised -> attendance record (first/last seen, best similarity + its crop,
   sightings). No match -> unknown face kept for review. No face -> counted only.
   Any recognition error fails closed (``error``), counted, nothing recorded.
@@ -622,6 +625,12 @@ class AttendanceService:
             self.stats.inc("crops_no_open_session")
             outcome = RecognitionOutcome(status="unknown", reason="no_open_session", attempts=0)
             return self._reply(message, outcome, None)
+
+        if header.meta.get("purpose") == "evidence":
+            # A face the edge found too small to recognise: kept for review, never searched.
+            self.stats.inc("evidence_crops")
+            return self._record_unknown(message, RecognitionOutcome(status="unknown", reason="too_small", attempts=0),
+                                        session, header.image.encoding if header.image else "jpeg")
 
         started = time.perf_counter()
         with traced(header.trace_id):

@@ -39,6 +39,7 @@ class Outgoing:
     track: Track
     candidate: Candidate
     camera_time_ms: int
+    evidence: bool = False  # a face too small to search: stored by the cloud for review, never searched
 
 
 @dataclass
@@ -67,6 +68,7 @@ class FrameProcessor:
         logger: logging.Logger,
         crop_padding: float = 0.25,
         jpeg_quality: int = 90,
+        send_evidence: bool = True,
     ) -> None:
         self.detector = detector
         self.faces = faces
@@ -77,6 +79,7 @@ class FrameProcessor:
         self.log = logger
         self.crop_padding = crop_padding
         self.jpeg_quality = jpeg_quality
+        self.send_evidence = send_evidence
 
     def process(self, frame_msg: Message) -> FrameResult:
         """Detect, track and pick crops for one FRAME. Corrupt JPEGs are counted, not raised."""
@@ -131,6 +134,12 @@ class FrameProcessor:
                 reason = self.gate.reason_to_reject(face)
                 if reason is not None:
                     self.metrics.inc(f"faces_rejected_{reason}")
+                    if reason == "too_small" and self.send_evidence and not track.evidence_sent and not track.crops_sent:
+                        track.evidence_sent = True
+                        message = self._build(frame_msg, frame, subject, face, track.track_id, purpose="evidence")
+                        result.outgoing.append(Outgoing(message=message, camera_id=header.camera_id, track=track,
+                                                        candidate=Candidate(0.0, message), camera_time_ms=camera_time,
+                                                        evidence=True))
                     continue
                 candidate = Candidate(quality=face.quality(), payload=(frame_msg, frame, subject, face, track.track_id))
                 decision, chosen = self.policy.offer(track, candidate, camera_time)
@@ -148,8 +157,10 @@ class FrameProcessor:
                 )
         return result
 
-    def _build(self, frame_msg: Message, frame: np.ndarray, subject: Subject, face: Face, track_id: int) -> Message:
-        """The FACE_CROP message for one face (JPEG crop + boxes + quality)."""
+    def _build(self, frame_msg: Message, frame: np.ndarray, subject: Subject, face: Face, track_id: int,
+               purpose: str = "recognition") -> Message:
+        """The FACE_CROP message for one face (JPEG crop + boxes + quality). ``purpose`` is
+        ``recognition``, or ``evidence`` for a face too small to search (kept for review only)."""
         crop = crop_face(frame, face.box, self.crop_padding)
         jpeg = encode_jpeg(crop, self.jpeg_quality)
         height, width = frame.shape[:2]
@@ -167,6 +178,7 @@ class FrameProcessor:
                 "frame_size": [width, height],
                 "frame_msg_id": frame_msg.header.msg_id,
                 "camera_ms": camera_time_ms(frame_msg.header),
+                "purpose": purpose,
             },
         )
         return Message(header=header, payloads=[jpeg])

@@ -85,6 +85,7 @@ class EdgeService:
             logger=self.log,
             crop_padding=s.crop_padding,
             jpeg_quality=s.crop_jpeg_quality,
+            send_evidence=s.evidence_small_faces,
         )
 
     # --- lifecycle ---------------------------------------------------------------
@@ -195,9 +196,12 @@ class EdgeService:
             self.metrics.inc("crops_dropped_cloud_busy")
             log_event(self.log, "crop_dropped", level=logging.WARNING, trace_id=header.trace_id, camera_id=out.camera_id, track_id=out.track.track_id, reason="cloud_busy")
             return
-        with self.tracks.lock:
-            CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
-        self.metrics.inc("crops_sent")
+        if out.evidence:
+            self.metrics.inc("evidence_crops_sent")
+        else:
+            with self.tracks.lock:
+                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
+            self.metrics.inc("crops_sent")
         log_event(
             self.log,
             "crop_sent",
@@ -207,6 +211,7 @@ class EdgeService:
             msg_id=header.msg_id,
             track_id=out.track.track_id,
             crop_n=out.track.crops_sent,
+            purpose="evidence" if out.evidence else "recognition",
             face_score=header.meta.get("face_score"),
             quality=header.meta.get("quality"),
             ts=header.ts,

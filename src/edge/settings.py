@@ -49,6 +49,7 @@ class EdgeSettings(RollcallSettings):
     face_score_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum YuNet face confidence.")
     min_face_px: int = Field(40, ge=1, description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.")
     face_max_side: int = Field(1920, ge=320, le=8192, description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy (bounded time and memory).")
+    evidence_small_faces: bool = Field(True, description="Send one crop per track of a face below `min_face_px` as evidence: the cloud stores it as an unknown face (reason `too_small`) for review during an open session and never searches it.")
     min_blur: float = Field(20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending.")
     crop_padding: float = Field(0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size.")
     crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")

@@ -17,6 +17,8 @@ Crop policy (per track; anchor: Frigate's several attempts per tracked object):
    sent, up to ``max_crops``.
 4. Nothing more once the cloud has answered ``recognised`` for the track.
 5. A RESULT that never comes (lost crop) frees the track after ``result_timeout``.
+6. A face below the recognition minimum is never searched; one crop of it per track may go out
+   as *evidence* (stored by the cloud for review, reason ``too_small``), outside this policy.
 
 Times are camera times in ms (``edge.pipeline.camera_time_ms``: the frame's ``meta.source_ms``,
 else ``ts.captured``), so the policy behaves the same however fast frames are processed.
@@ -40,6 +42,8 @@ Box = tuple[float, float, float, float]
 LATE_MIN_GAIN = 1.25
 #: Longest wait between two attempts (the doubling stops here).
 MAX_RETRY_WAIT_MS = 8000
+#: RESULT reason of an evidence crop (a face too small to search, stored for review only).
+EVIDENCE_REASON = "too_small"
 #: RESULT reasons that ask for another look soon (no backoff).
 CONFIRM_REASONS = frozenset({"unconfirmed"})
 
@@ -85,6 +89,7 @@ class Track:
     last_reason: str | None = None
     pending: bool = False  # a crop is out and its RESULT has not come back
     unknowns: int = 0  # RESULTs other than recognised so far
+    evidence_sent: bool = False  # the one evidence crop of a face too small to search went out
     candidate: Candidate | None = field(default=None, repr=False)
     signature: np.ndarray | None = field(default=None, repr=False)
 
@@ -296,6 +301,8 @@ class TrackRegistry:
             track = tracker.tracks.get(track_id) if tracker else None
             if track is None:
                 return False
+            if reason == EVIDENCE_REASON:
+                return True  # the answer to an evidence crop: nothing was searched, nothing to decide
             track.last_status, track.last_reason = status, reason
             track.pending = False
             if status == "recognised" and not track.recognised:

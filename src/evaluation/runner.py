@@ -143,6 +143,7 @@ class ScenarioResult:
     frames_sent: int
     frames_skipped: int
     crops_sent: int
+    evidence_crops: int
     bytes_iot_to_edge: int
     bytes_edge_to_cloud: int
     wall_s: float
@@ -188,6 +189,7 @@ class InProcessLink:
         self.bytes_up = 0
         self.bytes_cloud = 0
         self.last_frame_ms = 0
+        self.evidence_crops = 0
 
     @staticmethod
     def _wire(message: Message) -> tuple[Message, int]:
@@ -209,6 +211,10 @@ class InProcessLink:
             out.message.header.stamp("edge_sent", now_ms())
             crop, crop_size = self._wire(out.message)
             self.bytes_cloud += crop_size
+            if out.evidence:
+                self.evidence_crops += 1
+                self.service.process_crop(crop)
+                continue
             with self.processor.tracks.lock:
                 CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
             reply, _ = self._wire(self.service.process_crop(crop))
@@ -268,6 +274,7 @@ class Evaluation:
             logger=self.log,
             crop_padding=s.crop_padding,
             jpeg_quality=s.crop_jpeg_quality,
+            send_evidence=s.evidence_small_faces,
         )
 
     def run(self, scenario: Scenario) -> ScenarioResult:
@@ -329,6 +336,7 @@ class Evaluation:
             frames_sent=counters.get("sent", 0),
             frames_skipped=counters.get("skipped_rate", 0) + counters.get("skipped_motion", 0),
             crops_sent=len(link.crops),
+            evidence_crops=link.evidence_crops,
             bytes_iot_to_edge=link.bytes_up,
             bytes_edge_to_cloud=link.bytes_cloud,
             wall_s=round(wall_s, 1),

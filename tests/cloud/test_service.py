@@ -446,3 +446,20 @@ def test_internal_failure_fails_closed_and_logs(svc: AttendanceService, caplog: 
         result = svc.process_crop(crop(synthetic_face(4)))
     assert (result.header.meta["status"], result.header.meta["reason"]) == ("error", "internal")
     assert any(getattr(r, "event", None) == "crop_processing_failed" and "disk full" in r.traceback for r in caplog.records)
+
+
+def test_evidence_crop_is_kept_for_review_and_never_searched(svc: AttendanceService,
+                                                             recognizer: ImageMatchRecognizer) -> None:
+    enrolled(svc)
+    svc.create_classroom("room-1", "Room 1")
+    session = svc.open_session("room-1")
+    message = crop(synthetic_face(1, noise=6), msg_id="tiny-1")
+    message.header.meta["purpose"] = "evidence"
+    meta = svc.process_crop(message).header.meta
+    assert (meta["status"], meta["reason"], meta["student_id"], meta["session_id"]) == \
+        ("unknown", "too_small", None, session.session_id)
+    assert recognizer.calls["search"] == 0  # a face too small to recognise is never searched
+    [unknown] = svc.list_unknown_faces()
+    assert (unknown.reason, unknown.msg_id) == ("too_small", "tiny-1")
+    assert svc.attendance_for_session(session.session_id) == []
+    assert svc.metrics()["counters"]["evidence_crops"] == 1
