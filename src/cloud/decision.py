@@ -8,7 +8,9 @@ earlier attempt of the same track named someone else. Any other match is *unconf
 answered ``unknown`` (reason ``unconfirmed``), which makes the edge send the track's next crop
 soon. Each attempt of a track is a vote (a student, or "nobody" for a face that matched no
 one); a student is confirmed once they have two votes and more than every other vote together
-(anchor: Frigate names a tracked face only when its attempts agree).
+(anchor: Frigate names a tracked face only when its attempts agree). A crop that looks the same
+as a crop the track already voted with (a still image sent twice) is no new evidence: it does not
+vote.
 
 Votes are kept in memory per (session, camera, track), bounded and expiring: losing them (a
 restart) costs more attempts, never a wrong record.
@@ -21,11 +23,40 @@ import threading
 from collections import Counter, OrderedDict
 from typing import Any, Callable
 
+import cv2
+import numpy as np
+
 from common.clock import now_ms
 
 from .models import RecognitionOutcome
 
 TrackKey = tuple[str, str, Any]
+
+#: Mean grey difference (0-255) of two crop fingerprints below which they are the same look.
+SAME_LOOK_DIFF = 2.0
+_FINGERPRINT_SIZE = (16, 16)
+
+
+def crop_fingerprint(image: np.ndarray) -> np.ndarray:
+    """A 16x16 grey thumbnail of a crop, to tell a new look of a face from the same image again."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.resize(grey, _FINGERPRINT_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+@dataclasses.dataclass
+class _Votes:
+    """What the attempts of one track said so far."""
+
+    counts: Counter[str | None] = dataclasses.field(default_factory=Counter)
+    looks: list[np.ndarray] = dataclasses.field(default_factory=list)
+    since_ms: int = 0
+
+    def seen(self, fingerprint: np.ndarray | None) -> bool:
+        """True if a crop looking like ``fingerprint`` already voted."""
+        return fingerprint is not None and any(
+            look.shape == fingerprint.shape and float(np.mean(np.abs(look - fingerprint))) < SAME_LOOK_DIFF
+            for look in self.looks
+        )
 
 
 class MatchDecision:
@@ -44,7 +75,7 @@ class MatchDecision:
         self.max_pending = max_pending
         self.pending_ttl_ms = pending_ttl_ms
         self.clock = clock
-        self._votes: OrderedDict[TrackKey, tuple[Counter[str | None], int]] = OrderedDict()
+        self._votes: OrderedDict[TrackKey, _Votes] = OrderedDict()
         self._lock = threading.Lock()
 
     def is_confident(self, outcome: RecognitionOutcome) -> bool:
@@ -53,24 +84,34 @@ class MatchDecision:
         margin = similarity - (outcome.runner_up_similarity or 0.0)
         return similarity >= self.confident_similarity and margin >= self.min_margin
 
-    def decide(self, key: TrackKey | None, outcome: RecognitionOutcome) -> RecognitionOutcome:
-        """The outcome to act on for one crop of track ``key`` (None: the crop names no track)."""
+    def decide(self, key: TrackKey | None, outcome: RecognitionOutcome,
+               fingerprint: np.ndarray | None = None) -> RecognitionOutcome:
+        """The outcome to act on for one crop of track ``key`` (None: the crop names no track);
+        ``fingerprint`` (:func:`crop_fingerprint`) tells a new look from the same image again."""
         if outcome.status == "unknown" and outcome.reason == "no_match":
-            self._vote_nobody(key)
+            self._vote_nobody(key, fingerprint)
             return outcome
         if outcome.status != "recognised":
             return outcome
         student_id = outcome.student_id or ""
         with self._lock:
             self._expire()
-            votes = self._votes.get(key, (Counter(), 0))[0] if key is not None else Counter()
-            disputed = any(v and other != student_id for other, v in votes.items() if other is not None)
+            votes = self._votes.get(key) if key is not None else None
+            disputed = votes is not None and any(
+                n and other not in (None, student_id) for other, n in votes.counts.items()
+            )
             if self.is_confident(outcome) and not disputed:
-                self._votes.pop(key, None)
+                if key is not None:
+                    self._votes.pop(key, None)
                 return outcome
             if key is not None:
-                votes[student_id] += 1
-                if votes[student_id] >= 2 and votes[student_id] > sum(votes.values()) - votes[student_id]:
+                votes = votes or _Votes()
+                if not votes.seen(fingerprint):
+                    votes.counts[student_id] += 1
+                    if fingerprint is not None:
+                        votes.looks.append(fingerprint)
+                n = votes.counts[student_id]
+                if n >= 2 and n > sum(votes.counts.values()) - n:
                     self._votes.pop(key, None)
                     return dataclasses.replace(outcome, reason="confirmed")
                 self._remember(key, votes)
@@ -81,17 +122,20 @@ class MatchDecision:
             attempts=outcome.attempts,
         )
 
-    def _vote_nobody(self, key: TrackKey | None) -> None:
-        """A face of a track with earlier votes matched nobody: a vote against them."""
+    def _vote_nobody(self, key: TrackKey | None, fingerprint: np.ndarray | None) -> None:
+        """A new look of a track with earlier votes matched nobody: a vote against them."""
         if key is None:
             return
         with self._lock:
-            entry = self._votes.get(key)
-            if entry is not None:
-                entry[0][None] += 1
+            votes = self._votes.get(key)
+            if votes is not None and not votes.seen(fingerprint):
+                votes.counts[None] += 1
+                if fingerprint is not None:
+                    votes.looks.append(fingerprint)
 
-    def _remember(self, key: TrackKey, votes: Counter[str | None]) -> None:
-        self._votes[key] = (votes, self.clock())
+    def _remember(self, key: TrackKey, votes: _Votes) -> None:
+        votes.since_ms = self.clock()
+        self._votes[key] = votes
         self._votes.move_to_end(key)
         while len(self._votes) > self.max_pending:
             self._votes.popitem(last=False)
@@ -99,8 +143,8 @@ class MatchDecision:
     def _expire(self) -> None:
         cutoff = self.clock() - self.pending_ttl_ms
         while self._votes:
-            key, (_, since) = next(iter(self._votes.items()))
-            if since >= cutoff:
+            key, votes = next(iter(self._votes.items()))
+            if votes.since_ms >= cutoff:
                 break
             del self._votes[key]
 

@@ -41,7 +41,7 @@ from common.logs import log_event
 from common.metrics import Metrics
 from common.protocol import Header, Message, MessageType, new_id
 
-from .decision import MatchDecision
+from .decision import MatchDecision, crop_fingerprint
 from .errors import Conflict, InvalidInput, NotFound, RecognitionUnavailable
 from .models import (
     ID_PATTERN,
@@ -608,7 +608,7 @@ class AttendanceService:
         if len(image) > self.settings.max_crop_bytes:
             return self._reject(message, "oversize", f"{len(image)} bytes > {self.settings.max_crop_bytes}")
         try:
-            decode_image(image)
+            pixels = decode_image(image)
         except ImageDecodeError as exc:
             return self._reject(message, "corrupt_image", str(exc))
 
@@ -646,7 +646,7 @@ class AttendanceService:
 
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
-        decided = self.decision.decide(key, outcome)
+        decided = self.decision.decide(key, outcome, crop_fingerprint(pixels))
         if decided.reason in ("unconfirmed", "confirmed"):
             self.stats.inc(f"matches_{decided.reason}")
         outcome = decided

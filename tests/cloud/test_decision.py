@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cloud.decision import MatchDecision
+import numpy as np
+
+from cloud.decision import MatchDecision, crop_fingerprint
 from cloud.models import RecognitionOutcome
 from cloud.recognition import outcome_from_matches
 from cloud.service import AttendanceService
@@ -96,12 +98,14 @@ def test_service_records_a_weak_match_only_when_the_track_confirms_it(tmp_path: 
     assert svc.attendance_for_session(session.session_id) == []
     other_track = svc.process_crop(crop(synthetic_face(1), track=4, msg_id="b-1")).header.meta
     assert other_track["status"] == "unknown"  # another track's weak look confirms nothing
-    second = svc.process_crop(crop(synthetic_face(1), track=3, msg_id="a-2")).header.meta
+    again = svc.process_crop(crop(synthetic_face(1), track=3, msg_id="a-2")).header.meta
+    assert again["reason"] == "unconfirmed"  # the same image again is no second look
+    second = svc.process_crop(crop(synthetic_face(2), track=3, msg_id="a-3")).header.meta
     assert (second["status"], second["student_id"]) == ("recognised", "ada")
     [record] = svc.attendance_for_session(session.session_id)
     assert record.sightings == 1
     counters = svc.metrics()["counters"]
-    assert counters["matches_unconfirmed"] == 2 and counters["matches_confirmed"] == 1
+    assert counters["matches_unconfirmed"] == 3 and counters["matches_confirmed"] == 1
 
 
 def test_a_track_whose_attempts_disagree_is_not_named() -> None:
@@ -122,3 +126,14 @@ def test_faces_matching_nobody_count_against_a_weak_candidate() -> None:
     assert decision.decide(key, nobody).status == "unknown"
     assert decision.decide(key, match("ada", 84.0)).reason == "unconfirmed"  # 2 for ada, 2 for nobody
     assert decision.decide(key, match("ada", 84.0)).status == "recognised"  # 3 to 2
+
+
+def test_the_same_look_twice_is_not_a_second_vote() -> None:
+    decision = MatchDecision()
+    key = ("s", "cam", 1)
+    still = np.full((40, 40, 3), 120, np.uint8)
+    moved = still.copy()
+    moved[10:30, 10:30] = 200
+    assert decision.decide(key, match("ada", 84.0), crop_fingerprint(still)).reason == "unconfirmed"
+    assert decision.decide(key, match("ada", 84.0), crop_fingerprint(still.copy())).reason == "unconfirmed"
+    assert decision.decide(key, match("ada", 84.0), crop_fingerprint(moved)).status == "recognised"
