@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 
 import zmq
 
@@ -53,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum: int, _frame: object) -> None:
         log_event(log, "signal", signal=signal.Signals(signum).name)
-        service._stop.set()
+        # The handler runs in the main thread, possibly inside service.wait() while that holds the
+        # stop event's internal (non-reentrant) lock: setting the event right here can deadlock.
+        # A helper thread sets it once the main thread has let go of the lock.
+        threading.Thread(target=service._stop.set, name="edge-signal", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

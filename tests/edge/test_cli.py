@@ -76,3 +76,49 @@ def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# A stand-in EdgeService whose wait() holds the stop event's internal lock when SIGTERM arrives:
+# what Event.wait() does for a few bytecodes of every call, made certain here. The signal handler
+# runs inside that region (at the loop's next bytecode check).
+SIGNAL_IN_WAIT = r'''
+import os, signal, sys, threading
+import edge.service
+
+class Service:
+    def __init__(self, settings, logger=None, metrics_interval_s=None):
+        self._stop = threading.Event()
+
+    def start(self):
+        return self
+
+    def wait(self):
+        with self._stop._cond:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100_000):
+                pass
+        while not self._stop.wait(0.5):
+            pass
+
+    def stop(self):
+        print("stopped", flush=True)
+
+edge.service.EdgeService = Service
+from edge.cli import main
+sys.exit(main([]))
+'''
+
+
+def test_a_signal_arriving_inside_wait_does_not_deadlock(tmp_path):
+    env = dict(os.environ, ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="edge-test")
+    proc = subprocess.Popen([sys.executable, "-c", SIGNAL_IN_WAIT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    assert "signal" in events and out.rstrip().endswith("stopped")

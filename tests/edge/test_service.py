@@ -146,7 +146,8 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
 
 def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, people_model):
     cloud = Receiver("tcp://127.0.0.1:*", kind="router")
-    service = EdgeService(settings(cloud_address=cloud.bound_address, workers=1), metrics_interval_s=60).start()
+    # classroom.gif's faces are 11-20 px: below the default 40 px gate, so it is lowered here.
+    service = EdgeService(settings(cloud_address=cloud.bound_address, workers=1, min_face_px=10), metrics_interval_s=60).start()
     push = Sender(service.bound_address, kind="push", hwm=100)
     try:
         frames = classroom_frames[:3]
@@ -174,7 +175,8 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
         assert types[-1] is MessageType.END_OF_STREAM and received[-1].header.trace_id == "eos-trace"
         crops = [m for m in received if m.header.type is MessageType.FACE_CROP]
         assert set(types) == {MessageType.FACE_CROP, MessageType.END_OF_STREAM}  # never a full frame
-        assert len(crops) == 4  # four people, one crop each: later frames are suppressed by tracking
+        assert len(crops) == 4  # four people, one crop each: later frames wait for the pending crops' RESULTs
+        assert len({tuple(c.header.meta["face_box"]) for c in crops}) == 4
         trace_ids = {m.header.trace_id for m in sent_frames}
         for crop in crops:
             h = crop.header
@@ -196,6 +198,82 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
         push.close()
         service.stop()
         cloud.close()
+
+
+def test_settings_reach_the_policy_the_gate_the_face_finder_and_the_trackers(yunet_model):
+    service = EdgeService(
+        settings(retry_interval_s=2.5, max_attempts=3, max_crops_per_track=6, result_timeout_s=7.0,
+                 min_face_px=24, scene_cut_diff=20.0, appearance_split_distance=0.45, face_max_side=1280),
+        detector=SlowDetector(0.0),
+        metrics_interval_s=60,
+    )
+    try:
+        (processor,) = service.processors
+        policy = processor.policy
+        assert (policy.retry_interval_ms, policy.max_attempts, policy.max_crops, policy.result_timeout_ms) == (2500, 3, 6, 7000)
+        assert processor.gate.min_face_px == 24
+        assert processor.send_evidence is True
+        assert processor.faces.max_side == 1280
+        tracker = service.tracks.tracker("cam-1")
+        assert tracker.split_distance == 0.45 and tracker.scene.threshold == 20.0
+    finally:
+        service.receiver.close()
+        service.uplink.close()
+
+
+def test_small_faces_go_out_once_per_track_as_evidence_outside_the_crop_policy(yunet_model, classroom_frames):
+    # No person boxes (the detector finds nobody): every face is a subject of its own. Default gate
+    # (40 px): classroom.gif's 11-20 px faces are evidence only.
+    cloud = Receiver("tcp://127.0.0.1:*", kind="router")
+    service = EdgeService(settings(cloud_address=cloud.bound_address), detector=SlowDetector(0.0),
+                          face_finder_factory=lambda: FaceFinder(yunet_model), metrics_interval_s=60)
+    try:
+        (processor,) = service.processors
+        for i, frame in enumerate(classroom_frames[:2]):
+            msg = make_image_message(MessageType.FRAME, encode_jpeg(frame), 480, 270, "cam-1", "room-1", seq=i)
+            msg.header.stamp("captured", 1_000_000 + 70 * i)
+            service.handle(processor, msg)
+        received = []
+        while (msg := cloud.recv(timeout_ms=2000)) is not None:
+            received.append(msg)
+            if len(received) == 4:
+                break
+        assert len(received) == 4 and cloud.recv(timeout_ms=200) is None
+        assert {m.header.meta["purpose"] for m in received} == {"evidence"}
+        assert {m.header.meta["person_score"] for m in received} == {None}  # face-only subjects
+        assert service.metrics.count("evidence_crops_sent") == 4 and service.metrics.count("crops_sent") == 0
+        with service.tracks.lock:
+            tracks = list(service.tracks.tracker("cam-1").tracks.values())
+        assert len(tracks) == 4
+        assert all(t.evidence_sent and t.crops_sent == 0 and not t.pending for t in tracks)
+    finally:
+        service.receiver.close()
+        service.uplink.close()
+        cloud.close()
+
+
+def test_results_carry_their_reason_to_the_track(yunet_model):
+    service = EdgeService(settings(), detector=SlowDetector(0.0), face_finder_factory=lambda: FaceFinder(yunet_model),
+                          metrics_interval_s=60)
+    try:
+        with service.tracks.lock:
+            (track,), _ = service.tracks.tracker("cam-1").update([(0, 0, 50, 100)], 0)
+        track.pending = True
+        header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                        meta={"track_id": track.track_id, "status": "unknown", "reason": "unconfirmed"})
+        service.apply_result(Message(header=header))
+        assert (track.last_status, track.last_reason, track.pending, track.unknowns) == ("unknown", "unconfirmed", False, 1)
+        assert service.metrics.count("results_unknown") == 1
+        header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                        meta={"track_id": track.track_id, "status": "error", "reason": 42})  # a reason that is no text
+        service.apply_result(Message(header=header))
+        assert (track.last_status, track.last_reason) == ("error", None)
+        service.apply_result(Message(header=Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                                                   meta={"track_id": track.track_id, "status": "maybe"})))
+        assert service.metrics.count("results_malformed") == 1 and track.last_status == "error"
+    finally:
+        service.receiver.close()
+        service.uplink.close()
 
 
 def test_missing_model_fails_before_binding(tmp_path):

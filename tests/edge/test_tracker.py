@@ -1,6 +1,10 @@
 import itertools
 
-from edge.tracker import Candidate, CropPolicy, IouTracker, TrackRegistry, iou
+import numpy as np
+import pytest
+
+from edge.appearance import APPEARANCE_SPLIT_DISTANCE, SCENE_CUT_DIFF, colour_signature, signature_distance
+from edge.tracker import EVIDENCE_REASON, Candidate, CropPolicy, IouTracker, TrackRegistry, iou
 
 
 def test_iou():
@@ -44,51 +48,257 @@ def test_camera_time_going_backwards_expires_every_track():
     assert [t.track_id for t in expired] == [1] and again.track_id == 2
 
 
-def offer(policy, track, quality, now):
-    candidate = Candidate(quality=quality, payload=f"crop@{now}")
-    decision, chosen = policy.offer(track, candidate, now)
-    if decision == CropPolicy.SEND:
-        CropPolicy.sent(track, chosen, now)
-    return decision, chosen
+def red_and_blue():
+    """Colour signatures of a red and a blue patch (Bhattacharyya distance 1)."""
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[:, :100] = (0, 0, 255)
+    frame[:, 100:] = (255, 0, 0)
+    return colour_signature(frame, (0, 0, 100, 100)), colour_signature(frame, (100, 0, 200, 100))
 
 
-def new_track():
-    tracker = IouTracker(0.3, ttl_ms=10_000, ids=itertools.count(1))
-    return tracker.update([(0, 0, 50, 100)], now_ms=0)[0][0]
+def test_same_box_with_other_colours_splits_the_track():
+    red, blue = red_and_blue()
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    (first,), ended = tracker.update([(0, 0, 50, 100)], now_ms=0, signatures=[red])
+    (same,), ended = tracker.update([(0, 0, 50, 100)], now_ms=100, signatures=[red])
+    assert same is first and ended == [] and tracker.splits == 0
+    # Another person steps into exactly the same place.
+    (other,), ended = tracker.update([(0, 0, 50, 100)], now_ms=200, signatures=[blue])
+    assert other.track_id != first.track_id and other.hits == 1
+    assert ended == [first] and tracker.splits == 1
+    assert set(tracker.tracks) == {other.track_id}
+    assert signature_distance(other.signature, blue) == pytest.approx(0.0, abs=1e-6)  # starts from its own colours
+    (again,), ended = tracker.update([(2, 0, 52, 100)], now_ms=300, signatures=[blue])
+    assert again is other and ended == []
 
 
-def test_first_good_crop_goes_at_once_then_best_of_the_interval():
-    policy = CropPolicy(resend_interval_ms=1000, max_crops=5)
-    track = new_track()
-    assert offer(policy, track, 10, 0)[0] == "send"
-    assert offer(policy, track, 30, 300)[0] == "hold"
-    assert offer(policy, track, 20, 600)[0] == "hold"
-    decision, chosen = offer(policy, track, 12, 1000)
-    assert decision == "send" and chosen.payload == "crop@300"  # the best one of the interval
-    assert track.crops_sent == 2 and track.best_sent_quality == 30
+def test_a_split_needs_a_distance_above_the_threshold():
+    red, blue = red_and_blue()
+    purple = 0.5 * red + 0.5 * blue  # Bhattacharyya distance to red about 0.54
+    distance = signature_distance(red, purple)
+    strict = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1), split_distance=distance - 0.05)
+    lenient = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1), split_distance=distance + 0.05)
+    for tracker, splits in ((strict, 1), (lenient, 0)):
+        (a,), _ = tracker.update([(0, 0, 50, 100)], now_ms=0, signatures=[red])
+        (b,), ended = tracker.update([(0, 0, 50, 100)], now_ms=100, signatures=[purple])
+        assert tracker.splits == splits and (b is a) == (splits == 0) and len(ended) == splits
 
 
-def test_no_resend_without_a_better_crop_unless_the_cloud_failed():
-    policy = CropPolicy(resend_interval_ms=1000, max_crops=5)
-    track = new_track()
-    offer(policy, track, 10, 0)
-    assert offer(policy, track, 10.5, 2000)[0] == "suppress"
-    track.last_status = "error"
-    assert offer(policy, track, 10.5, 2100)[0] == "send"
+def test_without_signatures_a_track_never_splits():
+    red, blue = red_and_blue()
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    (a,), _ = tracker.update([(0, 0, 50, 100)], now_ms=0, signatures=[red])
+    (b,), _ = tracker.update([(0, 0, 50, 100)], now_ms=100)  # no signatures at all
+    (c,), _ = tracker.update([(0, 0, 50, 100)], now_ms=200, signatures=[None])  # box too small to measure
+    assert a is b is c and tracker.splits == 0
+    (d,), _ = tracker.update([(0, 0, 50, 100)], now_ms=300, signatures=[blue])
+    assert d is not a
 
 
-def test_recognised_track_gets_no_more_crops_and_max_crops_caps():
-    registry = TrackRegistry(0.3, 10_000)
+def test_a_split_of_one_person_leaves_the_others_alone():
+    red, blue = red_and_blue()
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    (a, b), _ = tracker.update([(0, 0, 50, 100), (200, 0, 250, 100)], now_ms=0, signatures=[red, red])
+    (a2, b2), ended = tracker.update([(0, 0, 50, 100), (200, 0, 250, 100)], now_ms=100, signatures=[red, blue])
+    assert a2 is a and b2 is not b and ended == [b]
+    assert set(tracker.tracks) == {a.track_id, b2.track_id}
+
+
+def test_end_all_ends_every_track_and_ids_go_on():
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    tracks, _ = tracker.update([(0, 0, 50, 100), (200, 0, 250, 100)], now_ms=0)
+    assert sorted(t.track_id for t in tracker.end_all()) == [t.track_id for t in tracks]
+    assert tracker.tracks == {} and tracker.end_all() == []
+    (fresh,), ended = tracker.update([(0, 0, 50, 100)], now_ms=100)
+    assert fresh.track_id == 3 and ended == []  # nothing left to expire
+
+
+def test_registry_trackers_use_its_split_distance_and_scene_cut_threshold():
+    registry = TrackRegistry(0.3, 5000, split_distance=0.45, scene_cut_diff=25.0)
     with registry.lock:
-        (track,), _ = registry.tracker("cam").update([(0, 0, 50, 100)], 0)
-    policy = CropPolicy(resend_interval_ms=100, max_crops=2)
-    offer(policy, track, 10, 0)
-    assert registry.apply_result("cam", track.track_id, "recognised")
-    assert not registry.apply_result("cam", 999, "recognised")
-    assert not registry.apply_result("other-cam", track.track_id, "recognised")
-    assert [offer(policy, track, 100 * i, 1000 * i)[0] for i in range(1, 4)] == ["suppress"] * 3
-    capped = new_track()
-    assert [offer(policy, capped, 10 * 2**i, 1000 * i)[0] for i in range(4)] == ["send", "send", "suppress", "suppress"]
+        tracker = registry.tracker("cam")
+    assert tracker.split_distance == 0.45 and tracker.scene.threshold == 25.0
+    assert registry.tracker("cam") is tracker and registry.tracker("other") is not tracker
+    assert registry.tracker("other").scene is not tracker.scene  # one scene memory per camera
+    default = TrackRegistry(0.3, 5000).tracker("cam")
+    assert default.split_distance == APPEARANCE_SPLIT_DISTANCE and default.scene.threshold == SCENE_CUT_DIFF
+
+
+# --- crop policy ------------------------------------------------------------------------------
+
+
+class Cam:
+    """One track of one camera, the policy, and the cloud's answers through the registry."""
+
+    def __init__(self, **policy):
+        self.policy = CropPolicy(**policy)
+        self.registry = TrackRegistry(0.3, 60_000)
+        with self.registry.lock:
+            (self.track,), _ = self.registry.tracker("cam").update([(0, 0, 50, 100)], 0)
+
+    def offer(self, quality, now):
+        """Offer a crop of ``quality`` at ``now``; a SEND is sent. Returns (decision, payload sent)."""
+        candidate = Candidate(quality=quality, payload=f"q{quality}@{now}")
+        decision, chosen = self.policy.offer(self.track, candidate, now)
+        if decision == CropPolicy.SEND:
+            CropPolicy.sent(self.track, chosen, now)
+            return decision, chosen.payload
+        assert chosen is None
+        return decision, None
+
+    def answer(self, status, reason=None):
+        assert self.registry.apply_result("cam", self.track.track_id, status, reason)
+
+    def first_send_at(self, start, quality=1.0, step=100, until=60_000):
+        """Offer a crop every ``step`` ms from ``start``; the time of the first one sent."""
+        for now in range(start, until, step):
+            if self.offer(quality, now)[0] == CropPolicy.SEND:
+                return now
+        return None
+
+
+def test_defaults_of_the_policy():
+    policy = CropPolicy()
+    assert (policy.retry_interval_ms, policy.max_crops, policy.max_attempts, policy.result_timeout_ms) == (1000, 8, 4, 5000)
+    assert CropPolicy(max_crops=2, max_attempts=4).max_attempts == 2  # never more attempts than crops
+
+
+def test_first_crop_goes_at_once_and_a_pending_crop_holds_everything():
+    cam = Cam()
+    assert cam.offer(10, 0) == ("send", "q10@0")
+    assert cam.track.pending and cam.track.crops_sent == 1 and cam.track.last_sent_ms == 0
+    # No RESULT yet: nothing goes out, however good and however late (within the result timeout).
+    assert [cam.offer(q, t)[0] for q, t in ((30, 300), (20, 1500), (90, 4999))] == ["hold"] * 3
+    assert cam.track.crops_sent == 1 and cam.track.candidate.quality == 90  # the best kept for later
+
+
+def test_after_unknown_the_best_crop_since_goes_after_one_second():
+    cam = Cam()
+    cam.offer(10, 0)
+    assert cam.offer(30, 300)[0] == "hold"
+    assert cam.offer(20, 600)[0] == "hold"
+    cam.answer("unknown")
+    assert not cam.track.pending and cam.track.unknowns == 1
+    assert cam.offer(25, 900) == ("hold", None)  # 900 ms since the last send
+    assert cam.offer(12, 1000) == ("send", "q30@300")  # the best one seen since, not this frame's
+    assert cam.track.crops_sent == 2 and cam.track.best_sent_quality == 30 and cam.track.candidate is None
+
+
+def test_no_face_counts_like_unknown():
+    cam = Cam()
+    cam.offer(10, 0)
+    cam.answer("no_face")
+    assert cam.track.unknowns == 1
+    assert cam.first_send_at(100) == 1000
+
+
+def test_the_wait_doubles_after_each_unknown_up_to_eight_seconds():
+    cam = Cam(max_attempts=8, max_crops=8)
+    sends = [0]
+    cam.offer(1, 0)
+    for _ in range(6):
+        cam.answer("unknown")
+        sends.append(cam.first_send_at(sends[-1] + 100))
+    gaps = [b - a for a, b in zip(sends, sends[1:])]
+    assert gaps == [1000, 2000, 4000, 8000, 8000, 8000]
+
+
+def test_unconfirmed_and_errors_are_retried_after_one_second_without_doubling():
+    cam = Cam(max_attempts=8, max_crops=8)
+    cam.offer(1, 0)
+    cam.answer("unknown")
+    sent = cam.first_send_at(100)
+    assert sent == 1000
+    cam.answer("unknown")  # the second unknown: the next wait would be 2 s ...
+    sent2 = cam.first_send_at(sent + 100)
+    assert sent2 == sent + 2000
+    cam.answer("unknown", "unconfirmed")  # ... but an unconfirmed match wants a second look soon
+    sent3 = cam.first_send_at(sent2 + 100)
+    assert sent3 == sent2 + 1000
+    cam.answer("error")  # a cloud error: try again soon as well
+    sent4 = cam.first_send_at(sent3 + 100)
+    assert sent4 == sent3 + 1000
+    cam.answer("error")
+    assert cam.first_send_at(sent4 + 100) == sent4 + 1000  # errors never double the wait
+
+
+def test_after_max_attempts_only_a_clearly_better_crop_goes():
+    cam = Cam(max_attempts=4, max_crops=8)
+    now = 0
+    cam.offer(10, now)
+    for _ in range(3):  # attempts 2-4 with the same quality
+        cam.answer("unknown")
+        now = cam.first_send_at(now + 100, quality=10)
+    assert cam.track.crops_sent == 4 and cam.track.best_sent_quality == 10
+    cam.answer("unknown")
+    wait = cam.policy.retry_wait_ms(cam.track)
+    assert wait == 8000
+    later = now + wait
+    assert cam.offer(12.4, later) == ("hold", None)  # 24 % better: not enough
+    assert cam.offer(12.0, later + 100) == ("hold", None)
+    assert cam.offer(12.5, later + 200) == ("send", f"q12.5@{later + 200}")  # 25 % better
+    assert cam.track.crops_sent == 5 and cam.track.best_sent_quality == 12.5
+    cam.answer("unknown")
+    assert cam.first_send_at(later + 300, quality=15, until=later + 60_000) is None  # the bar is now 15.625
+    assert cam.offer(16, later + 60_000)[0] == "send"
+
+
+def test_max_crops_caps_every_track():
+    cam = Cam(max_attempts=2, max_crops=3)
+    now, quality = 0, 1.0
+    cam.offer(quality, now)
+    sent = 1
+    for _ in range(10):
+        cam.answer("error")
+        quality *= 2  # always clearly better
+        got = cam.first_send_at(now + 100, quality=quality, until=now + 20_000)
+        if got is None:
+            break
+        now, sent = got, sent + 1
+    assert sent == 3 and cam.track.crops_sent == 3
+    assert cam.offer(1000, now + 30_000) == ("suppress", None)
+
+
+def test_recognised_stops_every_further_crop():
+    cam = Cam()
+    cam.offer(10, 0)
+    cam.offer(50, 500)  # kept as the next candidate
+    cam.answer("recognised")
+    assert cam.track.recognised and cam.track.candidate is None and cam.registry.recognised_tracks == 1
+    assert [cam.offer(100 * i, 1000 * i)[0] for i in range(1, 20)] == ["suppress"] * 19
+    cam.answer("unknown")  # a late RESULT of an older crop changes nothing
+    assert cam.offer(1000, 30_000)[0] == "suppress" and cam.registry.recognised_tracks == 1
+
+
+def test_results_for_unknown_tracks_and_cameras_are_ignored():
+    cam = Cam()
+    cam.offer(10, 0)
+    assert not cam.registry.apply_result("cam", 999, "recognised")
+    assert not cam.registry.apply_result("other-cam", cam.track.track_id, "recognised")
+    assert cam.track.pending and not cam.track.recognised
+
+
+def test_the_answer_to_an_evidence_crop_changes_nothing():
+    cam = Cam()
+    cam.offer(10, 0)  # a recognition crop is pending
+    assert cam.registry.apply_result("cam", cam.track.track_id, "unknown", EVIDENCE_REASON)
+    track = cam.track
+    assert track.pending and track.unknowns == 0 and track.last_status is None and track.last_reason is None
+    assert cam.offer(20, 2000) == ("hold", None)  # still waiting for the real RESULT
+    cam.answer("unknown")
+    assert track.unknowns == 1 and cam.first_send_at(2100, quality=20) == 2100  # 1 s after the send at 0
+
+
+def test_a_result_that_never_comes_frees_the_track_after_the_timeout():
+    cam = Cam(result_timeout_ms=5000)
+    cam.offer(10, 0)
+    assert cam.offer(20, 2000) == ("hold", None)
+    assert cam.offer(15, 4999) == ("hold", None)
+    assert cam.offer(12, 5000) == ("send", "q20@2000")  # the lost crop's successor: the best since
+    assert cam.track.pending and cam.track.crops_sent == 2 and cam.track.unknowns == 0
+    assert cam.offer(30, 9999) == ("hold", None)  # the new crop waits for its own RESULT again
+    cam.answer("unknown")
+    assert cam.offer(30, 10_000)[0] == "send"
 
 
 def test_cameras_that_vanish_without_end_of_stream_are_forgotten():
