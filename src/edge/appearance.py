@@ -18,7 +18,7 @@ THUMB_SIZE = (64, 36)
 SCENE_CUT_DIFF = 16.0
 #: Bhattacharyya distance (0 same - 1 disjoint) of two person signatures above which the
 #: person is taken to have changed.
-APPEARANCE_SPLIT_DISTANCE = 0.3
+APPEARANCE_SPLIT_DISTANCE = 0.27
 #: Weight of the newest signature in a track's running signature.
 SIGNATURE_UPDATE = 0.3
 

@@ -2,14 +2,18 @@
 
 One global assignment per frame: every (face, person) pair whose face lies inside the
 (slightly enlarged) person box gets a cost - how far the face sits from the top centre of the
-box, where a head is - and pairs are taken cheapest first, each face and each box used once.
-So two overlapping person boxes never share a face, and the second face of a box holding two
-people becomes a subject of its own with a box derived from the face, instead of being lost.
+box, where a head is - and the assignment with the most pairs at the lowest total cost is taken
+(scipy's ``linear_sum_assignment``), each face and each box used once. So two overlapping person
+boxes never share a face, a wide box does not steal its neighbour's face, and the second face of
+a box holding two people becomes a subject of its own with a box derived from the face.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from .detection import Detection
 from .faces import Face
@@ -18,6 +22,8 @@ Box = tuple[float, float, float, float]
 
 #: Margin around a person box (fraction of its size) inside which a face may belong to it.
 PERSON_MARGIN = 0.1
+#: Cost of a pair that is not allowed (face outside the box): larger than any real total.
+_FORBIDDEN = 1e6
 
 
 @dataclass
@@ -54,18 +60,17 @@ def box_around_face(face: Face, frame_width: int, frame_height: int) -> Box:
 def assign_faces(persons: list[Detection], faces: list[Face], frame_width: int, frame_height: int) -> list[Subject]:
     """Subjects of one frame: every person box (with its face, if one was assigned to it),
     then every face no box took, with a box derived from the face."""
-    pairs = sorted(
-        (cost, fi, pi)
-        for fi, face in enumerate(faces)
-        for pi, person in enumerate(persons)
-        if (cost := face_cost(face, person)) is not None
-    )
     face_of: dict[int, int] = {}
-    taken: set[int] = set()
-    for _, fi, pi in pairs:
-        if pi not in face_of and fi not in taken:
-            face_of[pi] = fi
-            taken.add(fi)
+    if faces and persons:
+        costs = np.full((len(persons), len(faces)), _FORBIDDEN)
+        for pi, person in enumerate(persons):
+            for fi, face in enumerate(faces):
+                cost = face_cost(face, person)
+                if cost is not None:
+                    costs[pi, fi] = cost
+        rows, cols = linear_sum_assignment(costs)
+        face_of = {int(pi): int(fi) for pi, fi in zip(rows, cols) if costs[pi, fi] < _FORBIDDEN}
+    taken = set(face_of.values())
     subjects = [
         Subject(box=person.box, face=faces[face_of[pi]] if pi in face_of else None, person=person)
         for pi, person in enumerate(persons)

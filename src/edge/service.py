@@ -200,7 +200,7 @@ class EdgeService:
             self.metrics.inc("evidence_crops_sent")
         else:
             with self.tracks.lock:
-                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
+                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, header.msg_id)
             self.metrics.inc("crops_sent")
         log_event(
             self.log,
@@ -260,7 +260,8 @@ class EdgeService:
         self.metrics.inc("results_received")
         self.metrics.inc(f"results_{status}")
         reason = meta.get("reason") if isinstance(meta.get("reason"), str) else None
-        known = self.tracks.apply_result(header.camera_id, track_id, status, reason)
+        ack_of = meta.get("ack_of") if isinstance(meta.get("ack_of"), str) else None
+        known = self.tracks.apply_result(header.camera_id, track_id, status, reason, ack_of)
         log_event(
             self.log,
             "result_received",

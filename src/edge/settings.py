@@ -62,7 +62,7 @@ class EdgeSettings(RollcallSettings):
     max_crops_per_track: int = Field(8, ge=1, description="Hard cap of crops sent for one track.")
     result_timeout_s: float = Field(5.0, gt=0, description="Camera seconds a crop waits for its RESULT before the track may try again (a lost crop or reply).")
     scene_cut_diff: float = Field(16.0, gt=0, le=255, description="Mean grey-level change (0-255) of a frame's thumbnail from the previous frame that counts as a scene cut: every track of the camera ends.")
-    appearance_split_distance: float = Field(0.3, gt=0, le=1, description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).")
+    appearance_split_distance: float = Field(0.27, gt=0, le=1, description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).")
 
     # --- observability ---
     result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")

@@ -12,11 +12,13 @@ Crop policy (per track; anchor: Frigate's several attempts per tracked object):
    (quality: frontal pose, size, sharpness, detector score) is kept as the next candidate.
 3. After ``unknown`` / ``no_face`` / ``error`` the candidate goes out once ``retry_interval``
    has passed since the last send, doubling the wait after each unknown (an unconfirmed
-   match is retried at once, the cloud needs a second look to confirm it), up to
+   match is retried after half that interval, without doubling: the cloud needs a second look
+   to confirm it), up to
    ``max_attempts`` crops. Past that, only a clearly better crop (quality gain >= 25 %) is
    sent, up to ``max_crops``.
 4. Nothing more once the cloud has answered ``recognised`` for the track.
-5. A RESULT that never comes (lost crop) frees the track after ``result_timeout``.
+5. A RESULT that never comes (lost crop) frees the track after ``result_timeout``; a RESULT
+   that answers an older crop than the one pending does not free it.
 6. A face below the recognition minimum is never searched; one crop of it per track may go out
    as *evidence* (stored by the cloud for review, reason ``too_small``), outside this policy.
 
@@ -88,6 +90,7 @@ class Track:
     last_status: str | None = None
     last_reason: str | None = None
     pending: bool = False  # a crop is out and its RESULT has not come back
+    pending_msg_id: str | None = None  # the crop that is out
     unknowns: int = 0  # RESULTs other than recognised so far
     evidence_sent: bool = False  # the one evidence crop of a face too small to search went out
     candidate: Candidate | None = field(default=None, repr=False)
@@ -206,7 +209,9 @@ class CropPolicy:
 
     def retry_wait_ms(self, track: Track) -> int:
         """Camera time to wait after the last send before the next attempt of ``track``."""
-        if track.last_reason in CONFIRM_REASONS or track.last_status == "error":
+        if track.last_reason in CONFIRM_REASONS:
+            return self.retry_interval_ms // 2
+        if track.last_status == "error":
             return self.retry_interval_ms
         return min(MAX_RETRY_WAIT_MS, self.retry_interval_ms * 2 ** max(0, track.unknowns - 1))
 
@@ -231,11 +236,13 @@ class CropPolicy:
         return self.SEND, best
 
     @staticmethod
-    def sent(track: Track, candidate: Candidate, now_ms: int) -> None:
-        """Record that ``candidate`` went out for ``track`` (it now waits for the RESULT)."""
+    def sent(track: Track, candidate: Candidate, now_ms: int, msg_id: str | None = None) -> None:
+        """Record that ``candidate`` (message ``msg_id``) went out for ``track``; it now waits
+        for its RESULT."""
         track.crops_sent += 1
         track.last_sent_ms = now_ms
         track.pending = True
+        track.pending_msg_id = msg_id
         track.best_sent_quality = max(track.best_sent_quality, candidate.quality)
         if track.candidate is candidate:
             track.candidate = None
@@ -294,8 +301,12 @@ class TrackRegistry:
                 self._cameras.pop(camera_id, None)
                 self.cameras_forgotten += 1
 
-    def apply_result(self, camera_id: str, track_id: int, status: str, reason: str | None = None) -> bool:
-        """Record the cloud's verdict on a track's last crop; True if the track is known."""
+    def apply_result(
+        self, camera_id: str, track_id: int, status: str, reason: str | None = None, ack_of: str | None = None
+    ) -> bool:
+        """Record the cloud's verdict on crop ``ack_of`` of a track; True if the track is known.
+        A verdict on an older crop than the pending one still counts if it is ``recognised``,
+        but does not free the track for its next attempt."""
         with self.lock:
             tracker = self._cameras.get(camera_id)
             track = tracker.tracks.get(track_id) if tracker else None
@@ -303,13 +314,16 @@ class TrackRegistry:
                 return False
             if reason == EVIDENCE_REASON:
                 return True  # the answer to an evidence crop: nothing was searched, nothing to decide
-            track.last_status, track.last_reason = status, reason
-            track.pending = False
+            stale = ack_of is not None and track.pending_msg_id is not None and ack_of != track.pending_msg_id
             if status == "recognised" and not track.recognised:
                 track.recognised = True
                 track.candidate = None
                 self.recognised_tracks += 1
-            elif status in ("unknown", "no_face"):
+            if stale:
+                return True
+            track.last_status, track.last_reason = status, reason
+            track.pending, track.pending_msg_id = False, None
+            if status in ("unknown", "no_face") and reason not in CONFIRM_REASONS:
                 track.unknowns += 1
             return True
 

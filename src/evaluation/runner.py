@@ -216,10 +216,11 @@ class InProcessLink:
                 self.service.process_crop(crop)
                 continue
             with self.processor.tracks.lock:
-                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
+                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, crop.header.msg_id)
             reply, _ = self._wire(self.service.process_crop(crop))
             meta = reply.header.meta
-            self.processor.tracks.apply_result(out.camera_id, meta["track_id"], meta["status"], meta.get("reason"))
+            self.processor.tracks.apply_result(out.camera_id, meta["track_id"], meta["status"], meta.get("reason"),
+                                               meta.get("ack_of"))
             quality = crop.header.meta.get("quality") or {}
             self.crops.append(CropRecord(
                 track_id=out.track.track_id, track_first_ms=out.track.first_seen_ms, camera_ms=out.camera_time_ms,

@@ -114,11 +114,6 @@ def test_every_face_is_used_at_most_once_whatever_the_layout():
         assert all(s.person is None and s.face is not None for s in subjects[len(persons):])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "edge.association takes pairs cheapest first (greedy), not a least-cost matching of as many faces as possible: a widened "
-    "person box takes its neighbour's face (cost 0.36 < the neighbour's own 0.38), so the neighbour "
-    "box gets no face and the widened box's own face becomes a face-only subject (a new track and a "
-    "second crop of the same person). Seen on classroom.gif frame 42; reported, not changed here."))
 def test_a_widened_box_does_not_steal_its_neighbours_face():
     # classroom.gif frame 42: YOLO's box of the leftmost student widens over the next student.
     right, left_wide, middle, other = (person(282, 142, 358, 227), person(30, 126, 170, 225),

@@ -262,7 +262,7 @@ def test_results_carry_their_reason_to_the_track(yunet_model):
         header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
                         meta={"track_id": track.track_id, "status": "unknown", "reason": "unconfirmed"})
         service.apply_result(Message(header=header))
-        assert (track.last_status, track.last_reason, track.pending, track.unknowns) == ("unknown", "unconfirmed", False, 1)
+        assert (track.last_status, track.last_reason, track.pending, track.unknowns) == ("unknown", "unconfirmed", False, 0)
         assert service.metrics.count("results_unknown") == 1
         header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
                         meta={"track_id": track.track_id, "status": "error", "reason": 42})  # a reason that is no text

@@ -203,7 +203,7 @@ def test_the_wait_doubles_after_each_unknown_up_to_eight_seconds():
     assert gaps == [1000, 2000, 4000, 8000, 8000, 8000]
 
 
-def test_unconfirmed_and_errors_are_retried_after_one_second_without_doubling():
+def test_unconfirmed_is_retried_after_half_a_second_and_errors_after_one_without_doubling():
     cam = Cam(max_attempts=8, max_crops=8)
     cam.offer(1, 0)
     cam.answer("unknown")
@@ -214,7 +214,8 @@ def test_unconfirmed_and_errors_are_retried_after_one_second_without_doubling():
     assert sent2 == sent + 2000
     cam.answer("unknown", "unconfirmed")  # ... but an unconfirmed match wants a second look soon
     sent3 = cam.first_send_at(sent2 + 100)
-    assert sent3 == sent2 + 1000
+    assert sent3 == sent2 + 500
+    assert cam.track.unknowns == 2  # an unconfirmed match is no unknown: it does not double later waits
     cam.answer("error")  # a cloud error: try again soon as well
     sent4 = cam.first_send_at(sent3 + 100)
     assert sent4 == sent3 + 1000
@@ -317,3 +318,19 @@ def test_cameras_that_vanish_without_end_of_stream_are_forgotten():
     with registry.lock:  # a camera that comes back starts afresh
         (track,), _ = registry.tracker("gone").update([(0, 0, 50, 100)], 660_000)
     assert track.track_id == 5  # ids never repeat (4 went to "live" after its own ttl)
+
+
+def test_a_late_result_for_an_older_crop_does_not_free_the_pending_one():
+    registry = TrackRegistry(0.3, 5000)
+    with registry.lock:
+        (track,), _ = registry.tracker("cam").update([(0, 0, 50, 100)], 0)
+    CropPolicy.sent(track, Candidate(1.0, "c1"), 0, "crop-1")
+    CropPolicy.sent(track, Candidate(1.0, "c2"), 6000, "crop-2")  # crop-1's RESULT was given up on
+    assert registry.apply_result("cam", track.track_id, "unknown", "no_match", ack_of="crop-1")
+    assert track.pending and track.pending_msg_id == "crop-2" and track.unknowns == 0
+    assert registry.apply_result("cam", track.track_id, "unknown", "no_match", ack_of="crop-2")
+    assert not track.pending and track.unknowns == 1
+    # A late "recognised" still counts: the student was recognised, whatever crop said so.
+    CropPolicy.sent(track, Candidate(1.0, "c3"), 7000, "crop-3")
+    registry.apply_result("cam", track.track_id, "recognised", None, ack_of="crop-1")
+    assert track.recognised
