@@ -19,310 +19,36 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import csv
-import functools
 import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import cv2
 import numpy as np
 
-FPS = 10
-FRAME_W, FRAME_H = 1280, 720
+from .cast import Cast, Photo, load_cast, require_file
+from .composition import (
+    CENTRE, FPS, FRAME_H, FRAME_W, Timeline, compose_frame, fit_cutout, group_cutout, person_cutout, pick_people,
+    side_by_side,
+)
+
 SCENARIO_NAMES: tuple[str, ...] = (
     "one_after_another", "two_in_frame", "three_in_frame", "leave_and_return", "small_faces", "brief",
     "strangers_only",
 )
-YUNET_MODEL = "models/face_detection_yunet_2023mar.onnx"
 STRANGER_VIDEOS = ("video/classroom.gif", "video/face-demographics-walking.gif")
 SOLO_FACE_PX = 150  # face size (shorter side of the YuNet box) of a person alone in the frame
 GROUP_FACE_PX = 110  # smallest enrolled face of a group photo or side-by-side composite
 SMALL_FACE_PX = (44, 52, 60)
-DETECT_SIDE = 1280  # YuNet runs on a copy whose longer side is at most this (it misfires on huge faces)
-DUPLICATE_DISTANCE = 0.35  # thumbnail distance under which a probe counts as a copy of an enrolment photo
-CENTRE = (FRAME_W // 2, 300)  # where a lone person's face is placed
-
-Box = tuple[float, float, float, float]  # x, y, width, height
-
-
-class FaceFinder:
-    """YuNet face boxes of an image, largest first, in the image's own pixels."""
-
-    def __init__(self, model: Path, score: float = 0.6) -> None:
-        self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score, 0.3, 5000)
-
-    def boxes(self, image: np.ndarray) -> list[Box]:
-        """Faces found on ``image`` (scaled down first when larger than ``DETECT_SIDE``)."""
-        scale = min(1.0, DETECT_SIDE / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        self._net.setInputSize((small.shape[1], small.shape[0]))
-        _, found = self._net.detect(small)
-        rows = [] if found is None else [tuple(float(v) / scale for v in row[:4]) for row in found]
-        return sorted(rows, key=lambda box: box[2] * box[3], reverse=True)
-
-
-@dataclass(frozen=True)
-class Photo:
-    """An asset photo, the enrolled people it shows and its faces (largest first)."""
-
-    path: Path
-    people: tuple[str, ...]
-    image: np.ndarray = field(repr=False, compare=False)
-    faces: tuple[Box, ...]
-
-    @property
-    def face_px(self) -> float:
-        """Shorter side of the largest face box."""
-        return min(self.faces[0][2:])
-
-
-@dataclass(frozen=True)
-class Cast:
-    """Who is enrolled with which photos, and which photos the videos show."""
-
-    assets: Path
-    people: tuple[str, ...]
-    enrol: dict[str, tuple[Path, ...]]
-    shown: dict[str, Photo]
-    groups: tuple[Photo, ...]
-    strangers: tuple[Photo, ...]
-    finder: FaceFinder = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class Cutout:
-    """Part of a scaled photo and the point of it (e.g. a face centre) that placement refers to."""
-
-    image: np.ndarray
-    focus: tuple[int, int]
-
-
-def _require(path: Path) -> Path:
-    """``path`` if it exists, else a FileNotFoundError naming it."""
-    if not path.exists():
-        raise FileNotFoundError(f"missing asset: {path}")
-    return path
-
-
-def _read_image(path: Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
-    image = cv2.imread(str(_require(path)), flags)
-    if image is None:
-        raise ValueError(f"cannot decode image: {path}")
-    return image
-
-
-def _read_manifest(path: Path) -> list[tuple[str, tuple[str, ...]]]:
-    """Rows of faces/manifest.csv: (file relative to faces/, sorted person ids)."""
-    with _require(path).open(newline="", encoding="utf-8") as fh:
-        return [(row["file"].strip(), tuple(sorted(p for p in (row["expected_person_ids"] or "").split(";") if p)))
-                for row in csv.DictReader(fh)]
-
-
-def _enrolment_photos(enroll_dir: Path) -> dict[str, tuple[Path, ...]]:
-    """person id -> enrolment photos sorted by name, for every folder of ``enroll_dir`` holding a .jpg."""
-    folders = sorted(p for p in _require(enroll_dir).iterdir() if p.is_dir())
-    photos = {folder.name: tuple(sorted(folder.glob("*.jpg"))) for folder in folders}
-    return {person: paths for person, paths in photos.items() if paths}
-
-
-def _thumbnail(path: Path) -> np.ndarray:
-    """16x16 normalised grey thumbnail of the image with uniform (letterbox) borders trimmed."""
-    grey = cv2.cvtColor(_read_image(path, cv2.IMREAD_REDUCED_COLOR_4), cv2.COLOR_BGR2GRAY)
-    rows, cols = np.flatnonzero(grey.std(axis=1) > 8), np.flatnonzero(grey.std(axis=0) > 8)
-    if rows.size and cols.size:
-        grey = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    thumb = cv2.resize(grey, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return (thumb - thumb.mean()) / (thumb.std() + 1e-6)
-
-
-def _near_duplicate(path: Path, thumbnails: Sequence[np.ndarray]) -> bool:
-    """Whether the image (letterboxed or not) looks like one of the ``thumbnails``."""
-    thumb = _thumbnail(path)
-    return any(float(np.abs(thumb - other).mean()) < DUPLICATE_DISTANCE for other in thumbnails)
-
-
-def _load_photo(path: Path, people: tuple[str, ...], finder: FaceFinder) -> Photo:
-    image = _read_image(path)
-    return Photo(path, people, image, tuple(finder.boxes(image)))
-
-
-def _pick_shown(person: str, enrolled: tuple[Path, ...], probes: list[Path], finder: FaceFinder) -> Photo:
-    """The probe with the largest face, else the held-out last enrolment photo."""
-    photos = [photo for photo in (_load_photo(p, (person,), finder) for p in probes) if photo.faces]
-    if photos:
-        return max(photos, key=lambda photo: photo.face_px)
-    if len(enrolled) < 2:
-        raise ValueError(f"{person} has one enrolment photo and no probe photo to show")
-    return _load_photo(enrolled[-1], (person,), finder)
-
-
-def load_cast(assets_dir: Path) -> Cast:
-    """Enrolment photos of every person of faces/enroll and the photos the scenarios show."""
-    faces_dir = assets_dir / "faces"
-    manifest = _read_manifest(faces_dir / "manifest.csv")
-    finder = FaceFinder(_require(assets_dir / YUNET_MODEL))
-    enrolment = _enrolment_photos(faces_dir / "enroll")
-    probes = [(_require(faces_dir / name), ids) for name, ids in manifest
-              if name.startswith("probe/") and "partial" not in Path(name).name]
-    thumbnails = [_thumbnail(path) for paths in enrolment.values() for path in paths]
-    enrol: dict[str, tuple[Path, ...]] = {}
-    shown: dict[str, Photo] = {}
-    for person, paths in enrolment.items():
-        own = [path for path, ids in probes if ids == (person,) and not _near_duplicate(path, thumbnails)]
-        shown[person] = _pick_shown(person, paths, own, finder)
-        enrol[person] = tuple(p for p in paths if p != shown[person].path)
-    groups = tuple(_load_photo(path, ids, finder) for path, ids in probes if len(ids) >= 2 and set(ids) <= set(enrol))
-    strangers = tuple(_load_photo(path, ids, finder) for path, ids in probes if not ids)
-    return Cast(assets_dir, tuple(enrol), enrol, shown, groups, strangers, finder)
-
-
-def _pick(people: Sequence[str], count: int, offset: int, exclude: Sequence[str] = ()) -> list[str]:
-    """``count`` people taken in order from ``people`` rotated by ``offset``, skipping ``exclude``."""
-    rotated = [*people[offset % len(people) :], *people[: offset % len(people)]]
-    chosen = [person for person in rotated if person not in exclude][:count]
-    if len(chosen) < count:
-        raise ValueError(f"need {count} people besides {list(exclude)}, have {len(chosen)}")
-    return chosen
-
-
-@functools.cache
-def _background() -> np.ndarray:
-    """Mid-grey canvas with a gentle gradient and fixed light noise (no people)."""
-    rng = np.random.default_rng(7)
-    level = np.linspace(104, 136, FRAME_W)[None, :] + np.linspace(-8, 8, FRAME_H)[:, None]
-    level = level + rng.normal(0, 3, (FRAME_H, FRAME_W))
-    return np.repeat(np.clip(level, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
-
-
-def _cut(image: np.ndarray, scale: float, focus: tuple[float, float], size: tuple[int, int],
-         focus_at: tuple[float, float] = (0.5, 0.4)) -> Cutout:
-    """``image`` scaled by ``scale`` and cropped to at most ``size`` (w, h), ``focus`` at ``focus_at`` of it
-    (fractions of the crop; the crop stays inside the image)."""
-    h, w = image.shape[:2]
-    win_w, win_h = min(w, size[0] / scale), min(h, size[1] / scale)
-    x0 = int(min(max(focus[0] - win_w * focus_at[0], 0), w - win_w))
-    y0 = int(min(max(focus[1] - win_h * focus_at[1], 0), h - win_h))
-    x1, y1 = min(w, round(x0 + win_w)), min(h, round(y0 + win_h))
-    out = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(image[y0:y1, x0:x1], out, interpolation=interpolation)
-    return Cutout(resized, (round((focus[0] - x0) * scale), round((focus[1] - y0) * scale)))
-
-
-def _person(cast: Cast, photo: Photo, face_px: float, size: tuple[int, int]) -> Cutout:
-    """Head and shoulders of the photo's largest face, scaled so the face's shorter side is ``face_px``.
-
-    YuNet boxes do not scale exactly with the image, so the face is measured again on the scaled cutout
-    and the scale corrected once.
-    """
-    x, y, w, h = photo.faces[0]
-    centre, scale = (x + w / 2, y + h / 2), face_px / photo.face_px
-    cut = _cut(photo.image, scale, centre, size)
-    boxes = cast.finder.boxes(cut.image)
-    if boxes:
-        nearest = min(boxes, key=lambda b: abs(b[0] + b[2] / 2 - cut.focus[0]) + abs(b[1] + b[3] / 2 - cut.focus[1]))
-        cut = _cut(photo.image, scale * face_px / min(nearest[2:]), centre, size)
-    return cut
-
-
-def _group(photo: Photo, face_px: float) -> Cutout:
-    """A multi-person photo scaled so its smallest enrolled face has ``face_px`` (all faces kept in frame)."""
-    adults = photo.faces[: len(photo.people)]  # the enrolled people have the largest faces
-    x0, y0 = min(f[0] for f in photo.faces), min(f[1] for f in photo.faces)
-    x1, y1 = max(f[0] + f[2] for f in photo.faces), max(f[1] + f[3] for f in photo.faces)
-    scale = min(face_px / min(min(f[2:]) for f in adults), 0.9 * FRAME_W / (x1 - x0), 0.9 * FRAME_H / (y1 - y0))
-    return _cut(photo.image, scale, ((x0 + x1) / 2, (y0 + y1) / 2), (FRAME_W, FRAME_H), (0.5, 0.5))
-
-
-def _fit(image: np.ndarray) -> Cutout:
-    """The whole image scaled to fit the frame (letterbox)."""
-    h, w = image.shape[:2]
-    return _cut(image, min(FRAME_W / w, FRAME_H / h), (w / 2, h / 2), (FRAME_W, FRAME_H), (0.5, 0.5))
-
-
-def _paste(canvas: np.ndarray, cut: Cutout, at: tuple[int, int]) -> np.ndarray:
-    """Draw ``cut`` on ``canvas`` (in place) with its focus at ``at``; parts outside the canvas are dropped."""
-    x, y = at[0] - cut.focus[0], at[1] - cut.focus[1]
-    h, w = cut.image.shape[:2]
-    left, top = max(x, 0), max(y, 0)
-    right, bottom = min(x + w, canvas.shape[1]), min(y + h, canvas.shape[0])
-    if left < right and top < bottom:
-        canvas[top:bottom, left:right] = cut.image[top - y : bottom - y, left - x : right - x]
-    return canvas
-
-
-def _frame(*placed: tuple[Cutout, tuple[int, int]]) -> np.ndarray:
-    """The background with each cutout pasted at its position."""
-    canvas = _background().copy()
-    for cut, at in placed:
-        _paste(canvas, cut, at)
-    return canvas
-
-
-def _side_by_side(cast: Cast, photos: Sequence[Photo], face_px: float) -> np.ndarray:
-    """One person per photo, in equal slots across the frame."""
-    slot = FRAME_W // len(photos)
-    return _frame(*((_person(cast, p, face_px, (slot - 16, FRAME_H)), (slot * i + slot // 2, CENTRE[1]))
-                    for i, p in enumerate(photos)))
-
-
-@dataclass
-class Timeline:
-    """Writes a scenario's video frame by frame and notes who is visible when."""
-
-    path: Path
-    writer: cv2.VideoWriter = field(init=False)
-    frames: int = 0
-    visible: dict[str, list[int]] = field(default_factory=dict)
-    sources: set[Path] = field(default_factory=set)
-    strangers: int = 0
-
-    def __post_init__(self) -> None:
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
-        if not self.writer.isOpened():
-            raise RuntimeError(f"OpenCV cannot write mp4v video: {self.path}")
-
-    def write(self, frame: np.ndarray, photos: Sequence[Photo] = ()) -> None:
-        """Append one frame showing ``photos`` (their people count as visible)."""
-        self.writer.write(frame)
-        for photo in photos:
-            self.sources.add(photo.path)
-            for person in photo.people:
-                self.visible.setdefault(person, []).append(self.frames)
-        self.frames += 1
-
-    def hold(self, frame: np.ndarray, seconds: float, photos: Sequence[Photo] = ()) -> None:
-        """Append ``frame`` for ``seconds``."""
-        for _ in range(round(seconds * FPS)):
-            self.write(frame, photos)
-
-    def empty(self, seconds: float) -> None:
-        """Append the bare background for ``seconds``."""
-        self.hold(_background(), seconds)
-
-    def appearances(self) -> dict[str, list[list[float]]]:
-        """student -> [[start_s, end_s], ...] of runs of consecutive frames in which they are visible."""
-        result: dict[str, list[list[float]]] = {}
-        for person, frames in sorted(self.visible.items()):
-            runs: list[list[int]] = []
-            for index in frames:
-                if runs and index == runs[-1][1]:
-                    runs[-1][1] = index + 1
-                else:
-                    runs.append([index, index + 1])
-            result[person] = [[start / FPS, end / FPS] for start, end in runs]
-        return result
 
 
 def _one_after_another(cast: Cast, tl: Timeline) -> str:
     for person in cast.people:
         photo = cast.shown[person]
-        tl.hold(_frame((_person(cast, photo, SOLO_FACE_PX, (560, FRAME_H)), CENTRE)), 2.0, [photo])
+        tl.hold(compose_frame((person_cutout(cast, photo, SOLO_FACE_PX, (560, FRAME_H)), CENTRE)), 2.0, [photo])
     return f"All {len(cast.people)} students one after another at the same place, 2 s each, no gap."
 
 
@@ -334,11 +60,11 @@ def _pairs(cast: Cast) -> list[Photo]:
 def _in_frame(cast: Cast, tl: Timeline, groups: list[Photo], composite: int, offset: int) -> str:
     """Each group photo for 3 s, then ``composite`` other people side by side for 3 s, 1 s of background between."""
     for photo in groups:
-        tl.hold(_frame((_group(photo, GROUP_FACE_PX), (FRAME_W // 2, FRAME_H // 2))), 3.0, [photo])
+        tl.hold(compose_frame((group_cutout(photo, GROUP_FACE_PX), (FRAME_W // 2, FRAME_H // 2))), 3.0, [photo])
         tl.empty(1.0)
-    others = _pick(cast.people, composite, offset, exclude=[p for g in groups for p in g.people])
+    others = pick_people(cast.people, composite, offset, exclude=[p for g in groups for p in g.people])
     photos = [cast.shown[p] for p in others]
-    tl.hold(_side_by_side(cast, photos, GROUP_FACE_PX), 3.0, photos)
+    tl.hold(side_by_side(cast, photos, GROUP_FACE_PX), 3.0, photos)
     names = ", ".join(p.path.name for p in groups)
     return (f"Group photos ({names or 'none'}) 3 s each, then {', '.join(others)} side by side for 3 s; "
             "1 s of background between.")
@@ -354,51 +80,51 @@ def _three_in_frame(cast: Cast, tl: Timeline) -> str:
 
 
 def _leave_and_return(cast: Cast, tl: Timeline) -> str:
-    first, second = (cast.shown[p] for p in _pick(cast.people, 2, 7))
-    cut = _person(cast, first, SOLO_FACE_PX, (560, FRAME_H))
+    first, second = (cast.shown[p] for p in pick_people(cast.people, 2, 7))
+    cut = person_cutout(cast, first, SOLO_FACE_PX, (560, FRAME_H))
     steps = FPS  # 1 s slides
     start, end = cut.focus[0] - cut.image.shape[1], FRAME_W + cut.focus[0]  # focus x with the photo just outside
     for k in range(steps):
-        tl.write(_frame((cut, (round(start + (CENTRE[0] - start) * (k + 1) / steps), CENTRE[1]))), [first])
-    tl.hold(_frame((cut, CENTRE)), 2.0, [first])
+        tl.write(compose_frame((cut, (round(start + (CENTRE[0] - start) * (k + 1) / steps), CENTRE[1]))), [first])
+    tl.hold(compose_frame((cut, CENTRE)), 2.0, [first])
     for k in range(steps):
-        tl.write(_frame((cut, (round(CENTRE[0] + (end - CENTRE[0]) * k / steps), CENTRE[1]))), [first])
+        tl.write(compose_frame((cut, (round(CENTRE[0] + (end - CENTRE[0]) * k / steps), CENTRE[1]))), [first])
     tl.empty(3.0)
-    tl.hold(_frame((cut, CENTRE)), 2.0, [first])
+    tl.hold(compose_frame((cut, CENTRE)), 2.0, [first])
     tl.empty(1.0)
-    tl.hold(_frame((_person(cast, second, SOLO_FACE_PX, (560, FRAME_H)), CENTRE)), 2.0, [second])
+    tl.hold(compose_frame((person_cutout(cast, second, SOLO_FACE_PX, (560, FRAME_H)), CENTRE)), 2.0, [second])
     a, b = first.people[0], second.people[0]
     return (f"{a} slides in from the left (1 s), stays 2 s, slides out to the right (1 s); 3 s empty; {a} is back "
             f"for 2 s; 1 s empty; then {b} for 2 s where {a} stood.")
 
 
 def _small_faces(cast: Cast, tl: Timeline) -> str:
-    people = _pick(cast.people, len(SMALL_FACE_PX), 1)
+    people = pick_people(cast.people, len(SMALL_FACE_PX), 1)
     photos = [cast.shown[p] for p in people]
-    cuts = [_person(cast, p, px, (px * 4, px * 5)) for p, px in zip(photos, SMALL_FACE_PX)]
+    cuts = [person_cutout(cast, p, px, (px * 4, px * 5)) for p, px in zip(photos, SMALL_FACE_PX)]
     places = [(260, 250), (660, 470), (1040, 300)]
     rng = np.random.default_rng(11)
     for _ in range(4 * FPS):
         jitter = rng.integers(-3, 4, size=(len(cuts), 2))
-        tl.write(_frame(*((c, (x + int(dx), y + int(dy))) for c, (x, y), (dx, dy) in zip(cuts, places, jitter))),
+        tl.write(compose_frame(*((c, (x + int(dx), y + int(dy))) for c, (x, y), (dx, dy) in zip(cuts, places, jitter))),
                  photos)
     sizes = ", ".join(f"{p} {px} px" for p, px in zip(people, SMALL_FACE_PX))
     return f"Three small faces at once for 4 s, jittering by up to 3 px: {sizes}."
 
 
 def _brief(cast: Cast, tl: Timeline) -> str:
-    people = _pick(cast.people, 4, 4)
+    people = pick_people(cast.people, 4, 4)
     places = [(320, 220), (960, 220), (320, 520), (960, 520)]
     for person, place in zip(people, places):
         photo = cast.shown[person]
-        tl.hold(_frame((_person(cast, photo, GROUP_FACE_PX, (440, 340)), place)), 1.0, [photo])
+        tl.hold(compose_frame((person_cutout(cast, photo, GROUP_FACE_PX, (440, 340)), place)), 1.0, [photo])
         tl.empty(1.0)
     return f"{', '.join(people)}: each visible for 1 s at a different place, each followed by 1 s of background."
 
 
 def _video_frames(path: Path) -> tuple[list[float], list[np.ndarray]]:
     """Start times (ms) and frames of a video or animated GIF, read with OpenCV."""
-    capture = cv2.VideoCapture(str(_require(path)))
+    capture = cv2.VideoCapture(str(require_file(path)))
     starts: list[float] = []
     frames: list[np.ndarray] = []
     while True:
@@ -433,7 +159,7 @@ def _strangers_only(cast: Cast, tl: Timeline) -> str:
         _loop_video(tl, path, 5.0)
         tl.sources.add(path)
     stranger = cast.strangers[0]
-    tl.hold(_frame((_fit(stranger.image), (FRAME_W // 2, FRAME_H // 2))), 3.0, [stranger])
+    tl.hold(compose_frame((fit_cutout(stranger.image), (FRAME_W // 2, FRAME_H // 2))), 3.0, [stranger])
     tl.strangers = len(STRANGER_VIDEOS) + 1
     names = ", ".join(Path(v).name for v in STRANGER_VIDEOS)
     return f"Only people nobody enrolled: {names} (5 s each, looped), then {stranger.path.name} for 3 s."

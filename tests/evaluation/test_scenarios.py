@@ -10,10 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluation.scenarios import (
-    FPS, FRAME_H, FRAME_W, SCENARIO_NAMES, YUNET_MODEL, FaceFinder, _near_duplicate, _thumbnail, build_scenarios,
-    main,
-)
+from evaluation.cast import YUNET_MODEL, FaceFinder, _near_duplicate, _thumbnail
+from evaluation.composition import FPS, FRAME_H, FRAME_W
+from evaluation.scenarios import SCENARIO_NAMES, build_scenarios, main
 from tests.conftest import ASSETS, require_asset
 
 NEEDED = ("faces/manifest.csv", "faces/enroll", YUNET_MODEL, "video/classroom.gif",
