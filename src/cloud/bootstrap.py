@@ -10,7 +10,8 @@ from common.logs import log_event
 from common.metrics import Metrics
 
 from .errors import RecognitionUnavailable
-from .recognition import RekognitionRecognizer, credentials_available, make_rekognition_client
+from .aws_client import credentials_available, make_rekognition_client
+from .recognition import RekognitionRecognizer
 from .service import AttendanceService
 from .settings import CloudSettings
 from .storage.base import AttendanceStore

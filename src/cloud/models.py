@@ -7,13 +7,15 @@ of session times for people.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-#: Ids of students and classrooms: safe in URLs and as Rekognition ExternalImageId.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+from common.rules import ID_RE
+
+#: Ids of students and classrooms: safe in URLs and as Rekognition ExternalImageId (the one
+#: rule, :data:`common.rules.ID_PATTERN`, compiled).
+ID_PATTERN = ID_RE
 
 SESSION_STATUSES = ("scheduled", "open", "closed")
 UNKNOWN_STATUSES = ("pending", "assigned", "dismissed")

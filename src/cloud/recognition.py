@@ -1,60 +1,42 @@
 """Face recognition through AWS Rekognition (boto3), or any Rekognition-compatible
-endpoint such as the local service (``endpoint_url``).
+endpoint such as the local service (``endpoint_url``): the adapter behind the
+:class:`cloud.ports.Recognizer` port.
 
 * Collection: create if missing (idempotent), describe, delete.
-* Enrolment: ``IndexFaces`` with ``ExternalImageId = student id``; exactly one face per
+* Enrolment policy: ``IndexFaces`` with ``ExternalImageId = student id``; exactly one face per
   photo (none -> rejected; several -> the indexed ones are deleted again and rejected).
-* Search: ``SearchFacesByImage`` for the best student and the runner-up (margin), see ``search``.
-  No face in the image (``InvalidParameterException``) -> ``no_face``.
-  Throttling is retried with bounded exponential backoff; every other failure
-  fails closed (``error``) - an error is never "recognised".
+* Search: ``SearchFacesByImage``; no face in the image (``InvalidParameterException``) -> ``no_face``.
+  Throttling is retried with bounded exponential backoff (:mod:`cloud.aws_calls`); every other
+  failure fails closed (``error``) - an error is never "recognised".
 
 Credentials come only from the standard boto3 chain (environment, shared config,
 instance role). Missing credentials make calls fail with a clear reason
-(``no_credentials``) instead of crashing.
+(``no_credentials``) instead of crashing. The client factory and the trace header live in
+:mod:`cloud.aws_client`; the port and ``IndexedFace`` in :mod:`cloud.ports` (re-exported here).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
+from typing import Any, Callable
 
 from common.logs import log_event
 from common.metrics import Metrics
 
+from .aws_calls import RekognitionFailure, call_with_retry
+from .aws_client import credentials_available, make_rekognition_client
 from .errors import EnrolmentError, RecognitionUnavailable
 from .models import RecognitionOutcome
+from .ports import IndexedFace, Recognizer
+from .tracing import TRACE_HEADER, traced
+
+__all__ = [
+    "IndexedFace", "Recognizer", "RekognitionRecognizer", "TRACE_HEADER", "credentials_available",
+    "make_rekognition_client", "outcome_from_matches", "traced",
+]
 
 log = logging.getLogger("rollcall.cloud.recognition")
-
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException", "TooManyRequestsException"}
-)
-ACCESS_CODES = frozenset(
-    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
-     "InvalidClientTokenId", "AccessDenied"}
-)
-BAD_IMAGE_CODES = frozenset({"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"})
-
 
 #: Matches asked for per search: enough to see past several photos of the best student.
 SEARCH_MAX_FACES = 20
@@ -84,110 +66,6 @@ def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float, 
                               runner_up_similarity=runner_up, face_id=face.get("FaceId"), attempts=attempts)
 
 
-@dataclass(frozen=True)
-class IndexedFace:
-    """A face that IndexFaces added to the collection."""
-
-    face_id: str
-    image_id: str | None
-    confidence: float | None
-    bounding_box: dict[str, float] | None
-
-
-class Recognizer(Protocol):
-    """What the attendance service needs from a face recogniser."""
-
-    collection_id: str
-
-    def ensure_collection(self) -> bool: ...
-    def describe_collection(self) -> dict[str, Any]: ...
-    def delete_collection(self) -> None: ...
-    def index_face(self, student_id: str, image: bytes) -> IndexedFace: ...
-    def delete_faces(self, face_ids: list[str]) -> None: ...
-    def search(self, image: bytes) -> RecognitionOutcome:
-        """Who is the (largest) face in ``image``? Never raises.
-
-        Asks for up to ``SEARCH_MAX_FACES`` matches down to ``SEARCH_FLOOR`` similarity (one call
-        either way), so the outcome also carries the best *other* student's similarity: the
-        margin :mod:`cloud.decision` needs. Only a best match at or above ``match_threshold``
-        is ``recognised``."""
-        try:
-            response, attempts = self._call(
-                "search_faces_by_image",
-                CollectionId=self.collection_id,
-                Image={"Bytes": image},
-                MaxFaces=SEARCH_MAX_FACES,
-                FaceMatchThreshold=min(self.match_threshold, SEARCH_FLOOR),
-            )
-        except _Failure as failure:
-            if failure.reason == "invalid_parameter":
-                # Rekognition's way of saying "there is no face in this image".
-                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts)
-            self.metrics.inc(f"rekognition_errors_{failure.reason}")
-            log_event(log, "rekognition_error", level=logging.ERROR, operation="SearchFacesByImage",
-                      reason=failure.reason, code=failure.code, detail=failure.detail[:300])
-            return RecognitionOutcome(status="error", reason=failure.reason, detail=f"{failure.code}: {failure.detail[:200]}",
-                                      attempts=failure.attempts)
-        return outcome_from_matches(response.get("FaceMatches") or [], self.match_threshold, attempts)
-
-    def detect_emotion(self, image: bytes) -> str | None: ...
-
-
-class _Failure(Exception):
-    """A classified Rekognition failure: ``reason`` is a counter key."""
-
-    def __init__(self, reason: str, code: str, detail: str, attempts: int) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.code = code
-        self.detail = detail
-        self.attempts = attempts
-
-
-TRACE_HEADER = "X-Rollcall-Trace-Id"
-_current_trace_id: ContextVar[str | None] = ContextVar("rollcall_trace_id", default=None)
-
-
-@contextmanager
-def traced(trace_id: str | None) -> Iterator[None]:
-    """Tag the Rekognition calls made inside this block with ``trace_id`` (sent as the
-    X-Rollcall-Trace-Id header, which the local service logs; AWS ignores it)."""
-    token = _current_trace_id.set(trace_id)
-    try:
-        yield
-    finally:
-        _current_trace_id.reset(token)
-
-
-def _add_trace_header(request: Any, **_: Any) -> None:
-    trace_id = _current_trace_id.get()
-    if trace_id:
-        request.headers[TRACE_HEADER] = trace_id
-
-
-def make_rekognition_client(region: str, endpoint_url: str = "", timeout_s: float = 10.0, session: boto3.session.Session | None = None):  # type: ignore[no-untyped-def]
-    """A boto3 Rekognition client. botocore's own retries are off: throttling is
-    retried by :class:`RekognitionRecognizer` so the policy is in one place."""
-    session = session or boto3.session.Session(region_name=region)
-    config = Config(
-        region_name=region,
-        retries={"max_attempts": 1, "mode": "standard"},
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-    )
-    client = session.client("rekognition", endpoint_url=endpoint_url or None, config=config)
-    client.meta.events.register("before-sign.rekognition", _add_trace_header)
-    return client
-
-
-def credentials_available(session: boto3.session.Session | None = None) -> bool:
-    """True if the standard AWS credential chain yields credentials."""
-    try:
-        return (session or boto3.session.Session()).get_credentials() is not None
-    except (BotoCoreError, OSError):
-        return False
-
-
 class RekognitionRecognizer:
     """Rekognition calls with classification, bounded backoff and counters."""
 
@@ -211,45 +89,11 @@ class RekognitionRecognizer:
 
     # ---------------------------------------------------------------- plumbing
     def _call(self, operation: str, **params: Any) -> tuple[dict[str, Any], int]:
-        """Call ``operation``; retry throttling; raise _Failure otherwise."""
-        method = getattr(self.client, operation)
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                response = method(**params)
-                self.metrics.observe(f"rekognition_{operation}_ms", (time.perf_counter() - started) * 1000)
-                return response, attempt
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "Unknown")
-                message = exc.response.get("Error", {}).get("Message", "") or str(exc)
-                if code in THROTTLING_CODES:
-                    self.metrics.inc("rekognition_throttled")
-                    if attempt <= self.max_retries:
-                        delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                        log_event(log, "rekognition_throttled", level=logging.WARNING, operation=operation,
-                                  attempt=attempt, retry_in_s=round(delay, 3))
-                        self.sleep(delay)
-                        continue
-                    raise _Failure("throttled", code, f"still throttled after {attempt} attempts", attempt) from None
-                if code in ACCESS_CODES:
-                    raise _Failure("access_denied", code, message, attempt) from None
-                if code == "ResourceNotFoundException":
-                    raise _Failure("collection_missing", code, message, attempt) from None
-                if code in BAD_IMAGE_CODES:
-                    raise _Failure("bad_image" if code != "InvalidParameterException" else "invalid_parameter", code, message, attempt) from None
-                raise _Failure("aws_error", code, message, attempt) from None
-            except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
-                raise _Failure("no_credentials", type(exc).__name__,
-                               "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use an instance role)",
-                               attempt) from None
-            except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
-                raise _Failure("unreachable", type(exc).__name__, str(exc), attempt) from None
-            except BotoCoreError as exc:
-                raise _Failure("client_error", type(exc).__name__, str(exc), attempt) from None
+        """Call ``operation``; retry throttling; raise RekognitionFailure otherwise."""
+        return call_with_retry(self.client, operation, params, self.metrics, self.max_retries, self.backoff_s,
+                               self.sleep)
 
-    def _unavailable(self, failure: _Failure, what: str) -> RecognitionUnavailable:
+    def _unavailable(self, failure: RekognitionFailure, what: str) -> RecognitionUnavailable:
         self.metrics.inc(f"rekognition_errors_{failure.reason}")
         log_event(log, "rekognition_error", level=logging.ERROR, operation=what, reason=failure.reason,
                   code=failure.code, detail=failure.detail[:300])
@@ -261,12 +105,12 @@ class RekognitionRecognizer:
         try:
             self._call("describe_collection", CollectionId=self.collection_id)
             return False
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             if failure.reason != "collection_missing":
                 raise self._unavailable(failure, "DescribeCollection") from None
         try:
             self._call("create_collection", CollectionId=self.collection_id)
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             if failure.code == "ResourceAlreadyExistsException":
                 return False  # created concurrently
             raise self._unavailable(failure, "CreateCollection") from None
@@ -277,7 +121,7 @@ class RekognitionRecognizer:
         """FaceCount, FaceModelVersion, ... of the collection."""
         try:
             response, _ = self._call("describe_collection", CollectionId=self.collection_id)
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             raise self._unavailable(failure, "DescribeCollection") from None
         response.pop("ResponseMetadata", None)
         return response
@@ -286,7 +130,7 @@ class RekognitionRecognizer:
         """Delete the collection and every face in it (missing is fine)."""
         try:
             self._call("delete_collection", CollectionId=self.collection_id)
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             if failure.reason != "collection_missing":
                 raise self._unavailable(failure, "DeleteCollection") from None
 
@@ -300,12 +144,12 @@ class RekognitionRecognizer:
         params = dict(CollectionId=self.collection_id, Image={"Bytes": image}, ExternalImageId=student_id, MaxFaces=2)
         try:
             response, _ = self._call("index_faces", **params)
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             if failure.reason == "collection_missing":
                 self.ensure_collection()
                 try:
                     response, _ = self._call("index_faces", **params)
-                except _Failure as again:
+                except RekognitionFailure as again:
                     raise self._enrol_failure(again) from None
             else:
                 raise self._enrol_failure(failure) from None
@@ -330,7 +174,7 @@ class RekognitionRecognizer:
             bounding_box=face.get("BoundingBox"),
         )
 
-    def _enrol_failure(self, failure: _Failure) -> Exception:
+    def _enrol_failure(self, failure: RekognitionFailure) -> Exception:
         if failure.reason in ("bad_image", "invalid_parameter"):
             self.metrics.inc("enrolment_rejected_bad_image")
             return EnrolmentError(f"Rekognition rejected the photo ({failure.code}: {failure.detail[:200]})")
@@ -344,7 +188,7 @@ class RekognitionRecognizer:
                 continue
             try:
                 self._call("delete_faces", CollectionId=self.collection_id, FaceIds=chunk)
-            except _Failure as failure:
+            except RekognitionFailure as failure:
                 if failure.reason == "collection_missing":
                     return
                 raise self._unavailable(failure, "DeleteFaces") from None
@@ -360,7 +204,7 @@ class RekognitionRecognizer:
                 MaxFaces=1,
                 FaceMatchThreshold=self.match_threshold,
             )
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             if failure.reason == "invalid_parameter":
                 # Rekognition's way of saying "there is no face in this image".
                 return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts)
@@ -385,7 +229,7 @@ class RekognitionRecognizer:
         """Dominant emotion (e.g. ``HAPPY``) of the largest face, or None."""
         try:
             response, _ = self._call("detect_faces", Image={"Bytes": image}, Attributes=["EMOTIONS"])
-        except _Failure as failure:
+        except RekognitionFailure as failure:
             self.metrics.inc(f"emotion_errors_{failure.reason}")
             return None
         faces = response.get("FaceDetails") or []

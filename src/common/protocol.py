@@ -24,6 +24,10 @@ Header fields (all tiers):
 ``image``     ``{"width", "height", "encoding", "bytes"}`` of payload 0, or null
 ``meta``      type-specific fields (face crop boxes, results, ...)
 ============  ==============================================================
+
+Ids (``msg_id``, ``camera_id``, ``classroom_id``, ``trace_id``) follow the wire id rule of
+:mod:`common.rules`: non-empty strings of at most 128 characters. The cloud accepts only
+classroom ids that its API can address (``common.rules.ID_PATTERN``) and refuses other crops.
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Sequence
+from typing import Any
+
+from .rules import WIRE_ID_MAX_CHARS, RuleViolation, check_wire_id
 
 PROTOCOL_VERSION = 1
 
@@ -84,7 +91,7 @@ class Limits:
     max_header_bytes: int = 16 * 1024
     max_payload_bytes: int = 8 * 1024 * 1024
     max_payloads: int = 4
-    max_id_chars: int = 128
+    max_id_chars: int = WIRE_ID_MAX_CHARS  # the wire id rule: see common.rules
     max_meta_bytes: int = 8 * 1024
 
 
@@ -128,7 +135,7 @@ class Header:
         """Record the time (epoch ms) at which this message passed ``hop``."""
         self.ts[hop] = int(ms)
 
-    def derive(self, type: MessageType, **changes: Any) -> "Header":
+    def derive(self, type: MessageType, **changes: Any) -> Header:
         """A new header for a message caused by this one: same camera, classroom,
         trace and timestamps, new message id."""
         base = dict(
@@ -295,9 +302,10 @@ def _require(obj: dict[str, Any], name: str, kind: type) -> Any:
 
 
 def _require_id(obj: dict[str, Any], name: str, limits: Limits) -> str:
+    """An id field by the wire rule (:func:`common.rules.check_wire_id`): non-empty, at most
+    ``limits.max_id_chars``. Deliberately wider than the cloud's id rule (why: common.rules)."""
     value = _require(obj, name, str)
-    if not value:
-        raise ProtocolError("bad_field", f"{name!r} is empty")
-    if len(value) > limits.max_id_chars:
-        raise ProtocolError("oversize_field", f"{name!r} longer than {limits.max_id_chars} chars")
-    return value
+    try:
+        return check_wire_id(name, value, limits.max_id_chars)
+    except RuleViolation as exc:
+        raise ProtocolError("oversize_field" if exc.kind == "too_long" else "bad_field", str(exc)) from None

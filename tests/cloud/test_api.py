@@ -9,6 +9,7 @@ import json
 import pytest
 
 from cloud.app import create_app
+from cloud.errors import InvalidInput
 from tests.cloud.api_support import face_crop, make_jpeg, make_service
 
 
@@ -319,6 +320,38 @@ def test_session_errors(client):
     assert_error(client.get("/api/sessions/0123456789abcdef/attendance"), 404)
     assert_error(client.get("/api/sessions/0123456789abcdef/attendance.csv"), 404)
     assert_error(client.post("/api/sessions/0123456789abcdef/close"), 404)
+
+
+@pytest.mark.parametrize("bad_id", ["_lab", "-x", ".hidden"])
+def test_one_id_rule_from_camera_header_to_api(env, bad_id):
+    """A classroom id the API cannot address never becomes a classroom: a crop naming it is
+    refused (counted, clear reason); a valid id auto-created by a crop is reachable."""
+    client, service, recognizer = env
+    add_student(client)
+    upload(client, "s1", make_jpeg(1))
+    crop = make_jpeg(12)
+    recognizer.shows(crop, "s1", 99.0)
+
+    refused = service.process_crop(face_crop(crop, bad_id))
+    meta = refused.header.meta
+    assert (meta["status"], meta["reason"], meta["session_id"]) == ("error", "invalid_classroom_id", None)
+    assert service.metrics()["counters"]["crops_rejected_invalid_classroom_id"] == 1
+    assert client.get("/api/classrooms").get_json()["classrooms"] == []
+    assert_error(client.get(f"/api/classrooms/{bad_id}"), 422, "invalid_id")
+    assert_error(client.post("/api/classrooms", json={"classroom_id": bad_id}), 422)
+    assert_error(client.post("/api/sessions", json={"classroom_id": bad_id}), 422)
+    with pytest.raises(InvalidInput):
+        service.create_classroom(bad_id)
+
+    # The same camera with a valid id: auto-created, reachable, and its crops recorded.
+    first = service.process_crop(face_crop(crop, "lab_1"))
+    assert first.header.meta["reason"] == "no_open_session"
+    assert client.get("/api/classrooms/lab_1").get_json()["classroom"]["auto_created"] is True
+    session = open_session(client, classroom_id="lab_1")
+    again = service.process_crop(face_crop(crop, "lab_1"))
+    assert (again.header.meta["status"], again.header.meta["session_id"]) == ("recognised", session["session_id"])
+    records = client.get(f"/api/sessions/{session['session_id']}/attendance").get_json()["records"]
+    assert [r["student_id"] for r in records] == ["s1"]
 
 
 # ------------------------------------------------------------------ attendance

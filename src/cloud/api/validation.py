@@ -7,23 +7,20 @@ it is malformed or a required field is missing, 422 when a value is invalid.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from common.rules import EMAIL_MAX_CHARS, EMAIL_PATTERN, ID_PATTERN, NAME_MAX_CHARS, is_id
+
 from .errors import ApiError
 
-#: Ids chosen by users (students, classrooms) and by the service (sessions, faces...).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-_ID_RE = re.compile(ID_PATTERN)
-_EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$"
-
+# The rules themselves live in common.rules (shared with the service and the models).
 SafeId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_CHARS)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX_CHARS, pattern=EMAIL_PATTERN)]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,8 +59,9 @@ class UnknownAssign(_Body):
 
 def require_id(value: str, what: str) -> str:
     """Return ``value`` if it is a safe id, else raise a 422."""
-    if not _ID_RE.match(value or ""):
-        raise ApiError(422, "invalid_id", f"{what} {value[:80]!r} is not a valid id (letters, digits, '_', '.', '-'; 1-64 chars)")
+    if not is_id(value):
+        raise ApiError(422, "invalid_id", f"{what} {str(value)[:80]!r} is not a valid id (letters, digits, '_', '.', '-'; "
+                       "1-64 chars, starting with a letter or digit)")
     return value
 
 

@@ -1,0 +1,261 @@
+"""The crop path: one FACE_CROP from the edge in, one RESULT out.
+
+Order: message checks (type, payload, size, decodable JPEG/PNG) -> idempotency (same
+``msg_id`` answered again, ``duplicate: true``) -> classroom (id rule, registered or
+auto-created) -> open session (or ``no_open_session``, nothing recognised or stored) ->
+evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
+searched) -> recognition (traced) -> stale-student guard -> the decision rule
+(:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). See docs/cloud.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import traceback
+from typing import Any
+
+from common.images import ImageDecodeError, decode_image
+from common.logs import log_event
+from common.protocol import Header, Message, MessageType
+from common.rules import is_id
+
+from .decision import MatchDecision, crop_fingerprint
+from .deps import ServiceDeps
+from .models import RecognitionOutcome, Session, Sighting, UnknownFace
+from .sessions import Sessions
+from .storage.evidence import evidence_ref_for
+from .tracing import traced
+
+log = logging.getLogger("rollcall.cloud.service")
+
+
+def unknown_id_for(msg_id: str) -> str:
+    """Stable id of the unknown face produced by crop ``msg_id``."""
+    return hashlib.sha256(f"unknown:{msg_id}".encode("utf-8")).hexdigest()[:32]
+
+
+def video_position(camera_ms: Any) -> int | None:
+    """``meta.camera_ms`` if it is plausibly a position in a video (an int in [0, 10**11),
+    i.e. under ~3 years); live cameras' epoch times give None."""
+    if isinstance(camera_ms, int) and not isinstance(camera_ms, bool) and 0 <= camera_ms < 10**11:
+        return camera_ms
+    return None
+
+
+class CropProcessor:
+    """Recognises and records face crops; never raises for bad input (``error`` RESULTs, counted)."""
+
+    def __init__(self, deps: ServiceDeps, sessions: Sessions) -> None:
+        self.deps = deps
+        self.sessions = sessions
+        settings = deps.settings
+        self.decision = MatchDecision(settings.confident_similarity, settings.min_margin, clock=deps.clock)
+
+    # ---------------------------------------------------------------- entry
+    def process_crop(self, message: Message) -> Message:
+        """Recognise one FACE_CROP and record it; return the RESULT for the edge.
+        Never raises for bad input: problems become ``error`` results, counted."""
+        header = message.header
+        stats = self.deps.stats
+        if "cloud_received" not in header.ts:
+            header.stamp("cloud_received", self.deps.clock())
+        stats.inc("crops_received")
+        if "edge_sent" in header.ts:
+            stats.observe("latency_edge_to_cloud_ms", header.ts["cloud_received"] - header.ts["edge_sent"])
+        try:
+            return self._process_crop(message)
+        except Exception as exc:  # storage down etc.: fail closed, keep serving
+            stats.inc("crops_failed_internal")
+            log_event(log, "crop_processing_failed", level=logging.ERROR, trace_id=header.trace_id,
+                      msg_id=header.msg_id, detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+                      traceback=traceback.format_exc(limit=8))
+            outcome = RecognitionOutcome(status="error", reason="internal", detail=type(exc).__name__)
+            return self._reply(message, outcome, None)
+
+    def reject_crop(self, crop: Message, reason: str, detail: str) -> Message:
+        """An ``error`` RESULT for a crop that is not processed (counted ``crops_rejected_<reason>``)."""
+        self.deps.stats.inc(f"crops_rejected_{reason}")
+        return self._reply(crop, RecognitionOutcome(status="error", reason=reason, detail=detail), None)
+
+    # ---------------------------------------------------------------- steps
+    def _process_crop(self, message: Message) -> Message:
+        header, settings, stats = message.header, self.deps.settings, self.deps.stats
+        if header.type is not MessageType.FACE_CROP:
+            return self.reject_crop(message, "wrong_type", f"expected face_crop, got {header.type.value}")
+        image = message.image
+        if not image:
+            return self.reject_crop(message, "no_image", "face crop without image payload")
+        if len(image) > settings.max_crop_bytes:
+            return self.reject_crop(message, "oversize", f"{len(image)} bytes > {settings.max_crop_bytes}")
+        try:
+            pixels = decode_image(image)
+        except ImageDecodeError as exc:
+            return self.reject_crop(message, "corrupt_image", str(exc))
+
+        duplicate = self._duplicate_reply(message)
+        if duplicate is not None:
+            stats.inc("crops_duplicate")
+            return duplicate
+
+        if not is_id(header.classroom_id):
+            # The API could never address such a classroom: refuse it rather than create it.
+            return self.reject_crop(message, "invalid_classroom_id",
+                                    f"classroom id {header.classroom_id[:70]!r} breaks the id rule (common.rules)")
+        classroom = self.sessions.classroom_for_crop(header.classroom_id, settings.auto_create_classrooms)
+        if classroom is None:
+            return self.reject_crop(message, "unknown_classroom", f"classroom {header.classroom_id!r} is not registered")
+        session = self.sessions.session_for_crop(classroom.classroom_id, settings.auto_open_session)
+        if session is None:
+            stats.inc("crops_no_open_session")
+            return self._reply(message, RecognitionOutcome(status="unknown", reason="no_open_session", attempts=0), None)
+
+        encoding = header.image.encoding if header.image else "jpeg"
+        if header.meta.get("purpose") == "evidence":
+            # A face the edge found too small to recognise: kept for review, never searched.
+            stats.inc("evidence_crops")
+            outcome = RecognitionOutcome(status="unknown", reason="too_small", attempts=0)
+            return self._record_unknown(message, outcome, session, encoding)
+
+        outcome = self._decide(header, self._recognise(header, image), session, crop_fingerprint(pixels))
+        if outcome.status == "recognised":
+            return self._record_recognised(message, outcome, session, encoding)
+        if outcome.status == "unknown":
+            return self._record_unknown(message, outcome, session, encoding)
+        return self._reply(message, outcome, session.session_id)
+
+    def _recognise(self, header: Header, image: bytes) -> RecognitionOutcome:
+        started = time.perf_counter()
+        with traced(header.trace_id):
+            outcome = self.deps.recognizer.search(image)
+        header.stamp("recognised", self.deps.clock())
+        self.deps.stats.observe("recognition_ms", (time.perf_counter() - started) * 1000)
+        if outcome.status == "recognised" and self.deps.store.get_student(outcome.student_id or "") is None:
+            # The collection knows a face whose student was deleted: never record it.
+            self.deps.stats.inc("matches_stale_student")
+            outcome = RecognitionOutcome(status="unknown", reason="stale_face", similarity=outcome.similarity,
+                                         detail=f"face of deleted student {outcome.student_id}",
+                                         attempts=outcome.attempts)
+        return outcome
+
+    def _decide(self, header: Header, outcome: RecognitionOutcome, session: Session, fingerprint: Any) -> RecognitionOutcome:
+        track_id = header.meta.get("track_id")
+        key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
+        decided = self.decision.decide(key, outcome, fingerprint)
+        if decided.reason in ("unconfirmed", "confirmed"):
+            self.deps.stats.inc(f"matches_{decided.reason}")
+        return decided
+
+    def _duplicate_reply(self, crop: Message) -> Message | None:
+        msg_id = crop.header.msg_id
+        sighting = self.deps.store.get_sighting(msg_id)
+        if sighting is not None:
+            outcome = RecognitionOutcome(status="recognised", student_id=sighting.student_id,
+                                         similarity=sighting.similarity)
+            return self._reply(crop, outcome, sighting.session_id, {"duplicate": True})
+        unknown = self.deps.store.get_unknown(unknown_id_for(msg_id))
+        if unknown is not None:
+            outcome = RecognitionOutcome(status="unknown", reason=unknown.reason)
+            return self._reply(crop, outcome, unknown.session_id, {"duplicate": True})
+        return None
+
+    # ------------------------------------------------------------ recording
+    def _record_recognised(self, message: Message, outcome: RecognitionOutcome, session: Session,
+                           encoding: str) -> Message:
+        header, deps = message.header, self.deps
+        emotion = deps.recognizer.detect_emotion(message.image or b"") if deps.settings.detect_emotions else None
+        ref = evidence_ref_for(f"crop:{header.msg_id}", encoding)
+        deps.evidence.put(ref, message.image or b"")
+        # meta.camera_ms is the camera's own timeline: ms into the file for a replayed
+        # video, epoch ms for a live camera; only a plausible video position is kept.
+        sighting = Sighting(
+            sighting_id=header.msg_id,
+            session_id=session.session_id,
+            student_id=outcome.student_id or "",
+            camera_id=header.camera_id,
+            seen_ms=header.ts.get("captured", header.ts["cloud_received"]),
+            similarity=outcome.similarity,
+            evidence_ref=ref,
+            emotion=emotion,
+            trace_id=header.trace_id,
+            face_id=outcome.face_id,
+            source_ms=video_position(header.meta.get("camera_ms")),
+        )
+        new = deps.store.record_sighting(sighting)
+        header.stamp("recorded", deps.clock())
+        if not new:
+            deps.stats.inc("crops_duplicate")
+            return self._reply(message, outcome, session.session_id, {"duplicate": True})
+        deps.stats.inc("attendance_recorded")
+        self._observe_pipeline(header)
+        log_event(log, "attendance_recorded", trace_id=header.trace_id, msg_id=header.msg_id,
+                  session_id=session.session_id, classroom_id=header.classroom_id, camera_id=header.camera_id,
+                  student_id=outcome.student_id, similarity=outcome.similarity, emotion=emotion,
+                  evidence_ref=ref, ts=dict(header.ts))
+        return self._reply(message, outcome, session.session_id)
+
+    def _record_unknown(self, message: Message, outcome: RecognitionOutcome, session: Session,
+                        encoding: str) -> Message:
+        header, deps = message.header, self.deps
+        unknown_id = unknown_id_for(header.msg_id)
+        ref = evidence_ref_for(f"crop:{header.msg_id}", encoding)
+        deps.evidence.put(ref, message.image or b"")
+        unknown = UnknownFace(
+            unknown_id=unknown_id,
+            session_id=session.session_id,
+            classroom_id=header.classroom_id,
+            camera_id=header.camera_id,
+            seen_ms=header.ts.get("captured", header.ts["cloud_received"]),
+            evidence_ref=ref,
+            trace_id=header.trace_id,
+            msg_id=header.msg_id,
+            reason=outcome.reason or "no_match",
+        )
+        new = deps.store.add_unknown(unknown)
+        header.stamp("recorded", deps.clock())
+        if new:
+            deps.stats.inc("unknown_stored")
+            self._observe_pipeline(header)
+            log_event(log, "unknown_face_stored", trace_id=header.trace_id, msg_id=header.msg_id,
+                      unknown_id=unknown_id, session_id=session.session_id, camera_id=header.camera_id,
+                      ts=dict(header.ts))
+        else:
+            deps.stats.inc("crops_duplicate")
+        extra = {"unknown_id": unknown_id, **({} if new else {"duplicate": True})}
+        return self._reply(message, outcome, session.session_id, extra)
+
+    def _observe_pipeline(self, header: Header) -> None:
+        ts = header.ts
+        if "captured" in ts and "recorded" in ts:
+            self.deps.stats.observe("latency_captured_to_recorded_ms", ts["recorded"] - ts["captured"])
+        if "cloud_received" in ts and "recorded" in ts:
+            self.deps.stats.observe("latency_cloud_ms", ts["recorded"] - ts["cloud_received"])
+
+    # ---------------------------------------------------------------- reply
+    def _reply(self, crop: Message, outcome: RecognitionOutcome, session_id: str | None,
+               extra: dict[str, Any] | None = None) -> Message:
+        meta: dict[str, Any] = {
+            "ack_of": crop.header.msg_id,
+            "track_id": crop.header.meta.get("track_id"),
+            "status": outcome.status,
+            "student_id": outcome.student_id if outcome.status == "recognised" else None,
+            "similarity": None if outcome.similarity is None else round(float(outcome.similarity), 3),
+            "session_id": session_id,
+        }
+        if outcome.runner_up_similarity is not None:
+            meta["runner_up_similarity"] = round(float(outcome.runner_up_similarity), 3)
+        if outcome.candidate_id:
+            meta["candidate_id"] = outcome.candidate_id
+        if outcome.reason:
+            meta["reason"] = outcome.reason
+        if extra:
+            meta.update(extra)
+        self.deps.stats.inc(f"results_{outcome.status}")
+        log_event(log, "recognition_result", level=logging.WARNING if outcome.status == "error" else logging.INFO,
+                  trace_id=crop.header.trace_id, msg_id=crop.header.msg_id, camera_id=crop.header.camera_id,
+                  classroom_id=crop.header.classroom_id, status=outcome.status, student_id=meta["student_id"],
+                  similarity=meta["similarity"], runner_up_similarity=meta.get("runner_up_similarity"),
+                  candidate_id=outcome.candidate_id, reason=outcome.reason, detail=outcome.detail,
+                  session_id=session_id, attempts=outcome.attempts, track_id=meta["track_id"])
+        return Message(header=crop.header.derive(MessageType.RESULT, meta=meta))
