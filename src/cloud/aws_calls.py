@@ -31,7 +31,8 @@ from common.metrics import Metrics
 log = logging.getLogger("rollcall.cloud.recognition")
 
 THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException", "TooManyRequestsException"}
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException",
+     "TooManyRequestsException"}
 )
 ACCESS_CODES = frozenset(
     {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
@@ -84,7 +85,8 @@ def call_with_retry(client: Any, operation: str, params: dict[str, Any], metrics
                 raise classify_client_error(code, message, attempt) from None
             metrics.inc("rekognition_throttled")
             if attempt > max_retries:
-                raise RekognitionFailure("throttled", code, f"still throttled after {attempt} attempts", attempt) from None
+                detail = f"still throttled after {attempt} attempts"
+                raise RekognitionFailure("throttled", code, detail, attempt) from None
             delay = backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             log_event(log, "rekognition_throttled", level=logging.WARNING, operation=operation,
                       attempt=attempt, retry_in_s=round(delay, 3))

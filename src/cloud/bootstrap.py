@@ -28,7 +28,8 @@ def build_store(settings: CloudSettings, session: boto3.session.Session | None =
         session = session or boto3.session.Session(region_name=settings.aws_region)
         resource = session.resource("dynamodb", region_name=settings.aws_region,
                                     endpoint_url=settings.dynamodb_endpoint_url or None)
-        return DynamoDBStore(resource, prefix=settings.dynamodb_table_prefix, create_tables=settings.dynamodb_create_tables)
+        return DynamoDBStore(resource, prefix=settings.dynamodb_table_prefix,
+                             create_tables=settings.dynamodb_create_tables)
     from .storage.sqlite import SQLiteStore
 
     return SQLiteStore(settings.data_dir / "rollcall.sqlite3")
@@ -43,7 +44,8 @@ def build_evidence_store(settings: CloudSettings, session: boto3.session.Session
     return LocalEvidenceStore(settings.data_dir)
 
 
-def build_recognizer(settings: CloudSettings, metrics: Metrics, session: boto3.session.Session | None = None) -> RekognitionRecognizer:
+def build_recognizer(settings: CloudSettings, metrics: Metrics,
+                     session: boto3.session.Session | None = None) -> RekognitionRecognizer:
     """A Rekognition recogniser on the configured endpoint (AWS or local)."""
     session = session or boto3.session.Session(region_name=settings.aws_region)
     client = make_rekognition_client(settings.aws_region, settings.rekognition_endpoint_url,
@@ -79,10 +81,12 @@ def build_service(settings: CloudSettings | None = None, ensure_collection: bool
     elif ensure_collection:
         try:
             created = recognizer.ensure_collection()
-            log_event(log, "rekognition_ready", endpoint=endpoint, collection_id=settings.collection_id, collection_created=created)
+            log_event(log, "rekognition_ready", endpoint=endpoint, collection_id=settings.collection_id,
+                      collection_created=created)
         except RecognitionUnavailable as exc:
             metrics.inc("startup_rekognition_unavailable")
-            log_event(log, "rekognition_unavailable_at_start", level=logging.ERROR, endpoint=endpoint, detail=exc.message)
+            log_event(log, "rekognition_unavailable_at_start", level=logging.ERROR, endpoint=endpoint,
+                      detail=exc.message)
     log_event(log, "cloud_service_built", storage=settings.storage, evidence="s3" if settings.s3_bucket else "local",
               endpoint=endpoint, collection_id=settings.collection_id)
     return service

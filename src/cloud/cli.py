@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rollcall-cloud: {exc}", file=sys.stderr)
         return 2
     if command == "serve":
-        return serve(settings, common, host=args.host, port=args.port, zmq_bind=args.zmq_bind, ingest=not args.no_ingest)
+        return serve(settings, common, host=args.host, port=args.port, zmq_bind=args.zmq_bind,
+                     ingest=not args.no_ingest)
     _log_warnings_to_stderr()
     if command == "enrol-dir":
         return enrol_dir(build_service(settings), args.directory, include_enrolled=args.all)
@@ -134,7 +135,8 @@ def serve(
         try:
             ingest_server = IngestServer(service, settings, bind=zmq_bind).start()
         except Exception as exc:  # zmq.ZMQError: address in use, bad address...
-            log_event(logger, "ingest_start_failed", level=logging.ERROR, bind=zmq_bind or settings.zmq_bind, detail=str(exc))
+            log_event(logger, "ingest_start_failed", level=logging.ERROR, bind=zmq_bind or settings.zmq_bind,
+                      detail=str(exc))
             server.close()
             _close_service(service)
             return 1

@@ -105,11 +105,13 @@ class CropProcessor:
                                     f"classroom id {header.classroom_id[:70]!r} breaks the id rule (common.rules)")
         classroom = self.sessions.classroom_for_crop(header.classroom_id, settings.auto_create_classrooms)
         if classroom is None:
-            return self.reject_crop(message, "unknown_classroom", f"classroom {header.classroom_id!r} is not registered")
+            return self.reject_crop(message, "unknown_classroom",
+                                    f"classroom {header.classroom_id!r} is not registered")
         session = self.sessions.session_for_crop(classroom.classroom_id, settings.auto_open_session)
         if session is None:
             stats.inc("crops_no_open_session")
-            return self._reply(message, RecognitionOutcome(status="unknown", reason="no_open_session", attempts=0), None)
+            outcome = RecognitionOutcome(status="unknown", reason="no_open_session", attempts=0)
+            return self._reply(message, outcome, None)
 
         encoding = header.image.encoding if header.image else "jpeg"
         if header.meta.get("purpose") == "evidence":
@@ -139,7 +141,8 @@ class CropProcessor:
                                          attempts=outcome.attempts)
         return outcome
 
-    def _decide(self, header: Header, outcome: RecognitionOutcome, session: Session, fingerprint: Any) -> RecognitionOutcome:
+    def _decide(self, header: Header, outcome: RecognitionOutcome, session: Session,
+                fingerprint: Any) -> RecognitionOutcome:
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
         decided = self.decision.decide(key, outcome, fingerprint)

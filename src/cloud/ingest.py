@@ -47,7 +47,8 @@ CLOSE_LINGER_MS = 1000  # how long ZeroMQ keeps sending queued RESULTs after the
 class IngestServer:
     """The cloud's ZeroMQ ROUTER endpoint plus its worker pool."""
 
-    def __init__(self, service: AttendanceService, settings: CloudSettings | None = None, bind: str | None = None) -> None:
+    def __init__(self, service: AttendanceService, settings: CloudSettings | None = None,
+                 bind: str | None = None) -> None:
         self.service = service
         self.settings = settings or service.settings
         self.bind = bind or self.settings.zmq_bind
@@ -55,7 +56,8 @@ class IngestServer:
         self._work: queue.Queue[tuple[bytes, Message] | None] = queue.Queue(maxsize=self.settings.queue_size)
         self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
         self._stop = threading.Event()  # workers and housekeeping stop; the I/O thread stops receiving
-        self._io_stop = threading.Event()  # set after the workers are done: the I/O thread sends the last replies, exits
+        # Set after the workers are done: the I/O thread sends the last replies, then exits.
+        self._io_stop = threading.Event()
         self._threads: list[threading.Thread] = []  # workers + housekeeping
         self._io_thread: threading.Thread | None = None
         self._seen_rejections: Counter[str] = Counter()
@@ -155,7 +157,8 @@ class IngestServer:
                 self._flush_outbox()
             except Exception as exc:  # never let one bad moment kill the link
                 metrics.inc("ingest_loop_errors")
-                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(limit=8))
                 time.sleep(0.05)
         self._flush_outbox()
 
@@ -260,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     logger = setup_logging("cloud", common)
     service = build_service(settings)
     ingest = IngestServer(service, settings, bind=args.bind).start()
-    reporter = PeriodicReporter(service.stats, logger, common.metrics_interval_s, extra=lambda: {"ingest": ingest.stats()}).start()
+    reporter = PeriodicReporter(service.stats, logger, common.metrics_interval_s,
+                                extra=lambda: {"ingest": ingest.stats()}).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -44,7 +44,8 @@ SEARCH_MAX_FACES = 20
 SEARCH_FLOOR = 50.0
 
 
-def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float, attempts: int = 1) -> RecognitionOutcome:
+def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float,
+                         attempts: int = 1) -> RecognitionOutcome:
     """The outcome of a SearchFacesByImage answer: the best student if at or above
     ``match_threshold``, with the best other student's similarity as ``runner_up_similarity``."""
     best_by_student: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -207,11 +208,13 @@ class RekognitionRecognizer:
         except RekognitionFailure as failure:
             if failure.reason == "invalid_parameter":
                 # Rekognition's way of saying "there is no face in this image".
-                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts)
+                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200],
+                                          attempts=failure.attempts)
             self.metrics.inc(f"rekognition_errors_{failure.reason}")
             log_event(log, "rekognition_error", level=logging.ERROR, operation="SearchFacesByImage",
                       reason=failure.reason, code=failure.code, detail=failure.detail[:300])
-            return RecognitionOutcome(status="error", reason=failure.reason, detail=f"{failure.code}: {failure.detail[:200]}",
+            return RecognitionOutcome(status="error", reason=failure.reason,
+                                      detail=f"{failure.code}: {failure.detail[:200]}",
                                       attempts=failure.attempts)
         matches = response.get("FaceMatches") or []
         if not matches:
@@ -235,7 +238,11 @@ class RekognitionRecognizer:
         faces = response.get("FaceDetails") or []
         if not faces:
             return None
-        largest = max(faces, key=lambda f: f.get("BoundingBox", {}).get("Width", 0) * f.get("BoundingBox", {}).get("Height", 0))
+        def area(face: dict[str, Any]) -> float:
+            box = face.get("BoundingBox", {})
+            return float(box.get("Width", 0) * box.get("Height", 0))
+
+        largest = max(faces, key=area)
         emotions = largest.get("Emotions") or []
         if not emotions:
             return None

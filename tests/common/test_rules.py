@@ -17,7 +17,8 @@ def test_valid_ids(value: str) -> None:
     assert rules.check_id("classroom_id", value) == value
 
 
-@pytest.mark.parametrize("value", ["", "_lab", "-x", ".hidden", "x" * 65, "has space", "a/b", "é", "a\n", None, 5, b"ab"])
+@pytest.mark.parametrize("value", ["", "_lab", "-x", ".hidden", "x" * 65, "has space", "a/b", "é", "a\n",
+                                   None, 5, b"ab"])
 def test_invalid_ids(value: object) -> None:
     assert not rules.is_id(value)
     with pytest.raises(rules.RuleViolation, match="classroom_id must be"):

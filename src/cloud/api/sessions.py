@@ -22,7 +22,8 @@ def list_sessions() -> Response:
     if classroom_id is not None:
         require_id(classroom_id, "classroom_id")
     if status is not None and status not in SESSION_STATUSES:
-        raise ApiError(422, "invalid_field", f"status must be one of {', '.join(SESSION_STATUSES)}, not {status[:20]!r}")
+        raise ApiError(422, "invalid_field",
+                       f"status must be one of {', '.join(SESSION_STATUSES)}, not {status[:20]!r}")
     sessions = service().list_sessions(classroom_id=classroom_id, status=status)
     return jsonify({"sessions": to_json(sessions)})
 

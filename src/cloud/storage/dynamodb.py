@@ -130,7 +130,8 @@ class DynamoDBStore(AttendanceStore):
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                     raise
-            self.client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+            self.client.get_waiter("table_exists").wait(TableName=table_name,
+                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
     # ------------------------------------------------------------ plumbing
     def _put_new(self, table: str, obj: Any, key: str, what: str) -> bool:
@@ -221,7 +222,8 @@ class DynamoDBStore(AttendanceStore):
         return self._query("faces", Enrolment, Key("student_id").eq(student_id))
 
     def delete_face(self, student_id: str, face_id: str) -> bool:
-        response = self.t["faces"].delete_item(Key={"student_id": student_id, "face_id": face_id}, ReturnValues="ALL_OLD")
+        response = self.t["faces"].delete_item(Key={"student_id": student_id, "face_id": face_id},
+                                               ReturnValues="ALL_OLD")
         return "Attributes" in response
 
     # ------------------------------------------------------------ classrooms

@@ -138,7 +138,8 @@ class SQLiteStore(AttendanceStore):
         return [Student(**r) for r in self._all("SELECT * FROM students ORDER BY student_id")]
 
     def update_student(self, student: Student) -> None:
-        self._write("UPDATE students SET name = :name, email = :email WHERE student_id = :student_id", student.to_dict())
+        self._write("UPDATE students SET name = :name, email = :email WHERE student_id = :student_id",
+                    student.to_dict())
 
     def delete_student(self, student_id: str) -> bool:
         with self._lock:
@@ -150,7 +151,8 @@ class SQLiteStore(AttendanceStore):
         params = face.to_dict()
         params["bounding_box"] = json.dumps(face.bounding_box) if face.bounding_box is not None else None
         self._insert(
-            "INSERT INTO faces VALUES (:student_id, :face_id, :image_id, :confidence, :bounding_box, :photo_ref, :created_ms)",
+            "INSERT INTO faces VALUES "
+            "(:student_id, :face_id, :image_id, :confidence, :bounding_box, :photo_ref, :created_ms)",
             params, f"face {face.face_id!r}")
 
     def list_faces(self, student_id: str) -> list[Enrolment]:
@@ -232,10 +234,12 @@ class SQLiteStore(AttendanceStore):
         return Sighting(**row) if row else None
 
     def attendance_for_session(self, session_id: str) -> list[AttendanceRecord]:
-        return [AttendanceRecord(**r) for r in self._all("SELECT * FROM attendance WHERE session_id = ?", (session_id,))]
+        rows = self._all("SELECT * FROM attendance WHERE session_id = ?", (session_id,))
+        return [AttendanceRecord(**r) for r in rows]
 
     def attendance_for_student(self, student_id: str) -> list[AttendanceRecord]:
-        return [AttendanceRecord(**r) for r in self._all("SELECT * FROM attendance WHERE student_id = ?", (student_id,))]
+        rows = self._all("SELECT * FROM attendance WHERE student_id = ?", (student_id,))
+        return [AttendanceRecord(**r) for r in rows]
 
     # ------------------------------------------------------------ unknown faces
     def add_unknown(self, unknown: UnknownFace) -> bool:
@@ -256,7 +260,8 @@ class SQLiteStore(AttendanceStore):
 
     def resolve_unknown(self, unknown_id: str, status: str, student_id: str | None, resolved_ms: int) -> bool:
         return self._write(
-            "UPDATE unknown_faces SET status = ?, student_id = ?, resolved_ms = ? WHERE unknown_id = ? AND status = 'pending'",
+            "UPDATE unknown_faces SET status = ?, student_id = ?, resolved_ms = ? "
+            "WHERE unknown_id = ? AND status = 'pending'",
             (status, student_id, resolved_ms, unknown_id)) > 0
 
     def delete_unknown(self, unknown_id: str) -> bool:
