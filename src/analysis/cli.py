@@ -18,8 +18,9 @@ from .report import write_reports
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", type=Path, help="folder with the run's *.jsonl logs")
     parser.add_argument("--out", type=Path, help="output folder (default res/analysis/<run-id>)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -38,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     plots = [] if args.no_plots else write_plots(summary, out_dir)
     md, js = write_reports(summary, run_name, out_dir, plots)
     end_to_end = summary.stages["end to end (captured -> recorded)"]
-    print(f"analysis: {summary.events} events from {summary.files} files; "
-          f"end-to-end p50 {end_to_end.p50:.0f} ms / p95 {end_to_end.p95:.0f} ms (n={end_to_end.n}); "
-          f"wrote {md}, {js}" + "".join(f", {p}" for p in plots))
+    print(
+        f"analysis: {summary.events} events from {summary.files} files; "
+        f"end-to-end p50 {end_to_end.p50:.0f} ms / p95 {end_to_end.p95:.0f} ms (n={end_to_end.n}); "
+        f"wrote {md}, {js}" + "".join(f", {p}" for p in plots)
+    )
     return 0

@@ -22,12 +22,24 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("end to end (captured -> recorded)", "captured", "recorded"),
 )
 #: Every consecutive pair of protocol hops.
-HOP_PAIRS: tuple[tuple[str, str, str], ...] = tuple((f"{a} -> {b}", a, b) for a, b in zip(HOPS, HOPS[1:]))
+HOP_PAIRS: tuple[tuple[str, str, str], ...] = tuple((f"{a} -> {b}", a, b) for a, b in zip(HOPS, HOPS[1:], strict=False))
 #: Hops whose per-second rate is reported as throughput.
 THROUGHPUT_HOPS = ("sent", "edge_received", "edge_sent", "cloud_received", "recorded")
 #: Counter names that mean something was lost or refused.
 DROP_PATTERN = re.compile(r"drop|reject|error|fail|overload|evict|timeout|undeliverable|unreadable", re.I)
-_STANDARD_KEYS = {"ts_ms", "time", "level", "tier", "instance", "logger", "event", "msg", "counters", "gauges", "timings"}
+_STANDARD_KEYS = {
+    "ts_ms",
+    "time",
+    "level",
+    "tier",
+    "instance",
+    "logger",
+    "event",
+    "msg",
+    "counters",
+    "gauges",
+    "timings",
+}
 
 
 @dataclass
@@ -43,7 +55,7 @@ class LatencyStats:
     negative: int  # samples < 0: clocks of two hosts disagree
 
     @classmethod
-    def of(cls, samples: list[float]) -> "LatencyStats":
+    def of(cls, samples: list[float]) -> LatencyStats:
         values = sorted(samples)
         if not values:
             return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)
@@ -96,7 +108,7 @@ def latency_samples(logs: RunLogs, pairs: tuple[tuple[str, str, str], ...]) -> d
     distinct stamps takes it once. Intervals that end at a crop hop (``edge_sent`` and
     later) count once per crop message id, so two crops of one frame count twice.
     """
-    crop_hops = set(HOPS[HOPS.index("edge_sent"):])
+    crop_hops = set(HOPS[HOPS.index("edge_sent") :])
     samples: dict[str, list[float]] = {name: [] for name, _, _ in pairs}
     seen: set[tuple[str, str, str, float, float]] = set()
     for event in _ts_events(logs):
@@ -121,7 +133,7 @@ def hop_instances(logs: RunLogs) -> dict[str, dict[tuple[str, str], int]]:
     Up to ``detect_end`` a unit is a frame (trace id); from ``edge_sent`` on it is a
     face crop (trace id + crop message id, when the event names one).
     """
-    crop_hops = set(HOPS[HOPS.index("edge_sent"):])
+    crop_hops = set(HOPS[HOPS.index("edge_sent") :])
     passed: dict[str, dict[tuple[str, str], int]] = {hop: {} for hop in HOPS}
     for event in _ts_events(logs):
         trace = str(event["trace_id"])
@@ -224,7 +236,9 @@ def summarise(logs: RunLogs) -> RunSummary:
     summary.rekognition = {
         "local_service_calls": dict(Counter(str(e.get("operation")) for e in requests)),
         "local_service_errors": dict(Counter(str(e.get("error_code")) for e in requests if e.get("error_code"))),
-        "cloud_recognition_attempts": int(sum(e["attempts"] if _valid(e.get("attempts")) else 1 for e in logs.of("recognition_result"))),
+        "cloud_recognition_attempts": int(
+            sum(e["attempts"] if _valid(e.get("attempts")) else 1 for e in logs.of("recognition_result"))
+        ),
         "cloud_counters": dict(sorted(rek_counters.items())),
     }
     return summary

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass
@@ -52,5 +53,11 @@ def load_run(run_dir: Path) -> RunLogs:
                     logs.bad_lines += 1
                     continue
                 logs.events.append(entry)
-    logs.events.sort(key=lambda e: e.get("ts_ms") if isinstance(e.get("ts_ms"), (int, float)) else 0)
+    logs.events.sort(key=_event_time)
     return logs
+
+
+def _event_time(entry: dict[str, Any]) -> float:
+    """An event's ``ts_ms`` for sorting (0 when missing or not a number)."""
+    value = entry.get("ts_ms")
+    return float(value) if isinstance(value, (int, float)) else 0.0

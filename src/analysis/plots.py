@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - the Agg backend must be chosen before pyplot is imported
 
-from .compute import HOP_PAIRS, STAGES, RunSummary  # noqa: E402
+from .compute import HOP_PAIRS, STAGES, RunSummary  # noqa: E402 - kept below the backend choice with the other imports
 
 
 def plot_latency(summary: RunSummary, path: Path) -> Path | None:

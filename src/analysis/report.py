@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .compute import LatencyStats, RunSummary
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds") if ms else "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds") if ms else "-"
 
 
 def _latency_table(rows: dict[str, LatencyStats]) -> list[str]:
@@ -19,7 +19,9 @@ def _latency_table(rows: dict[str, LatencyStats]) -> list[str]:
     for name, st in rows.items():
         if st.n:
             skew = f" ({st.negative} negative: clock skew)" if st.negative else ""
-            lines.append(f"| {name}{skew} | {st.n} | {st.p50:.0f} | {st.p95:.0f} | {st.p99:.0f} | {st.mean:.0f} | {st.max:.0f} |")
+            lines.append(
+                f"| {name}{skew} | {st.n} | {st.p50:.0f} | {st.p95:.0f} | {st.p99:.0f} | {st.mean:.0f} | {st.max:.0f} |"
+            )
         else:
             lines.append(f"| {name} | 0 | - | - | - | - | - |")
     return lines
@@ -57,9 +59,11 @@ def markdown(summary: RunSummary, run_name: str, plots: list[Path]) -> str:
         "(counted only when `ROLLCALL_IOT_FRAME_LOG_LEVEL=INFO`).",
         "",
         "Recognition outcomes at the cloud: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none") + ".",
+        + (", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none")
+        + ".",
         "",
-        f"Attendance: {summary.attendance.get('records', 0)} `attendance_recorded` events for {summary.attendance.get('students', 0)} "
+        f"Attendance: {summary.attendance.get('records', 0)} `attendance_recorded` events for "
+        f"{summary.attendance.get('students', 0)} "
         f"students, {summary.attendance.get('unknown_faces', 0)} unknown faces stored, "
         f"{summary.attendance.get('streams_ended', 0)} END_OF_STREAM seen by the cloud.",
         "",

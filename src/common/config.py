@@ -116,7 +116,14 @@ def all_settings_classes() -> list[type[RollcallSettings]]:
     from importlib import import_module
 
     classes: list[type[RollcallSettings]] = []
-    for module_name in ("common.settings", "iot.settings", "edge.settings", "cloud.settings", "rekognition_local.settings", "demo_seed.settings"):
+    for module_name in (
+        "common.settings",
+        "iot.settings",
+        "edge.settings",
+        "cloud.settings",
+        "rekognition_local.settings",
+        "demo_seed.settings",
+    ):
         try:
             module = import_module(module_name)
         except ModuleNotFoundError:

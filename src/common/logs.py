@@ -16,7 +16,7 @@ import logging
 import logging.handlers
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         ts_ms = int(record.created * 1000)
         entry: dict[str, Any] = {
             "ts_ms": ts_ms,
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "tier": self.tier,
             "instance": self.instance,
@@ -82,7 +82,9 @@ def setup_logging(
     stdout._rollcall = True  # type: ignore[attr-defined]
     root.addHandler(stdout)
 
-    problem = _add_file_handler(root, formatter, Path(settings.log_dir), f"{tier}-{instance}.jsonl") if to_file else None
+    problem = (
+        _add_file_handler(root, formatter, Path(settings.log_dir), f"{tier}-{instance}.jsonl") if to_file else None
+    )
 
     logger = logging.getLogger(f"rollcall.{tier}")
     if problem:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .logs import log_event
 
@@ -87,7 +88,7 @@ class PeriodicReporter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metrics-reporter", daemon=True)
 
-    def start(self) -> "PeriodicReporter":
+    def start(self) -> PeriodicReporter:
         self._thread.start()
         return self
 

@@ -67,7 +67,6 @@ KNOWN_MODELS: dict[str, ModelSource] = {
 }
 
 
-
 class ModelError(RuntimeError):
     """A model file that is missing, corrupt or cannot be produced."""
 
@@ -105,7 +104,10 @@ def _verify(path: Path, name: str, source: ModelSource | None, origin: str) -> N
 
 
 def _download(url: str, dest: Path, timeout_s: float) -> None:
-    with urllib.request.urlopen(url, timeout=timeout_s) as response, open(dest, "wb") as out:  # noqa: S310
+    with (
+        urllib.request.urlopen(url, timeout=timeout_s) as response,
+        open(dest, "wb") as out,
+    ):  # URL from the model catalogue or the configured mirror
         shutil.copyfileobj(response, out, 1 << 20)
 
 
@@ -140,7 +142,10 @@ def fetch_model(
             raise MissingModelError(src, f"the mirror directory {mirror_text} has no {name}")
         url, origin = None, f"mirror {mirror_text}"
     elif source is None or source.url is None:
-        raise ModelError(f"{name}: no official download URL known; fetch it from a mirror that has a copy (--mirror DIR, *_MODELS_MIRROR)")
+        raise ModelError(
+            f"{name}: no official download URL known; "
+            "fetch it from a mirror that has a copy (--mirror DIR, *_MODELS_MIRROR)"
+        )
     else:
         url, origin = source.url, source.url
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", dir=models_dir)
@@ -155,7 +160,9 @@ def fetch_model(
             try:
                 _download(url, tmp, timeout_s)
             except OSError as exc:
-                raise ModelError(f"{name}: download from {url} failed ({exc}); offline, use a mirror (--mirror DIR, *_MODELS_MIRROR)") from None
+                raise ModelError(
+                    f"{name}: download from {url} failed ({exc}); offline, use a mirror (--mirror DIR, *_MODELS_MIRROR)"
+                ) from None
         _verify(tmp, name, source, origin)
         tmp.chmod(0o644)
         os.replace(tmp, dest)

@@ -17,7 +17,10 @@ class CommonSettings(RollcallSettings):
     toml_section = "common"
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_", extra="ignore", frozen=True)
 
-    log_dir: Path = Field(Path("/app/logs"), description="Directory for JSON-lines log files (stdout always gets them too). Unwritable -> stdout only, with a warning.")
+    log_dir: Path = Field(
+        Path("/app/logs"),
+        description="Directory for JSON-lines log files (stdout always gets them too). Unwritable -> stdout only, with a warning.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Minimum log level.")
     metrics_interval_s: float = Field(10.0, gt=0, description="Seconds between periodic `metrics` log lines.")
     instance_id: str = Field("", description="Name of this process in logs and log file names (default: hostname).")

@@ -15,9 +15,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
@@ -28,19 +29,26 @@ from .settings import SeedSettings
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m demo_seed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_seed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--api", help="cloud API base URL (default: ROLLCALL_SEED_API_URL)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("seed", help="enrol demo students, open the demo session, write demo frames")
-    p = sub.add_parser("open-session", help="open a new session (creating the classroom if needed); the API "
-                       "refuses a second open session of a classroom (409) unless --reuse or --close-open")
+    p = sub.add_parser(
+        "open-session",
+        help="open a new session (creating the classroom if needed); the API "
+        "refuses a second open session of a classroom (409) unless --reuse or --close-open",
+    )
     p.add_argument("--classroom", required=True)
     p.add_argument("--name", default="Recorded lecture")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--reuse", action="store_true", help="reuse an open session of the classroom")
-    mode.add_argument("--close-open", action="store_true",
-                      help="close the classroom's open sessions first (e.g. left open by an interrupted run)")
+    mode.add_argument(
+        "--close-open",
+        action="store_true",
+        help="close the classroom's open sessions first (e.g. left open by an interrupted run)",
+    )
     p = sub.add_parser("wait-attendance", help="wait until a session has attendance records")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--session")
@@ -65,8 +73,13 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def poll(check: Callable[[], Any], timeout_s: float, interval_s: float,
-         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Any:
+def poll(
+    check: Callable[[], Any],
+    timeout_s: float,
+    interval_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
     """Call ``check`` until it returns something truthy or ``timeout_s`` passes (then None).
     API errors while polling count as 'not yet' (the service may be restarting)."""
     deadline = clock() + timeout_s
@@ -147,8 +160,9 @@ def _run(command: str, args: argparse.Namespace, settings: SeedSettings, client:
         if session_id is None:
             session_id = ensure_open_session(client, args.classroom, settings.session_name)["session_id"]
         _say(f"waiting up to {args.timeout:.0f} s for attendance in session {session_id}")
-        records = poll(lambda: attendance_ready(client, session_id, args.student, args.min_records),
-                       args.timeout, args.interval)
+        records = poll(
+            lambda: attendance_ready(client, session_id, args.student, args.min_records), args.timeout, args.interval
+        )
         if records is None:
             _say(f"timed out: no attendance in session {session_id} after {args.timeout:.0f} s")
             return 1

@@ -7,7 +7,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class ApiError(RuntimeError):
@@ -77,7 +78,7 @@ class ApiClient:
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 (configured URL)
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # the configured API URL
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             payload = exc.read()
@@ -107,5 +108,7 @@ class ApiClient:
             except ApiError as exc:
                 last = exc
             if time.monotonic() >= deadline:
-                raise ApiError(last.status if last else 0, "not_healthy", f"cloud API not healthy after {timeout_s:.0f} s ({last})")
+                raise ApiError(
+                    last.status if last else 0, "not_healthy", f"cloud API not healthy after {timeout_s:.0f} s ({last})"
+                )
             sleep(1.0)

@@ -61,7 +61,9 @@ def ensure_classroom(client: ApiClient, classroom_id: str, name: str) -> bool:
         raise
 
 
-def ensure_student(client: ApiClient, student_id: str, photos: list[Path], report: SeedReport, log: logging.Logger) -> None:
+def ensure_student(
+    client: ApiClient, student_id: str, photos: list[Path], report: SeedReport, log: logging.Logger
+) -> None:
     """Create the student and enrol its photos, unless faces are already enrolled (re-runs)."""
     try:
         client.json("POST", "/api/students", {"student_id": student_id, "name": display_name(student_id)})
@@ -77,15 +79,27 @@ def ensure_student(client: ApiClient, student_id: str, photos: list[Path], repor
     enrolled = 0
     for photo in photos:
         try:
-            client.request("POST", f"/api/students/{student_id}/photos", raw=photo.read_bytes(),
-                           content_type=PHOTO_TYPES[photo.suffix.lower()])
+            client.request(
+                "POST",
+                f"/api/students/{student_id}/photos",
+                raw=photo.read_bytes(),
+                content_type=PHOTO_TYPES[photo.suffix.lower()],
+            )
             enrolled += 1
         except ApiError as exc:
             if exc.status in (0,) or exc.status >= 500:
                 raise
             report.photos_failed.append(f"{student_id}/{photo.name}: {exc.code}")
-            log_event(log, "seed_photo_rejected", level=logging.WARNING, student_id=student_id,
-                      photo=photo.name, status=exc.status, code=exc.code, detail=exc.message)
+            log_event(
+                log,
+                "seed_photo_rejected",
+                level=logging.WARNING,
+                student_id=student_id,
+                photo=photo.name,
+                status=exc.status,
+                code=exc.code,
+                detail=exc.message,
+            )
     report.photos_enrolled += enrolled
     if not enrolled:
         report.students_without_faces.append(student_id)
@@ -129,7 +143,9 @@ def run_seed(settings: SeedSettings, client: ApiClient, log: logging.Logger) -> 
     if settings.frames_dir is not None:
         enrolled = set(students) - set(report.students_without_faces)
         probes = select_probes(settings.manifest, settings.probe_dir, enrolled, settings.include_unknown)
-        report.frames_written = len(write_frames(probes, settings.frames_dir, settings.frame_width, settings.frame_height))
+        report.frames_written = len(
+            write_frames(probes, settings.frames_dir, settings.frame_width, settings.frame_height)
+        )
         if not report.frames_written:
             raise FileNotFoundError(f"no demo frames could be made from {settings.probe_dir} ({settings.manifest})")
     return report

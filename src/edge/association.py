@@ -44,8 +44,10 @@ def face_cost(face: Face, person: Detection) -> float | None:
     x1, y1, x2, y2 = person.box
     width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
     fx, fy = _centre(face.box)
-    if not (x1 - PERSON_MARGIN * width <= fx <= x2 + PERSON_MARGIN * width
-            and y1 - PERSON_MARGIN * height <= fy <= y2 + PERSON_MARGIN * height):
+    if not (
+        x1 - PERSON_MARGIN * width <= fx <= x2 + PERSON_MARGIN * width
+        and y1 - PERSON_MARGIN * height <= fy <= y2 + PERSON_MARGIN * height
+    ):
         return None
     return abs(fx - (x1 + x2) / 2) / width + max(0.0, fy - y1) / height
 
@@ -54,7 +56,12 @@ def box_around_face(face: Face, frame_width: int, frame_height: int) -> Box:
     """A head-and-shoulders box for a face no person box claimed."""
     x1, y1, x2, y2 = face.box
     w, h = x2 - x1, y2 - y1
-    return (max(0.0, x1 - w), max(0.0, y1 - 0.5 * h), min(float(frame_width), x2 + w), min(float(frame_height), y2 + 2 * h))
+    return (
+        max(0.0, x1 - w),
+        max(0.0, y1 - 0.5 * h),
+        min(float(frame_width), x2 + w),
+        min(float(frame_height), y2 + 2 * h),
+    )
 
 
 def assign_faces(persons: list[Detection], faces: list[Face], frame_width: int, frame_height: int) -> list[Subject]:
@@ -69,7 +76,7 @@ def assign_faces(persons: list[Detection], faces: list[Face], frame_width: int, 
                 if cost is not None:
                     costs[pi, fi] = cost
         rows, cols = linear_sum_assignment(costs)
-        face_of = {int(pi): int(fi) for pi, fi in zip(rows, cols) if costs[pi, fi] < _FORBIDDEN}
+        face_of = {int(pi): int(fi) for pi, fi in zip(rows, cols, strict=False) if costs[pi, fi] < _FORBIDDEN}
     taken = set(face_of.values())
     subjects = [
         Subject(box=person.box, face=faces[face_of[pi]] if pi in face_of else None, person=person)

@@ -71,7 +71,9 @@ def resolve_person_classes(wanted: list[str], names: dict[int, str], num_classes
         if key.lstrip("-").isdigit():
             class_id = int(key)
             if not 0 <= class_id < num_classes:
-                raise DetectorConfigError(f"person class id {class_id} out of range: the model has {num_classes} classes")
+                raise DetectorConfigError(
+                    f"person class id {class_id} out of range: the model has {num_classes} classes"
+                )
             chosen[class_id] = names.get(class_id, str(class_id))
         elif key.lower() in by_name:
             class_id = by_name[key.lower()]
@@ -101,7 +103,9 @@ class Letterbox:
         return out
 
 
-def letterbox_shape(height: int, width: int, size: int | tuple[int, int], auto: bool = False, stride: int = 32) -> tuple[int, int]:
+def letterbox_shape(
+    height: int, width: int, size: int | tuple[int, int], auto: bool = False, stride: int = 32
+) -> tuple[int, int]:
     """(height, width) of the model input :func:`letterbox` produces for a ``height`` x ``width`` frame.
 
     ``size`` is the target (an int = square). With ``auto`` the padding is cut down to the
@@ -133,7 +137,11 @@ def letterbox(
     if auto:
         dw, dh = dw % stride, dh % stride
     dw, dh = dw / 2, dh / 2
-    resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (width, height) else frame
+    resized = (
+        cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if (new_w, new_h) != (width, height)
+        else frame
+    )
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
     padded = cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill))

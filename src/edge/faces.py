@@ -104,7 +104,9 @@ class FaceFinder:
         require_model(model_path)
         self.score_threshold = score_threshold
         self.max_side = max_side
-        self._detector = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, top_k)
+        self._detector = cv2.FaceDetectorYN.create(
+            str(model_path), "", (320, 320), score_threshold, nms_threshold, top_k
+        )
 
     def detect_faces(self, image: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         """All faces in ``image`` as ((x1, y1, x2, y2), score), best first."""
@@ -119,8 +121,9 @@ class FaceFinder:
         scale = min(1.0, self.max_side / max(width, height))
         small = image
         if scale < 1.0:
-            small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                               interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
         self._detector.setInputSize((small.shape[1], small.shape[0]))
         _, rows = self._detector.detect(small)
         found = []
@@ -134,8 +137,15 @@ class FaceFinder:
             blur = 0.0
             if measure:
                 blur = sharpness(cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY))
-            found.append(Face(box=(x1, y1, x2, y2), score=float(row[14]), blur=blur,
-                              face_px=min(x2 - x1, y2 - y1), landmarks=points))
+            found.append(
+                Face(
+                    box=(x1, y1, x2, y2),
+                    score=float(row[14]),
+                    blur=blur,
+                    face_px=min(x2 - x1, y2 - y1),
+                    landmarks=points,
+                )
+            )
         found.sort(key=lambda f: f.score, reverse=True)
         return found
 

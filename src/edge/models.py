@@ -30,7 +30,8 @@ def how_to_get(name: str) -> str:
     stem = Path(name).stem
     if name.endswith(".onnx") and f"{stem}.pt" in KNOWN_MODELS:
         return (
-            f"get it with: rollcall-models fetch {stem}.pt (add --mirror DIR offline), then export it in the export venv "
+            f"get it with: rollcall-models fetch {stem}.pt (add --mirror DIR offline), "
+            "then export it in the export venv "
             f"that scripts/prepare_models.sh creates: PYTHONPATH=src .venv-export/bin/python -m edge.models_cli export "
             f"models/{stem}.pt  (scripts/prepare_models.sh does both for the models in ROLLCALL_PREPARE_DETECTORS)"
         )
@@ -77,7 +78,9 @@ def prepare_ultralytics_environment() -> None:
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
 
 
-def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dynamic: bool = True, force: bool = False) -> Path:
+def export_onnx(
+    pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dynamic: bool = True, force: bool = False
+) -> Path:
     """Export an Ultralytics ``.pt`` to ONNX with Ultralytics' own exporter: batch 1,
     onnxslim-simplified; input height/width dynamic (default: the edge letterboxes each frame
     to its smallest stride-32 rectangle, e.g. 640x384 for 16:9) or, with ``dynamic=False``, a
@@ -87,7 +90,10 @@ def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dy
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / (pt_path.stem + ".onnx")
     if not force and export_is_current(pt_path, onnx_path, imgsz, dynamic):
-        log(f"{onnx_path.name}: up to date (exported from this {pt_path.name} with the same parameters), skipping export")
+        log(
+            f"{onnx_path.name}: up to date (exported from this {pt_path.name} with the same parameters), "
+            "skipping export"
+        )
         return onnx_path
     prepare_ultralytics_environment()
     try:
@@ -103,7 +109,9 @@ def export_onnx(pt_path: Path, out_dir: Path | None = None, imgsz: int = 640, dy
         shutil.copyfile(pt_path, staged)
         kind = "dynamic height/width" if dynamic else "static"
         log(f"{pt_path.name}: exporting to ONNX (imgsz={imgsz}, {kind}, simplified)")
-        produced = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, batch=1, simplify=True, device="cpu"))
+        produced = Path(
+            YOLO(str(staged)).export(format="onnx", imgsz=imgsz, dynamic=dynamic, batch=1, simplify=True, device="cpu")
+        )
         if not produced.is_file():
             raise ModelError(f"ultralytics export of {pt_path} produced no file")
         tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
@@ -160,7 +168,9 @@ def calibration_frames(files: list[Path], count: int) -> list:
     return frames[:count]
 
 
-def quantize_onnx(onnx_path: Path, calibration: list[Path], frames: int = 24, imgsz: int = 640, force: bool = False) -> Path:
+def quantize_onnx(
+    onnx_path: Path, calibration: list[Path], frames: int = 24, imgsz: int = 640, force: bool = False
+) -> Path:
     """Optional INT8 variant of an exported detector: ONNX Runtime static quantization (QDQ,
     convolutions only, per-channel weights, MinMax calibration on ``frames`` frames of the
     ``calibration`` videos/images letterboxed as the edge does). Writes ``NAME-int8.onnx``
@@ -176,7 +186,13 @@ def quantize_onnx(onnx_path: Path, calibration: list[Path], frames: int = 24, im
         return out
     try:
         import cv2
-        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
     except ImportError as exc:
         raise ModelError(
             f"INT8 quantization needs onnx + onnxruntime + opencv ({exc}); run it in the export venv: "
@@ -203,8 +219,14 @@ def quantize_onnx(onnx_path: Path, calibration: list[Path], frames: int = 24, im
     try:
         with tempfile.TemporaryDirectory(prefix="rollcall-quantize-") as scratch, contextlib.chdir(scratch):
             quantize_static(
-                str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                str(source),
+                str(tmp),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["Conv"],
                 calibrate_method=CalibrationMethod.MinMax,
             )
         os.replace(tmp, out)

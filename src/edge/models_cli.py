@@ -30,8 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     default_dir = Path(os.environ.get(MODELS_DIR_ENV, "./models"))
 
     fetch = sub.add_parser("fetch", help="download (or copy from --mirror) model files into the models dir")
-    fetch.add_argument("names", nargs="*", default=list(DEFAULT_FETCH), help=f"model files (default: {' '.join(DEFAULT_FETCH)})")
-    fetch.add_argument("--models-dir", type=Path, default=default_dir, help=f"destination (default ${MODELS_DIR_ENV} or ./models)")
+    fetch.add_argument(
+        "names", nargs="*", default=list(DEFAULT_FETCH), help=f"model files (default: {' '.join(DEFAULT_FETCH)})"
+    )
+    fetch.add_argument(
+        "--models-dir", type=Path, default=default_dir, help=f"destination (default ${MODELS_DIR_ENV} or ./models)"
+    )
     fetch.add_argument(
         "--mirror",
         type=Path,
@@ -43,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export an Ultralytics .pt to ONNX (needs ultralytics: the export venv)")
     export.add_argument("weights", type=Path, help="the .pt file")
     export.add_argument("--out-dir", type=Path, default=None, help="where the .onnx goes (default: beside the .pt)")
-    export.add_argument("--imgsz", type=int, default=640, help="input size the model is traced at; with --static its fixed square input (default 640)")
+    export.add_argument(
+        "--imgsz",
+        type=int,
+        default=640,
+        help="input size the model is traced at; with --static its fixed square input (default 640)",
+    )
     export.add_argument(
         "--static",
         action="store_true",
@@ -53,12 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="export even when the ONNX matches the .pt")
 
     quantize = sub.add_parser(
-        "quantize", help="optional INT8 variant NAME-int8.onnx of an exported detector (~2x less CPU; needs the export venv)"
+        "quantize",
+        help="optional INT8 variant NAME-int8.onnx of an exported detector (~2x less CPU; needs the export venv)",
     )
     quantize.add_argument("onnx", type=Path, help="the exported FP32 .onnx")
-    quantize.add_argument("--calibration", type=Path, nargs="+", required=True, help="videos/images like the cameras' (frames spread over them)")
+    quantize.add_argument(
+        "--calibration",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="videos/images like the cameras' (frames spread over them)",
+    )
     quantize.add_argument("--frames", type=int, default=24, help="calibration frames (default 24)")
-    quantize.add_argument("--imgsz", type=int, default=640, help="letterbox size of the calibration frames (default 640)")
+    quantize.add_argument(
+        "--imgsz", type=int, default=640, help="letterbox size of the calibration frames (default 640)"
+    )
     quantize.add_argument("--force", action="store_true", help="quantize even when the INT8 model is current")
 
     sub.add_parser("list", help="show the known models, their URLs and sha256")

@@ -10,7 +10,6 @@ import numpy as np
 from .detection import Detection, DetectorConfigError, letterbox, letterbox_shape, parse_names, resolve_person_classes
 from .models import require_model
 
-
 #: Ultralytics' cap on detections per image after NMS.
 MAX_DETECTIONS = 300
 
@@ -139,9 +138,9 @@ class OnnxPersonDetector:
         cx, cy, w, h = preds[:4, keep]
         boxes = geometry.to_frame(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1), width, height)
         xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float64)
-        indices = np.asarray(
-            cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), self.conf_threshold, self.iou_threshold), dtype=np.int64
-        ).reshape(-1)
+        # OpenCV's stubs type the boxes as nested sequences; NMSBoxes takes the (N, 4) array as well.
+        kept = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), self.conf_threshold, self.iou_threshold)  # type: ignore[arg-type]
+        indices = np.asarray(kept, dtype=np.int64).reshape(-1)
         indices = indices[np.argsort(-scores[indices], kind="stable")][:MAX_DETECTIONS]
         detections = []
         for i in indices:
@@ -149,7 +148,14 @@ class OnnxPersonDetector:
             if x2 - x1 < 1 or y2 - y1 < 1:
                 continue
             class_id = int(self._class_index[best[i]])
-            detections.append(Detection(box=(x1, y1, x2, y2), score=float(scores[i]), class_id=class_id, class_name=self.person_classes[class_id]))
+            detections.append(
+                Detection(
+                    box=(x1, y1, x2, y2),
+                    score=float(scores[i]),
+                    class_id=class_id,
+                    class_name=self.person_classes[class_id],
+                )
+            )
         return detections
 
 

@@ -30,6 +30,7 @@ def camera_time_ms(header: Header) -> int:
         return source_ms
     return int(header.ts.get("captured", header.ts.get("edge_received", now_ms())))
 
+
 @dataclass
 class Outgoing:
     """A face crop ready to go, and the track it belongs to."""
@@ -89,7 +90,14 @@ class FrameProcessor:
             frame = decode_image(frame_msg.image or b"")
         except ImageDecodeError as exc:
             self.metrics.inc("frames_corrupt")
-            log_event(self.log, "frame_corrupt", level=logging.WARNING, trace_id=header.trace_id, camera_id=header.camera_id, detail=str(exc))
+            log_event(
+                self.log,
+                "frame_corrupt",
+                level=logging.WARNING,
+                trace_id=header.trace_id,
+                camera_id=header.camera_id,
+                detail=str(exc),
+            )
             return FrameResult(corrupt=True)
 
         started = time.perf_counter()
@@ -108,8 +116,16 @@ class FrameProcessor:
         unclaimed = sum(1 for s in subjects if s.person is None)
         if unclaimed:
             self.metrics.inc("faces_without_person_box", unclaimed)
-        log_event(self.log, "frame_processed", trace_id=header.trace_id, camera_id=header.camera_id, seq=header.seq,
-                  persons=len(persons), faces=len(faces), ts=header.ts)
+        log_event(
+            self.log,
+            "frame_processed",
+            trace_id=header.trace_id,
+            camera_id=header.camera_id,
+            seq=header.seq,
+            persons=len(persons),
+            faces=len(faces),
+            ts=header.ts,
+        )
 
         result = FrameResult(subjects=subjects, faces=faces)
         camera_time = camera_time_ms(header)
@@ -119,27 +135,45 @@ class FrameProcessor:
                 ended = tracker.end_all()
                 self.metrics.inc("scene_cuts")
                 self.metrics.inc("tracks_ended_scene_cut", len(ended))
-                log_event(self.log, "scene_cut", trace_id=header.trace_id, camera_id=header.camera_id,
-                          score=round(tracker.scene.last_score, 1), tracks_ended=len(ended))
+                log_event(
+                    self.log,
+                    "scene_cut",
+                    trace_id=header.trace_id,
+                    camera_id=header.camera_id,
+                    score=round(tracker.scene.last_score, 1),
+                    tracks_ended=len(ended),
+                )
             splits_before = tracker.splits
             tracks, ended = tracker.update([s.box for s in subjects], camera_time, signatures)
             if tracker.splits > splits_before:
                 self.metrics.inc("tracks_split_appearance", tracker.splits - splits_before)
             if len(ended) > tracker.splits - splits_before:
                 self.metrics.inc("tracks_expired", len(ended) - (tracker.splits - splits_before))
-            for subject, track in zip(subjects, tracks):
+            for subject, track in zip(subjects, tracks, strict=False):
                 face = subject.face
                 if face is None:
                     continue
                 reason = self.gate.reason_to_reject(face)
                 if reason is not None:
                     self.metrics.inc(f"faces_rejected_{reason}")
-                    if reason == "too_small" and self.send_evidence and not track.evidence_sent and not track.crops_sent:
+                    if (
+                        reason == "too_small"
+                        and self.send_evidence
+                        and not track.evidence_sent
+                        and not track.crops_sent
+                    ):
                         track.evidence_sent = True
                         message = self._build(frame_msg, frame, subject, face, track.track_id, purpose="evidence")
-                        result.outgoing.append(Outgoing(message=message, camera_id=header.camera_id, track=track,
-                                                        candidate=Candidate(0.0, message), camera_time_ms=camera_time,
-                                                        evidence=True))
+                        result.outgoing.append(
+                            Outgoing(
+                                message=message,
+                                camera_id=header.camera_id,
+                                track=track,
+                                candidate=Candidate(0.0, message),
+                                camera_time_ms=camera_time,
+                                evidence=True,
+                            )
+                        )
                     continue
                 candidate = Candidate(quality=face.quality(), payload=(frame_msg, frame, subject, face, track.track_id))
                 decision, chosen = self.policy.offer(track, candidate, camera_time)
@@ -153,12 +187,25 @@ class FrameProcessor:
                 if not isinstance(chosen.payload, Message):
                     chosen.payload = self._build(*chosen.payload)
                 result.outgoing.append(
-                    Outgoing(message=chosen.payload, camera_id=header.camera_id, track=track, candidate=chosen, camera_time_ms=camera_time)
+                    Outgoing(
+                        message=chosen.payload,
+                        camera_id=header.camera_id,
+                        track=track,
+                        candidate=chosen,
+                        camera_time_ms=camera_time,
+                    )
                 )
         return result
 
-    def _build(self, frame_msg: Message, frame: np.ndarray, subject: Subject, face: Face, track_id: int,
-               purpose: str = "recognition") -> Message:
+    def _build(
+        self,
+        frame_msg: Message,
+        frame: np.ndarray,
+        subject: Subject,
+        face: Face,
+        track_id: int,
+        purpose: str = "recognition",
+    ) -> Message:
         """The FACE_CROP message for one face (JPEG crop + boxes + quality). ``purpose`` is
         ``recognition``, or ``evidence`` for a face too small to search (kept for review only)."""
         crop = crop_face(frame, face.box, self.crop_padding)
@@ -173,8 +220,12 @@ class FrameProcessor:
                 "person_score": round(subject.person.score, 4) if subject.person is not None else None,
                 "face_box": list(face.box),
                 "face_score": round(face.score, 4),
-                "quality": {"blur": round(face.blur, 1), "face_px": face.face_px, "frontal": round(face.frontal(), 3),
-                            "rank": round(face.quality(), 4)},
+                "quality": {
+                    "blur": round(face.blur, 1),
+                    "face_px": face.face_px,
+                    "frontal": round(face.frontal(), 3),
+                    "rank": round(face.quality(), 4),
+                },
                 "frame_size": [width, height],
                 "frame_msg_id": frame_msg.header.msg_id,
                 "camera_ms": camera_time_ms(frame_msg.header),

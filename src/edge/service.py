@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from common.clock import now_ms
 from common.logs import log_event
@@ -20,7 +21,7 @@ from common.transport import CurveKeys, Receiver, Sender
 
 from .buffer import FrameBuffer
 from .detection import PersonDetector
-from .detectors import build_face_finder, build_person_detector
+from .detector_factory import build_face_finder, build_person_detector
 from .faces import FaceFinder, QualityGate
 from .pipeline import FrameProcessor, Outgoing
 from .settings import EdgeSettings
@@ -47,20 +48,26 @@ class EdgeService:
         # Models first: a missing model fails before any socket is bound.
         self.detector = detector or build_person_detector(settings)
         self._face_finder_factory = face_finder_factory or (lambda: build_face_finder(settings))
-        self.tracks = TrackRegistry(settings.track_iou, int(settings.track_ttl_s * 1000),
-                                    split_distance=settings.appearance_split_distance,
-                                    scene_cut_diff=settings.scene_cut_diff)
+        self.tracks = TrackRegistry(
+            settings.track_iou,
+            int(settings.track_ttl_s * 1000),
+            split_distance=settings.appearance_split_distance,
+            scene_cut_diff=settings.scene_cut_diff,
+        )
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
         frames_curve = None
         if settings.bind_curve_secret_file is not None:
-            frames_curve = CurveKeys(secret_file=settings.bind_curve_secret_file,
-                                     allowed_clients_dir=settings.bind_curve_allowed_clients_dir)
+            frames_curve = CurveKeys(
+                secret_file=settings.bind_curve_secret_file, allowed_clients_dir=settings.bind_curve_allowed_clients_dir
+            )
         self.receiver = Receiver(settings.bind, kind="pull", hwm=settings.receive_hwm, curve=frames_curve)
         curve = None
         if settings.curve_secret_file is not None:
-            curve = CurveKeys(secret_file=settings.curve_secret_file, server_public_file=settings.curve_cloud_public_file)
+            curve = CurveKeys(
+                secret_file=settings.curve_secret_file, server_public_file=settings.curve_cloud_public_file
+            )
         self.uplink = Sender(settings.cloud_address, kind="dealer", hwm=settings.cloud_hwm, curve=curve)
         self._uplink_lock = threading.Lock()  # ZeroMQ sockets are not thread-safe
         self._stop = threading.Event()
@@ -78,8 +85,9 @@ class EdgeService:
             detector=self.detector,
             faces=self._face_finder_factory(),
             tracks=self.tracks,
-            policy=CropPolicy(int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts,
-                              int(s.result_timeout_s * 1000)),
+            policy=CropPolicy(
+                int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts, int(s.result_timeout_s * 1000)
+            ),
             gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
             metrics=self.metrics,
             logger=self.log,
@@ -89,7 +97,7 @@ class EdgeService:
         )
 
     # --- lifecycle ---------------------------------------------------------------
-    def start(self) -> "EdgeService":
+    def start(self) -> EdgeService:
         """Start the receiver, the workers, the RESULT reader and the metrics reporter."""
         self._threads = [threading.Thread(target=self._receive_loop, name="edge-receiver", daemon=True)]
         self._threads += [
@@ -140,7 +148,7 @@ class EdgeService:
                 message = self.receiver.recv(timeout_ms=100)
                 if message is not None:
                     self.accept(message)
-            except Exception:  # noqa: BLE001 - one bad message must not stop all receiving
+            except Exception:  # deliberately broad: one bad message must not stop all receiving
                 self.metrics.inc("receiver_errors")
                 self.log.exception("receiver error", extra={"event": "receiver_error"})
 
@@ -194,7 +202,15 @@ class EdgeService:
             ok = self.uplink.send(out.message)
         if not ok:
             self.metrics.inc("crops_dropped_cloud_busy")
-            log_event(self.log, "crop_dropped", level=logging.WARNING, trace_id=header.trace_id, camera_id=out.camera_id, track_id=out.track.track_id, reason="cloud_busy")
+            log_event(
+                self.log,
+                "crop_dropped",
+                level=logging.WARNING,
+                trace_id=header.trace_id,
+                camera_id=out.camera_id,
+                track_id=out.track.track_id,
+                reason="cloud_busy",
+            )
             return
         if out.evidence:
             self.metrics.inc("evidence_crops_sent")
@@ -224,7 +240,14 @@ class EdgeService:
         with self._uplink_lock:
             ok = self.uplink.send(Message(header=header))
         self.metrics.inc("eos_forwarded" if ok else "eos_dropped_cloud_busy")
-        log_event(self.log, "end_of_stream", trace_id=header.trace_id, camera_id=header.camera_id, forwarded=ok, tracks_ended=ended)
+        log_event(
+            self.log,
+            "end_of_stream",
+            trace_id=header.trace_id,
+            camera_id=header.camera_id,
+            forwarded=ok,
+            tracks_ended=ended,
+        )
 
     # --- results from the cloud --------------------------------------------------
     def _result_loop(self) -> None:
@@ -239,7 +262,7 @@ class EdgeService:
                             break
                         got = True
                         self.apply_result(message)
-            except Exception:  # noqa: BLE001 - a bad RESULT must not stop reading the others
+            except Exception:  # deliberately broad: a bad RESULT must not stop reading the others
                 self.metrics.inc("result_errors")
                 self.log.exception("result reader error", extra={"event": "result_error"})
             if not got:

@@ -18,51 +18,154 @@ class EdgeSettings(RollcallSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_EDGE_", extra="ignore", frozen=True)
 
     # --- links ---
-    bind: str = Field("tcp://*:5555", description="ZeroMQ PULL address the edge binds for FRAME / END_OF_STREAM messages from IoT cameras.")
-    cloud_address: str = Field("tcp://127.0.0.1:5556", description="Cloud ROUTER address the edge connects a DEALER to (face crops up, RESULT messages back).")
-    receive_hwm: int = Field(100, ge=1, description="ZeroMQ receive high-water mark of the frame socket (messages queued in the kernel/library before the receiver thread pulls them).")
-    cloud_hwm: int = Field(32, ge=1, description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).")
-    allowed_cameras: str = Field("", description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.")
-    bind_curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the frame socket (server side; cameras set its public half as `ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE`). Empty = plain TCP.")
-    bind_curve_allowed_clients_dir: Path | None = Field(None, description="Directory of camera public `.key` files allowed to send frames (CurveZMQ). Empty = any camera knowing the edge's public key.")
-    curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP.")
-    curve_cloud_public_file: Path | None = Field(None, validate_default=True, description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).")
+    bind: str = Field(
+        "tcp://*:5555",
+        description="ZeroMQ PULL address the edge binds for FRAME / END_OF_STREAM messages from IoT cameras.",
+    )
+    cloud_address: str = Field(
+        "tcp://127.0.0.1:5556",
+        description="Cloud ROUTER address the edge connects a DEALER to (face crops up, RESULT messages back).",
+    )
+    receive_hwm: int = Field(
+        100,
+        ge=1,
+        description="ZeroMQ receive high-water mark of the frame socket (messages queued in the kernel/library before the receiver thread pulls them).",
+    )
+    cloud_hwm: int = Field(
+        32,
+        ge=1,
+        description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).",
+    )
+    allowed_cameras: str = Field(
+        "",
+        description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.",
+    )
+    bind_curve_secret_file: Path | None = Field(
+        None,
+        description="CurveZMQ secret certificate of the edge for the frame socket (server side; cameras set its public half as `ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE`). Empty = plain TCP.",
+    )
+    bind_curve_allowed_clients_dir: Path | None = Field(
+        None,
+        description="Directory of camera public `.key` files allowed to send frames (CurveZMQ). Empty = any camera knowing the edge's public key.",
+    )
+    curve_secret_file: Path | None = Field(
+        None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP."
+    )
+    curve_cloud_public_file: Path | None = Field(
+        None,
+        validate_default=True,
+        description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).",
+    )
 
     # --- frame buffer and workers ---
-    buffer_capacity: int = Field(16, ge=1, description="Frames held between the receiver and the workers (all cameras together). When full the oldest frame of the camera holding most frames is dropped (`frames_dropped_buffer`).")
-    workers: int = Field(1, ge=1, le=16, description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order.")
+    buffer_capacity: int = Field(
+        16,
+        ge=1,
+        description="Frames held between the receiver and the workers (all cameras together). When full the oldest frame of the camera holding most frames is dropped (`frames_dropped_buffer`).",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order.",
+    )
 
     # --- person detection ---
-    backend: Literal["onnx", "ultralytics"] = Field("onnx", description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).")
-    models_dir: Path = Field(Path("./models"), description="Directory holding the model files (`rollcall-models fetch` / `scripts/prepare_models.sh` fill it).")
-    person_model: str = Field("yolov8n.onnx", description="Person detector file in `models_dir` (or an absolute path). ONNX for the `onnx` backend; `.pt` or `.onnx` for `ultralytics`. Default: official Ultralytics COCO YOLOv8n exported to ONNX.")
-    person_classes: str = Field("person", description="Comma-separated classes that count as a person, by name (from the model's metadata) or by numeric id. COCO: `person` (id 0). The test model yolov8s-people-fall: `Normal,Fall`.")
+    backend: Literal["onnx", "ultralytics"] = Field(
+        "onnx",
+        description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).",
+    )
+    models_dir: Path = Field(
+        Path("./models"),
+        description="Directory holding the model files (`rollcall-models fetch` / `scripts/prepare_models.sh` fill it).",
+    )
+    person_model: str = Field(
+        "yolov8n.onnx",
+        description="Person detector file in `models_dir` (or an absolute path). ONNX for the `onnx` backend; `.pt` or `.onnx` for `ultralytics`. Default: official Ultralytics COCO YOLOv8n exported to ONNX.",
+    )
+    person_classes: str = Field(
+        "person",
+        description="Comma-separated classes that count as a person, by name (from the model's metadata) or by numeric id. COCO: `person` (id 0). The test model yolov8s-people-fall: `Normal,Fall`.",
+    )
     conf_threshold: float = Field(0.25, gt=0, lt=1, description="Minimum person confidence.")
-    iou_threshold: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping person boxes are merged by non-maximum suppression.")
-    input_size: int = Field(640, ge=32, le=4096, description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.")
-    onnx_threads: int = Field(2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).")
-    onnx_allow_spinning: bool = Field(False, description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.")
+    iou_threshold: float = Field(
+        0.45, gt=0, lt=1, description="IoU above which overlapping person boxes are merged by non-maximum suppression."
+    )
+    input_size: int = Field(
+        640,
+        ge=32,
+        le=4096,
+        description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.",
+    )
+    onnx_threads: int = Field(
+        2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default)."
+    )
+    onnx_allow_spinning: bool = Field(
+        False,
+        description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.",
+    )
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 
     # --- faces ---
-    face_model: str = Field("face_detection_yunet_2023mar.onnx", description="YuNet face detector file in `models_dir` (or an absolute path).")
+    face_model: str = Field(
+        "face_detection_yunet_2023mar.onnx",
+        description="YuNet face detector file in `models_dir` (or an absolute path).",
+    )
     face_score_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum YuNet face confidence.")
-    min_face_px: int = Field(40, ge=1, description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.")
-    face_max_side: int = Field(1920, ge=320, le=8192, description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy (bounded time and memory).")
-    evidence_small_faces: bool = Field(True, description="Send one crop per track of a face below `min_face_px` as evidence: the cloud stores it as an unknown face (reason `too_small`) for review during an open session and never searches it.")
-    min_blur: float = Field(20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending.")
-    crop_padding: float = Field(0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size.")
+    min_face_px: int = Field(
+        40,
+        ge=1,
+        description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.",
+    )
+    face_max_side: int = Field(
+        1920,
+        ge=320,
+        le=8192,
+        description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy (bounded time and memory).",
+    )
+    evidence_small_faces: bool = Field(
+        True,
+        description="Send one crop per track of a face below `min_face_px` as evidence: the cloud stores it as an unknown face (reason `too_small`) for review during an open session and never searches it.",
+    )
+    min_blur: float = Field(
+        20.0, ge=0, description="Smallest sharpness (variance of the Laplacian of the grey face) worth sending."
+    )
+    crop_padding: float = Field(
+        0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size."
+    )
     crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")
 
     # --- tracking and dedupe ---
-    track_iou: float = Field(0.3, gt=0, lt=1, description="Minimum IoU between a person box and a track's last box to continue that track.")
+    track_iou: float = Field(
+        0.3, gt=0, lt=1, description="Minimum IoU between a person box and a track's last box to continue that track."
+    )
     track_ttl_s: float = Field(5.0, gt=0, description="Seconds (of camera time) a track survives without being seen.")
-    retry_interval_s: float = Field(1.0, gt=0, description="Camera seconds after an `unknown`/`no_face`/`error` RESULT before the track's best crop since then is tried; the wait doubles after each further unknown (up to 8 s).")
-    max_attempts: int = Field(4, ge=1, description="Crops tried per track before only clearly better crops (quality +25 %) are sent.")
+    retry_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="Camera seconds after an `unknown`/`no_face`/`error` RESULT before the track's best crop since then is tried; the wait doubles after each further unknown (up to 8 s).",
+    )
+    max_attempts: int = Field(
+        4, ge=1, description="Crops tried per track before only clearly better crops (quality +25 %) are sent."
+    )
     max_crops_per_track: int = Field(8, ge=1, description="Hard cap of crops sent for one track.")
-    result_timeout_s: float = Field(5.0, gt=0, description="Camera seconds a crop waits for its RESULT before the track may try again (a lost crop or reply).")
-    scene_cut_diff: float = Field(16.0, gt=0, le=255, description="Mean grey-level change (0-255) of a frame's thumbnail from the previous frame that counts as a scene cut: every track of the camera ends.")
-    appearance_split_distance: float = Field(0.27, gt=0, le=1, description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).")
+    result_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Camera seconds a crop waits for its RESULT before the track may try again (a lost crop or reply).",
+    )
+    scene_cut_diff: float = Field(
+        16.0,
+        gt=0,
+        le=255,
+        description="Mean grey-level change (0-255) of a frame's thumbnail from the previous frame that counts as a scene cut: every track of the camera ends.",
+    )
+    appearance_split_distance: float = Field(
+        0.27,
+        gt=0,
+        le=1,
+        description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).",
+    )
 
     # --- observability ---
     result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")

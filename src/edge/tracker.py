@@ -31,8 +31,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -175,17 +176,21 @@ class IouTracker:
                 self.splits += 1
         result = []
         for bi, box in enumerate(boxes):
-            track = assigned.get(bi)
+            matched = assigned.get(bi)
             signature = signatures[bi]
-            if track is None:
-                track = Track(track_id=next(self._ids), box=box, first_seen_ms=now_ms, last_seen_ms=now_ms,
-                              signature=signature)
+            if matched is None:
+                track = Track(
+                    track_id=next(self._ids), box=box, first_seen_ms=now_ms, last_seen_ms=now_ms, signature=signature
+                )
                 self.tracks[track.track_id] = track
             else:
+                track = matched
                 track.box, track.last_seen_ms = box, now_ms
                 track.hits += 1
                 if signature is not None:
-                    track.signature = signature if track.signature is None else blend_signatures(track.signature, signature)
+                    track.signature = (
+                        signature if track.signature is None else blend_signatures(track.signature, signature)
+                    )
             result.append(track)
         return result, ended
 

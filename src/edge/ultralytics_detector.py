@@ -78,8 +78,13 @@ class UltralyticsPersonDetector:
         conf = boxes.conf.cpu().numpy()
         cls = boxes.cls.cpu().numpy().astype(int)
         detections = [
-            Detection(box=tuple(float(v) for v in b), score=float(s), class_id=int(c), class_name=self.names.get(int(c), str(c)))
-            for b, s, c in zip(xyxy, conf, cls)
+            Detection(
+                box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                score=float(s),
+                class_id=int(c),
+                class_name=self.names.get(int(c), str(c)),
+            )
+            for b, s, c in zip(xyxy, conf, cls, strict=False)
             if int(c) in self.person_classes
         ]
         detections.sort(key=lambda d: d.score, reverse=True)

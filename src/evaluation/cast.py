@@ -5,13 +5,12 @@ A photo shown in a video is never an enrolment photo: each person is shown in a 
 one, in their last enrolment photo, which is then not enrolled.
 """
 
-
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -84,8 +83,10 @@ def _read_image(path: Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
 def _read_manifest(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     """Rows of faces/manifest.csv: (file relative to faces/, sorted person ids)."""
     with require_file(path).open(newline="", encoding="utf-8") as fh:
-        return [(row["file"].strip(), tuple(sorted(p for p in (row["expected_person_ids"] or "").split(";") if p)))
-                for row in csv.DictReader(fh)]
+        return [
+            (row["file"].strip(), tuple(sorted(p for p in (row["expected_person_ids"] or "").split(";") if p)))
+            for row in csv.DictReader(fh)
+        ]
 
 
 def _enrolment_photos(enroll_dir: Path) -> dict[str, tuple[Path, ...]]:
@@ -132,8 +133,11 @@ def load_cast(assets_dir: Path) -> Cast:
     manifest = _read_manifest(faces_dir / "manifest.csv")
     finder = FaceFinder(require_file(assets_dir / YUNET_MODEL))
     enrolment = _enrolment_photos(faces_dir / "enroll")
-    probes = [(require_file(faces_dir / name), ids) for name, ids in manifest
-              if name.startswith("probe/") and "partial" not in Path(name).name]
+    probes = [
+        (require_file(faces_dir / name), ids)
+        for name, ids in manifest
+        if name.startswith("probe/") and "partial" not in Path(name).name
+    ]
     thumbnails = [_thumbnail(path) for paths in enrolment.values() for path in paths]
     enrol: dict[str, tuple[Path, ...]] = {}
     shown: dict[str, Photo] = {}
@@ -144,5 +148,3 @@ def load_cast(assets_dir: Path) -> Cast:
     groups = tuple(_load_photo(path, ids, finder) for path, ids in probes if len(ids) >= 2 and set(ids) <= set(enrol))
     strangers = tuple(_load_photo(path, ids, finder) for path, ids in probes if not ids)
     return Cast(assets_dir, tuple(enrol), enrol, shown, groups, strangers, finder)
-
-

@@ -16,17 +16,28 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from common.config import ConfigError
-from edge.detectors import build_person_detector
+from edge.detector_factory import build_person_detector
 from edge.settings import EdgeSettings
 
 from .runner import DOLLARS_PER_CALL, Evaluation, ScenarioError, ScenarioResult, load_scenario
 
-COLUMNS = ("scenario", "expected", "present", "missed", "false acc.", "calls", "calls/present", "s to present (max)",
-           "crops", "result")
+COLUMNS = (
+    "scenario",
+    "expected",
+    "present",
+    "missed",
+    "false acc.",
+    "calls",
+    "calls/present",
+    "s to present (max)",
+    "crops",
+    "result",
+)
 
 
 def _row(result: ScenarioResult) -> tuple[str, ...]:
@@ -55,7 +66,7 @@ def format_table(results: list[ScenarioResult], markdown: bool = False) -> str:
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
         return "\n".join(lines)
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)
 
 
 def summary(results: list[ScenarioResult]) -> dict[str, Any]:
@@ -74,22 +85,35 @@ def summary(results: list[ScenarioResult]) -> dict[str, Any]:
         "rekognition_calls": calls,
         "calls_per_present": round(calls / present, 2) if present else None,
         "dollars_per_present_student": round(calls * DOLLARS_PER_CALL / present, 5) if present else None,
-        "edge_to_cloud_share_of_iot_bytes": round(sum(r.bytes_edge_to_cloud for r in results) / bytes_up, 4) if bytes_up else None,
+        "edge_to_cloud_share_of_iot_bytes": round(sum(r.bytes_edge_to_cloud for r in results) / bytes_up, 4)
+        if bytes_up
+        else None,
     }
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rollcall-eval", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="rollcall-eval", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO_DIR")
     parser.add_argument("--fps", type=float, default=2.0, help="camera frame rate cap (default 2)")
     parser.add_argument("--threshold", type=float, default=80.0, help="Rekognition match threshold (default 80, AWS's)")
-    parser.add_argument("--json", type=Path, default=Path("res/evaluation/attendance.json"),
-                        help="where to write the JSON results (default res/evaluation/attendance.json)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("res/evaluation/attendance.json"),
+        help="where to write the JSON results (default res/evaluation/attendance.json)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
-    parser.add_argument("--rekognition-url", default="", help="use this Rekognition endpoint instead of starting the local service")
-    parser.add_argument("--models-dir", type=Path, help="models directory (default ROLLCALL_EDGE_MODELS_DIR or ./models)")
-    parser.add_argument("--work-dir", type=Path, help="where the scenario databases go (default: a temporary directory)")
+    parser.add_argument(
+        "--rekognition-url", default="", help="use this Rekognition endpoint instead of starting the local service"
+    )
+    parser.add_argument(
+        "--models-dir", type=Path, help="models directory (default ROLLCALL_EDGE_MODELS_DIR or ./models)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where the scenario databases go (default: a temporary directory)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log the pipeline's JSON events to stderr")
     return parser
 
@@ -121,10 +145,13 @@ def run(args: argparse.Namespace, work_dir: Path) -> list[ScenarioResult]:
         results = []
         for scenario in scenarios:
             result = evaluation.run(scenario)
-            print(f"[rollcall-eval] {scenario.name}: {'PASS' if result.passed else 'FAIL'} "
-                  f"({len(set(result.present) & scenario.expected)}/{len(scenario.expected)} present, "
-                  f"{len(result.false_accepts)} false accepts, {result.rekognition_calls} calls, {result.wall_s} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[rollcall-eval] {scenario.name}: {'PASS' if result.passed else 'FAIL'} "
+                f"({len(set(result.present) & scenario.expected)}/{len(scenario.expected)} present, "
+                f"{len(result.false_accepts)} false accepts, {result.rekognition_calls} calls, {result.wall_s} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             results.append(result)
         return results
     finally:
@@ -150,8 +177,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     totals = summary(results)
     print(json.dumps(totals))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"fps": args.fps, "threshold": args.threshold, "summary": totals,
-                                     "scenarios": [r.to_json() for r in results]}, indent=2) + "\n")
+    args.json.write_text(
+        json.dumps(
+            {
+                "fps": args.fps,
+                "threshold": args.threshold,
+                "summary": totals,
+                "scenarios": [r.to_json() for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(format_table(results, markdown=True) + "\n")

@@ -1,12 +1,11 @@
 """Composing scenario videos: photos cut around their faces, placed on a neutral background, frame by frame."""
 
-
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -44,8 +43,13 @@ def background() -> np.ndarray:
     return np.repeat(np.clip(level, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
 
 
-def _cut(image: np.ndarray, scale: float, focus: tuple[float, float], size: tuple[int, int],
-         focus_at: tuple[float, float] = (0.5, 0.4)) -> Cutout:
+def _cut(
+    image: np.ndarray,
+    scale: float,
+    focus: tuple[float, float],
+    size: tuple[int, int],
+    focus_at: tuple[float, float] = (0.5, 0.4),
+) -> Cutout:
     """``image`` scaled by ``scale`` and cropped to at most ``size`` (w, h), ``focus`` at ``focus_at`` of it
     (fractions of the crop; the crop stays inside the image)."""
     h, w = image.shape[:2]
@@ -112,8 +116,12 @@ def compose_frame(*placed: tuple[Cutout, tuple[int, int]]) -> np.ndarray:
 def side_by_side(cast: Cast, photos: Sequence[Photo], face_px: float) -> np.ndarray:
     """One person per photo, in equal slots across the frame."""
     slot = FRAME_W // len(photos)
-    return compose_frame(*((person_cutout(cast, p, face_px, (slot - 16, FRAME_H)), (slot * i + slot // 2, CENTRE[1]))
-                    for i, p in enumerate(photos)))
+    return compose_frame(
+        *(
+            (person_cutout(cast, p, face_px, (slot - 16, FRAME_H)), (slot * i + slot // 2, CENTRE[1]))
+            for i, p in enumerate(photos)
+        )
+    )
 
 
 @dataclass
@@ -128,7 +136,7 @@ class Timeline:
     strangers: int = 0
 
     def __post_init__(self) -> None:
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
         if not self.writer.isOpened():
             raise RuntimeError(f"OpenCV cannot write mp4v video: {self.path}")
 
@@ -162,5 +170,3 @@ class Timeline:
                     runs.append([index, index + 1])
             result[person] = [[start / FPS, end / FPS] for start, end in runs]
         return result
-
-

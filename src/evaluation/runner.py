@@ -30,15 +30,15 @@ from common.clock import now_ms
 from common.metrics import Metrics
 from common.protocol import Message, MessageType, decode, encode
 from edge.detection import PersonDetector
-from edge.detectors import build_face_finder
+from edge.detector_factory import build_face_finder
 from edge.faces import QualityGate
 from edge.pipeline import FrameProcessor
 from edge.settings import EdgeSettings
 from edge.tracker import CropPolicy, TrackRegistry
 from iot.camera import CameraPipeline
 from iot.settings import camera_configs, load_iot_settings
-from iot.sources import SourceOptions, build_source
-from iot.timing import StoppableClock
+from iot.source_factory import SourceOptions, build_source
+from iot.stoppable_clock import StoppableClock
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 VIDEO_SUFFIXES = {".mp4", ".gif", ".avi", ".mov", ".mkv", ".webm"}
@@ -65,7 +65,9 @@ class Scenario:
 
 
 def _find_video(path: Path) -> Path:
-    candidates = [p for p in sorted(path.iterdir()) if p.is_file() and p.stem == "video" and p.suffix.lower() in VIDEO_SUFFIXES]
+    candidates = [
+        p for p in sorted(path.iterdir()) if p.is_file() and p.stem == "video" and p.suffix.lower() in VIDEO_SUFFIXES
+    ]
     frames = path / "frames"
     if frames.is_dir():
         candidates.append(frames)
@@ -85,11 +87,14 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: no enroll/ folder")
     enroll = {
         d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for d in sorted(enroll_dir.iterdir()) if d.is_dir()
+        for d in sorted(enroll_dir.iterdir())
+        if d.is_dir()
     }
     empty = [sid for sid, photos in enroll.items() if not photos]
     if not enroll or empty:
-        raise ScenarioError(f"{path}: enroll/ needs one folder of photos per student (empty: {', '.join(empty) or 'all'})")
+        raise ScenarioError(
+            f"{path}: enroll/ needs one folder of photos per student (empty: {', '.join(empty) or 'all'})"
+        )
     expected_file = path / "expected.txt"
     if not expected_file.is_file():
         raise ScenarioError(f"{path}: no expected.txt")
@@ -104,7 +109,9 @@ def load_scenario(path: Path) -> Scenario:
     if meta_file.is_file():
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            appearances = {sid: [(float(a), float(b)) for a, b in spans] for sid, spans in meta.get("appearances", {}).items()}
+            appearances = {
+                sid: [(float(a), float(b)) for a, b in spans] for sid, spans in meta.get("appearances", {}).items()
+            }
         except (ValueError, TypeError, AttributeError) as exc:
             raise ScenarioError(f"{meta_file}: unreadable ({exc})") from None
     return Scenario(path.name, path, enroll, _find_video(path), expected, appearances)
@@ -219,15 +226,24 @@ class InProcessLink:
                 CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, crop.header.msg_id)
             reply, _ = self._wire(self.service.process_crop(crop))
             meta = reply.header.meta
-            self.processor.tracks.apply_result(out.camera_id, meta["track_id"], meta["status"], meta.get("reason"),
-                                               meta.get("ack_of"))
+            self.processor.tracks.apply_result(
+                out.camera_id, meta["track_id"], meta["status"], meta.get("reason"), meta.get("ack_of")
+            )
             quality = crop.header.meta.get("quality") or {}
-            self.crops.append(CropRecord(
-                track_id=out.track.track_id, track_first_ms=out.track.first_seen_ms, camera_ms=out.camera_time_ms,
-                status=meta["status"], reason=meta.get("reason"), student_id=meta.get("student_id"),
-                similarity=meta.get("similarity"), runner_up=meta.get("runner_up_similarity"),
-                candidate_id=meta.get("candidate_id"), face_px=quality.get("face_px"),
-            ))
+            self.crops.append(
+                CropRecord(
+                    track_id=out.track.track_id,
+                    track_first_ms=out.track.first_seen_ms,
+                    camera_ms=out.camera_time_ms,
+                    status=meta["status"],
+                    reason=meta.get("reason"),
+                    student_id=meta.get("student_id"),
+                    similarity=meta.get("similarity"),
+                    runner_up=meta.get("runner_up_similarity"),
+                    candidate_id=meta.get("candidate_id"),
+                    face_px=quality.get("face_px"),
+                )
+            )
         return True
 
 
@@ -255,9 +271,14 @@ class Evaluation:
     def _service(self, scenario: Scenario) -> AttendanceService:
         slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", scenario.name)[:40]
         settings = CloudSettings(
-            rekognition_endpoint_url=self.rekognition_url, data_dir=self.work_dir / f"{slug}-{uuid.uuid4().hex[:6]}",
-            collection_id=f"eval-{slug}-{uuid.uuid4().hex[:8]}", match_threshold=self.threshold,
-            storage="sqlite", s3_bucket="", auto_open_session=False, detect_emotions=False,
+            rekognition_endpoint_url=self.rekognition_url,
+            data_dir=self.work_dir / f"{slug}-{uuid.uuid4().hex[:6]}",
+            collection_id=f"eval-{slug}-{uuid.uuid4().hex[:8]}",
+            match_threshold=self.threshold,
+            storage="sqlite",
+            s3_bucket="",
+            auto_open_session=False,
+            detect_emotions=False,
         )
         return build_service(settings)
 
@@ -266,10 +287,15 @@ class Evaluation:
         return FrameProcessor(
             detector=self.detector,
             faces=build_face_finder(s),
-            tracks=TrackRegistry(s.track_iou, int(s.track_ttl_s * 1000), split_distance=s.appearance_split_distance,
-                                 scene_cut_diff=s.scene_cut_diff),
-            policy=CropPolicy(int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts,
-                              int(s.result_timeout_s * 1000)),
+            tracks=TrackRegistry(
+                s.track_iou,
+                int(s.track_ttl_s * 1000),
+                split_distance=s.appearance_split_distance,
+                scene_cut_diff=s.scene_cut_diff,
+            ),
+            policy=CropPolicy(
+                int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts, int(s.result_timeout_s * 1000)
+            ),
             gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
             metrics=Metrics(),
             logger=self.log,
@@ -297,17 +323,34 @@ class Evaluation:
         return self._result(scenario, link, pipeline, records, counting.searches, time.monotonic() - started)
 
     def _camera(self, scenario: Scenario, link: InProcessLink) -> CameraPipeline:
-        settings = load_iot_settings(source=str(scenario.video), fps=self.fps, realtime=False, loop=False,
-                                     camera_id=CAMERA_ID, classroom_id=CLASSROOM_ID, replicate=1, cameras=[])
+        settings = load_iot_settings(
+            source=str(scenario.video),
+            fps=self.fps,
+            realtime=False,
+            loop=False,
+            camera_id=CAMERA_ID,
+            classroom_id=CLASSROOM_ID,
+            replicate=1,
+            cameras=[],
+        )
         config = camera_configs(settings)[0]
         clock = StoppableClock()
         pipeline = CameraPipeline(config, None, link, clock, self.log, frame_log_level=logging.DEBUG)
-        options = SourceOptions(loop=False, realtime=False, folder_interval_s=1.0 / (config.folder_fps or config.fps or 1.0))
+        options = SourceOptions(
+            loop=False, realtime=False, folder_interval_s=1.0 / (config.folder_fps or config.fps or 1.0)
+        )
         pipeline.source = build_source(config.source, clock, options, pipeline.source_events())
         return pipeline
 
-    def _result(self, scenario: Scenario, link: InProcessLink, pipeline: CameraPipeline, records: list[Any],
-                calls: int, wall_s: float) -> ScenarioResult:
+    def _result(
+        self,
+        scenario: Scenario,
+        link: InProcessLink,
+        pipeline: CameraPipeline,
+        records: list[Any],
+        calls: int,
+        wall_s: float,
+    ) -> ScenarioResult:
         counts: dict[str, int] = {}
         for record in records:
             counts[record.student_id] = counts.get(record.student_id, 0) + 1

@@ -23,20 +23,34 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from .cast import Cast, Photo, load_cast, require_file
 from .composition import (
-    CENTRE, FPS, FRAME_H, FRAME_W, Timeline, compose_frame, fit_cutout, group_cutout, person_cutout, pick_people,
+    CENTRE,
+    FPS,
+    FRAME_H,
+    FRAME_W,
+    Timeline,
+    compose_frame,
+    fit_cutout,
+    group_cutout,
+    person_cutout,
+    pick_people,
     side_by_side,
 )
 
 SCENARIO_NAMES: tuple[str, ...] = (
-    "one_after_another", "two_in_frame", "three_in_frame", "leave_and_return", "small_faces", "brief",
+    "one_after_another",
+    "two_in_frame",
+    "three_in_frame",
+    "leave_and_return",
+    "small_faces",
+    "brief",
     "strangers_only",
 )
 STRANGER_VIDEOS = ("video/classroom.gif", "video/face-demographics-walking.gif")
@@ -66,8 +80,10 @@ def _in_frame(cast: Cast, tl: Timeline, groups: list[Photo], composite: int, off
     photos = [cast.shown[p] for p in others]
     tl.hold(side_by_side(cast, photos, GROUP_FACE_PX), 3.0, photos)
     names = ", ".join(p.path.name for p in groups)
-    return (f"Group photos ({names or 'none'}) 3 s each, then {', '.join(others)} side by side for 3 s; "
-            "1 s of background between.")
+    return (
+        f"Group photos ({names or 'none'}) 3 s each, then {', '.join(others)} side by side for 3 s; "
+        "1 s of background between."
+    )
 
 
 def _two_in_frame(cast: Cast, tl: Timeline) -> str:
@@ -94,28 +110,30 @@ def _leave_and_return(cast: Cast, tl: Timeline) -> str:
     tl.empty(1.0)
     tl.hold(compose_frame((person_cutout(cast, second, SOLO_FACE_PX, (560, FRAME_H)), CENTRE)), 2.0, [second])
     a, b = first.people[0], second.people[0]
-    return (f"{a} slides in from the left (1 s), stays 2 s, slides out to the right (1 s); 3 s empty; {a} is back "
-            f"for 2 s; 1 s empty; then {b} for 2 s where {a} stood.")
+    return (
+        f"{a} slides in from the left (1 s), stays 2 s, slides out to the right (1 s); 3 s empty; {a} is back "
+        f"for 2 s; 1 s empty; then {b} for 2 s where {a} stood."
+    )
 
 
 def _small_faces(cast: Cast, tl: Timeline) -> str:
     people = pick_people(cast.people, len(SMALL_FACE_PX), 1)
     photos = [cast.shown[p] for p in people]
-    cuts = [person_cutout(cast, p, px, (px * 4, px * 5)) for p, px in zip(photos, SMALL_FACE_PX)]
+    cuts = [person_cutout(cast, p, px, (px * 4, px * 5)) for p, px in zip(photos, SMALL_FACE_PX, strict=False)]
     places = [(260, 250), (660, 470), (1040, 300)]
     rng = np.random.default_rng(11)
     for _ in range(4 * FPS):
         jitter = rng.integers(-3, 4, size=(len(cuts), 2))
-        tl.write(compose_frame(*((c, (x + int(dx), y + int(dy))) for c, (x, y), (dx, dy) in zip(cuts, places, jitter))),
-                 photos)
-    sizes = ", ".join(f"{p} {px} px" for p, px in zip(people, SMALL_FACE_PX))
+        placed = [(c, (x + int(dx), y + int(dy))) for c, (x, y), (dx, dy) in zip(cuts, places, jitter, strict=True)]
+        tl.write(compose_frame(*placed), photos)
+    sizes = ", ".join(f"{p} {px} px" for p, px in zip(people, SMALL_FACE_PX, strict=False))
     return f"Three small faces at once for 4 s, jittering by up to 3 px: {sizes}."
 
 
 def _brief(cast: Cast, tl: Timeline) -> str:
     people = pick_people(cast.people, 4, 4)
     places = [(320, 220), (960, 220), (320, 520), (960, 520)]
-    for person, place in zip(people, places):
+    for person, place in zip(people, places, strict=False):
         photo = cast.shown[person]
         tl.hold(compose_frame((person_cutout(cast, photo, GROUP_FACE_PX, (440, 340)), place)), 1.0, [photo])
         tl.empty(1.0)
@@ -137,7 +155,7 @@ def _video_frames(path: Path) -> tuple[list[float], list[np.ndarray]]:
     capture.release()
     if not frames:
         raise ValueError(f"OpenCV read no frame from {path}")
-    if any(b <= a for a, b in zip(starts, starts[1:])):  # no usable timestamps: even spacing
+    if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):  # no usable timestamps: even spacing
         starts = [i * 1000 / fps for i in range(len(frames))]
     return starts, frames
 
@@ -196,11 +214,17 @@ def _write_scenario(name: str, cast: Cast, folder: Path) -> Path:
     _check_video(timeline.path, timeline.frames)
     appearances = timeline.appearances()
     expected = "".join(f"{person}\n" for person in sorted(appearances))
-    (folder / "expected.txt").write_text(f"# students who must be marked present in {name}\n{expected}",
-                                         encoding="utf-8")
-    meta = {"name": name, "description": description, "fps_video": FPS, "appearances": appearances,
-            "strangers": timeline.strangers,
-            "sources": sorted(p.relative_to(cast.assets).as_posix() for p in timeline.sources)}
+    (folder / "expected.txt").write_text(
+        f"# students who must be marked present in {name}\n{expected}", encoding="utf-8"
+    )
+    meta = {
+        "name": name,
+        "description": description,
+        "fps_video": FPS,
+        "appearances": appearances,
+        "strangers": timeline.strangers,
+        "sources": sorted(p.relative_to(cast.assets).as_posix() for p in timeline.sources),
+    }
     (folder / "scenario.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -237,13 +261,25 @@ def _summary(folder: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluation.scenarios",
-                                     description="Build the attendance evaluation scenarios from the shared assets.")
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.scenarios",
+        description="Build the attendance evaluation scenarios from the shared assets.",
+    )
     parser.add_argument("out_dir", type=Path, help="folder that receives one sub-folder per scenario")
-    parser.add_argument("--assets", type=Path, default=None,
-                        help="shared assets folder (default: ROLLCALL_ASSETS_DIR, else ../shared/assets)")
-    parser.add_argument("--only", nargs="+", action="extend", choices=SCENARIO_NAMES, metavar="NAME",
-                        help=f"build only these scenarios ({', '.join(SCENARIO_NAMES)})")
+    parser.add_argument(
+        "--assets",
+        type=Path,
+        default=None,
+        help="shared assets folder (default: ROLLCALL_ASSETS_DIR, else ../shared/assets)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        choices=SCENARIO_NAMES,
+        metavar="NAME",
+        help=f"build only these scenarios ({', '.join(SCENARIO_NAMES)})",
+    )
     args = parser.parse_args(argv)
     try:
         folders = build_scenarios(args.assets or default_assets_dir(), args.out_dir, args.only)

@@ -24,7 +24,7 @@ from .motion import MotionGate
 from .ratelimit import RateLimiter
 from .settings import CameraConfig
 from .sources import FrameSource, SourceError, SourceEvents
-from .timing import StoppableClock
+from .stoppable_clock import StoppableClock
 
 #: Per-camera counters, always present in the metrics (0 until they happen).
 COUNTERS = (
@@ -139,9 +139,12 @@ class CameraPipeline:
 
     def _loop(self) -> Outcome:
         cfg = self.config
+        source = self.source
+        if source is None:
+            raise RuntimeError("CameraPipeline.run() needs a source (set pipeline.source first)")
         produced = 0
         while True:
-            t = self.source.grab()
+            t = source.grab()
             if self.clock.stopped:
                 return Outcome.STOPPED
             if t is None:
@@ -152,7 +155,7 @@ class CameraPipeline:
             if not self.rate.allow(t):
                 self.count("skipped_rate")
                 continue
-            image = self.source.retrieve()
+            image = source.retrieve()
             if image is None:
                 self.count("read_errors")
                 continue

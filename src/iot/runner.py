@@ -15,8 +15,8 @@ from common.transport import CurveKeys, Sender
 
 from .camera import COUNTERS, CameraPipeline, Outcome
 from .settings import CameraConfig, IotSettings, camera_configs
-from .sources import SourceOptions, build_source
-from .timing import StoppableClock
+from .source_factory import SourceOptions, build_source
+from .stoppable_clock import StoppableClock
 
 #: How long a socket may keep flushing queued messages (END_OF_STREAM) after close.
 CLOSE_LINGER_MS = 2000
@@ -111,7 +111,7 @@ class Runner:
             with self._lock:
                 self.pipelines[config.camera_id] = pipeline
             outcome = pipeline.run()
-        except Exception as exc:  # noqa: BLE001 - a bug or a bad address must not take the other cameras down
+        except Exception as exc:  # deliberately broad: a bug or a bad address must not take the other cameras down
             log_event(self.logger, "camera_crashed", level=logging.ERROR, camera_id=config.camera_id, detail=repr(exc))
             outcome = Outcome.FAILED
         finally:

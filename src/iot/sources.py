@@ -12,13 +12,13 @@ so that frames the rate limiter skips are never converted:
 
 Files and folders are paced in real time (``realtime=True``: a 10 fps file yields
 10 frames per wall-clock second, like a camera) or read as fast as possible.
-Live sources (webcam, stream) reconnect with exponential backoff when they fail.
+Live sources (webcam, stream, :mod:`iot.live_source`) reconnect with exponential backoff when they
+fail; :mod:`iot.source_factory` picks the source object for a camera.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ import numpy as np
 
 from common.images import ImageDecodeError, decode_image
 
-from .timing import StoppableClock
+from .stoppable_clock import StoppableClock
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt", "rtp"})
@@ -144,7 +144,7 @@ class _Pacer:
             self.clock.sleep(delay)
 
 
-class _CaptureFrames:
+class CaptureSource:
     """``retrieve``/``close`` shared by the sources that read through ``cv2.VideoCapture``."""
 
     _cap: cv2.VideoCapture | None
@@ -161,7 +161,7 @@ class _CaptureFrames:
             self._cap = None
 
 
-class VideoFileSource(_CaptureFrames):
+class VideoFileSource(CaptureSource):
     """A video file (anything OpenCV reads: mp4, avi, gif, ...), optionally looping."""
 
     def __init__(
@@ -217,7 +217,6 @@ class VideoFileSource(_CaptureFrames):
         self._index += 1
         self._pacer.wait_for(t)
         return t
-
 
 
 class ImageFolderSource:
@@ -300,124 +299,3 @@ class ImageFolderSource:
 
     def close(self) -> None:
         self._files = []
-
-
-def _open_live(target: int | str, open_timeout_s: float) -> cv2.VideoCapture:
-    """Open a webcam index or a stream URL with OpenCV (FFmpeg for URLs, with timeouts)."""
-    if isinstance(target, int):
-        cap = cv2.VideoCapture(target)
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-        return cap
-    ms = int(open_timeout_s * 1000)
-    return cv2.VideoCapture(
-        target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-    )
-
-
-class LiveSource(_CaptureFrames):
-    """A webcam (int index) or a network stream (URL) that reconnects with exponential backoff.
-
-    A live source never ends by itself: when opening or reading fails it counts a
-    ``read_errors``, waits (``initial_backoff_s`` doubling up to ``max_backoff_s``, minus up to
-    ``jitter`` of it so many cameras do not reconnect in lockstep) and reopens; the
-    backoff resets after a frame is read. ``grab`` returns ``None`` only when stopping.
-    """
-
-    def __init__(
-        self,
-        target: int | str,
-        clock: StoppableClock,
-        events: SourceEvents | None = None,
-        initial_backoff_s: float = 0.5,
-        max_backoff_s: float = 30.0,
-        open_timeout_s: float = 10.0,
-        jitter: float = 0.2,
-        opener: Callable[[int | str], Any] | None = None,
-        label: str = "",
-    ) -> None:
-        self.target = target
-        self.clock = clock
-        self.events = events or SourceEvents()
-        self.initial_backoff_s = initial_backoff_s
-        self.max_backoff_s = max(max_backoff_s, initial_backoff_s)
-        self.jitter = jitter
-        self.label = label or str(target)
-        self._opener = opener or (lambda t: _open_live(t, open_timeout_s))
-        self._cap: Any = None
-        self._failures = 0  # consecutive
-        self._ever_connected = False
-        self.backoffs: list[float] = []  # recent waits, for diagnostics and tests
-
-    def open(self) -> None:
-        self._connect()
-
-    def _connect(self) -> bool:
-        cap = self._opener(self.target)
-        if cap is not None and cap.isOpened():
-            self._cap = cap
-            if self._ever_connected:
-                self.events.count("reconnects", 1)
-            self.events.log("source_connected", source=self.label, after_failures=self._failures)
-            self._ever_connected = True
-            return True
-        if cap is not None:
-            cap.release()
-        self._fail("open_failed")
-        return False
-
-    def _fail(self, what: str) -> None:
-        self._failures += 1
-        self.events.count("read_errors", 1)
-        delay = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (self._failures - 1))
-        delay *= 1.0 - self.jitter * random.random()
-        self.backoffs = (self.backoffs + [delay])[-32:]
-        level = logging.WARNING if self._failures <= 3 or self._failures % 10 == 0 else logging.DEBUG
-        self.events.log("source_" + what, level, source=self.label, failures=self._failures, retry_in_s=round(delay, 2))
-        self.clock.sleep(delay)
-
-    def grab(self) -> float | None:
-        while not self.clock.stopped:
-            if self._cap is None and not self._connect():
-                continue
-            if self._cap.grab():
-                self._failures = 0
-                return self.clock.monotonic()
-            self._cap.release()
-            self._cap = None
-            self._fail("read_failed")
-        return None
-
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """How to run a source (from the camera configuration)."""
-
-    loop: bool = False
-    realtime: bool = True
-    folder_interval_s: float = 1.0
-    initial_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    open_timeout_s: float = 10.0
-
-
-def build_source(
-    spec: SourceSpec, clock: StoppableClock, options: SourceOptions, events: SourceEvents | None = None
-) -> FrameSource:
-    """The source object for ``spec`` (not yet opened)."""
-    if spec.kind == "video":
-        return VideoFileSource(spec.target, clock, loop=options.loop, realtime=options.realtime, events=events)
-    if spec.kind in ("folder", "image"):
-        return ImageFolderSource(
-            spec.target, clock, options.folder_interval_s, loop=options.loop, realtime=options.realtime, events=events
-        )
-    target: int | str = int(spec.target) if spec.kind == "webcam" else spec.target
-    return LiveSource(
-        target,
-        clock,
-        events=events,
-        initial_backoff_s=options.initial_backoff_s,
-        max_backoff_s=options.max_backoff_s,
-        open_timeout_s=options.open_timeout_s,
-        label=spec.describe(),
-    )

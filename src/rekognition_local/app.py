@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from waitress import wasyncore
 from waitress.server import create_server
@@ -41,7 +42,10 @@ class RekognitionApp:
     """The WSGI callable: protocol, access check, per-request log line and metrics."""
 
     def __init__(
-        self, service: RekognitionService, settings: RekognitionSettings, logger: logging.Logger,
+        self,
+        service: RekognitionService,
+        settings: RekognitionSettings,
+        logger: logging.Logger,
         metrics: Metrics | None = None,
     ) -> None:
         self.service = service
@@ -60,14 +64,19 @@ class RekognitionApp:
         if method == "GET" and path == "/metrics":
             return self._reply(start_response, "200 OK", self.metrics.snapshot())
         if method != "POST" or path != "/":
-            return self._reply(start_response, "404 Not Found", {"__type": "UnknownOperationException", "message": f"{method} {path} is not supported"}, error="UnknownOperationException")
+            return self._reply(
+                start_response,
+                "404 Not Found",
+                {"__type": "UnknownOperationException", "message": f"{method} {path} is not supported"},
+                error="UnknownOperationException",
+            )
         return self._rpc(environ, start_response)
 
     def _rpc(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        requested = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+        requested = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         # Metric names and log fields only ever carry a supported operation: a caller's made-up
         # X-Amz-Target must not create new metrics (memory) or put arbitrary text in the logs.
         operation = requested if requested in self.service.operations else "unsupported"
@@ -81,21 +90,31 @@ class RekognitionApp:
             body = self.service.handle(operation, self._parse_json(raw))
         except RekognitionError as exc:
             status, body, error_code = exc.status, exc.body(), exc.code
-        except Exception as exc:  # noqa: BLE001 - answered as InternalServerError, logged with traceback
+        except Exception as exc:  # deliberately broad: answered as InternalServerError, logged with traceback
             err = InternalServerError(f"Internal error ({type(exc).__name__})")
             status, body, error_code = err.status, err.body(), err.code
-            self.logger.exception("unhandled error in %s", operation, extra={"event": "request_failed", "request_id": request_id})
+            self.logger.exception(
+                "unhandled error in %s", operation, extra={"event": "request_failed", "request_id": request_id}
+            )
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.metrics.inc("requests")
         self.metrics.observe(f"ms.{operation}", elapsed_ms)
         if error_code:
             self.metrics.inc(f"errors.{error_code}")
         log_event(
-            self.logger, "request", level=logging.INFO if status < 500 else logging.ERROR,
-            operation=operation, status=status, ms=round(elapsed_ms, 2), error_code=error_code, request_id=request_id,
+            self.logger,
+            "request",
+            level=logging.INFO if status < 500 else logging.ERROR,
+            operation=operation,
+            status=status,
+            ms=round(elapsed_ms, 2),
+            error_code=error_code,
+            request_id=request_id,
             trace_id=(environ.get(TRACE_HEADER) or None) and str(environ[TRACE_HEADER])[:64],
         )
-        reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(status, f"{status} Error")
+        reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(
+            status, f"{status} Error"
+        )
         return self._reply(start_response, reason, body, request_id=request_id, error=error_code)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
@@ -104,7 +123,9 @@ class RekognitionApp:
         except ValueError:
             raise Serialization("Invalid Content-Length") from None
         if length > self.max_body:
-            raise ImageTooLarge(f"Request of {length} bytes exceeds the limit (images up to {self.settings.max_image_bytes} bytes)")
+            raise ImageTooLarge(
+                f"Request of {length} bytes exceeds the limit (images up to {self.settings.max_image_bytes} bytes)"
+            )
         return environ["wsgi.input"].read(length) if length else b""
 
     @staticmethod
@@ -120,7 +141,9 @@ class RekognitionApp:
         return params
 
     @staticmethod
-    def _reply(start_response: StartResponse, status: str, body: Any, request_id: str | None = None, error: str | None = None) -> list[bytes]:
+    def _reply(
+        start_response: StartResponse, status: str, body: Any, request_id: str | None = None, error: str | None = None
+    ) -> list[bytes]:
         payload = json.dumps(body, separators=(",", ":")).encode()
         headers = [("Content-Type", JSON_CONTENT_TYPE), ("Content-Length", str(len(payload)))]
         if request_id:
@@ -147,8 +170,13 @@ def build(settings: RekognitionSettings, logger: logging.Logger | None = None) -
     paths = resolve_models(settings)
     metrics = Metrics()  # shared by the HTTP front (requests, errors) and the engine (faces_below_min_size)
     engine = FaceEngine(
-        paths, settings.inference_workers, settings.detect_max_side, settings.detect_score_threshold,
-        processes=settings.embedding_processes, min_face_px=settings.min_face_px, metrics=metrics,
+        paths,
+        settings.inference_workers,
+        settings.detect_max_side,
+        settings.detect_score_threshold,
+        processes=settings.embedding_processes,
+        min_face_px=settings.min_face_px,
+        metrics=metrics,
     )
     store = FaceStore(settings.data_dir)
     service = RekognitionService(settings, engine, store)
@@ -161,19 +189,23 @@ class RunningServer:
     def __init__(self, components: Components, host: str, port: int, threads: int) -> None:
         self.components = components
         self.server = create_server(
-            components.app, host=host, port=port, threads=threads,
-            max_request_body_size=components.app.max_body + 1024 * 1024, ident="rollcall-rekognition",
+            components.app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=components.app.max_body + 1024 * 1024,
+            ident="rollcall-rekognition",
             clear_untrusted_proxy_headers=True,
         )
         self.host = host
-        self.port = int(self.server.effective_port)  # type: ignore[union-attr]
+        self.port = int(self.server.effective_port)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "RunningServer":
+    def start(self) -> RunningServer:
         """Serve in a daemon thread."""
         self._thread = threading.Thread(target=self.run, name="rekognition-http", daemon=True)
         self._thread.start()
@@ -189,13 +221,13 @@ class RunningServer:
     def close_sockets(self) -> None:
         """Close the listening socket and every open connection, so the loop ends."""
         self.server.close()
-        wasyncore.close_all(self.server._map)  # type: ignore[union-attr] - keep-alive client channels
+        wasyncore.close_all(self.server._map)  # keep-alive client channels too
 
     def stop(self) -> None:
         """Stop serving, finish running requests and close the store."""
         self.close_sockets()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
+        self.server.task_dispatcher.shutdown(timeout=5)
         self.components.engine.close()
         self.components.store.close()

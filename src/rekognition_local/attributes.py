@@ -14,6 +14,7 @@ import numpy as np
 
 from .engine import DetectedFace
 
+
 def face_quality(image: np.ndarray, face: DetectedFace) -> tuple[float, float]:
     """(Brightness, Sharpness), each 0-100: mean luminance and Laplacian energy of the face."""
     x, y, w, h = (int(round(v)) for v in face.box)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hmac
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -61,7 +62,7 @@ class AccessChecker:
 
     def __init__(self, entries: tuple[str, ...], now: Any = None) -> None:
         self.keys = parse_access_keys(entries)
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or (lambda: datetime.now(UTC))
 
     @property
     def enabled(self) -> bool:
@@ -75,7 +76,9 @@ class AccessChecker:
         if key is None:
             raise AccessDenied("Missing SigV4 Authorization credential")
         if key not in self.keys:
-            raise AccessDenied(f"The security token included in the request is invalid (access key {key} is not allowed)")
+            raise AccessDenied(
+                f"The security token included in the request is invalid (access key {key} is not allowed)"
+            )
 
     def check_signature(self, environ: Mapping[str, Any], body: bytes) -> None:
         """InvalidSignature unless the signature matches (only for keys configured with a secret)."""
@@ -93,7 +96,7 @@ class AccessChecker:
         if not match or not amz_date:
             raise InvalidSignature("Malformed SigV4 Authorization header or missing X-Amz-Date")
         try:
-            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         except ValueError:
             raise InvalidSignature("X-Amz-Date is not in the format YYYYMMDDTHHMMSSZ") from None
         if abs((self._now() - signed_at).total_seconds()) > MAX_SKEW_S or amz_date[:8] != match["date"]:
@@ -106,8 +109,12 @@ class AccessChecker:
             headers[name] = value
         query = environ.get("QUERY_STRING", "")
         url = f"http://{headers.get('host') or environ.get('HTTP_HOST', 'localhost')}{environ.get('PATH_INFO', '/')}"
-        request = AWSRequest(method=environ.get("REQUEST_METHOD", "POST"), url=url + (f"?{query}" if query else ""),
-                             headers=headers, data=body)
+        request = AWSRequest(
+            method=environ.get("REQUEST_METHOD", "POST"),
+            url=url + (f"?{query}" if query else ""),
+            headers=headers,
+            data=body,
+        )
         request.context["timestamp"] = amz_date
         signer = SigV4Auth(Credentials(key, secret), match["service"], match["region"])
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)

@@ -86,13 +86,20 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log_event(logger, "listening", host=settings.host, port=server.port, data_dir=str(settings.data_dir),
-              access_keys=len(settings.access_keys), workers=settings.inference_workers,
-              embedding_processes=settings.embedding_processes)
+    log_event(
+        logger,
+        "listening",
+        host=settings.host,
+        port=server.port,
+        data_dir=str(settings.data_dir),
+        access_keys=len(settings.access_keys),
+        workers=settings.inference_workers,
+        embedding_processes=settings.embedding_processes,
+    )
     try:
         server.run()
     finally:
-        server.server.task_dispatcher.shutdown(timeout=5)  # type: ignore[union-attr]
+        server.server.task_dispatcher.shutdown(timeout=5)
         reporter.stop()
         components.engine.close()
         components.store.close()

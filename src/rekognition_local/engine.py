@@ -13,10 +13,10 @@ import math
 import multiprocessing
 import queue
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import cv2
 import dlib
@@ -83,8 +83,13 @@ class FaceModels:
     """One YuNet detector and one dlib predictor/ResNet; not thread-safe."""
 
     def __init__(
-        self, paths: ModelPaths, max_side: int, score_threshold: float, executor: "EmbeddingProcesses | None" = None,
-        min_face_px: int = 40, metrics: Metrics | None = None,
+        self,
+        paths: ModelPaths,
+        max_side: int,
+        score_threshold: float,
+        executor: EmbeddingProcesses | None = None,
+        min_face_px: int = 40,
+        metrics: Metrics | None = None,
     ) -> None:
         self.max_side = max_side
         self.min_face_px = min_face_px
@@ -162,7 +167,11 @@ class FaceModels:
         crop = image[cy1:cy2, cx1:cx2]
         scale = min(1.0, EMBED_MAX_FACE / max(w, h, 1.0))
         if scale < 1.0:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+            crop = cv2.resize(
+                crop,
+                (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
         crop = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
         rect = (int((x - cx1) * scale), int((y - cy1) * scale), int((x - cx1 + w) * scale), int((y - cy1 + h) * scale))
         if self.executor is not None:
@@ -182,8 +191,10 @@ class EmbeddingProcesses:
 
     def _start(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
-            max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_process_init, initargs=(str(self._paths.shape_predictor), str(self._paths.face_recognition)),
+            max_workers=self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_process_init,
+            initargs=(str(self._paths.shape_predictor), str(self._paths.face_recognition)),
         )
         # start every worker now (model loading) rather than on the first requests
         list(executor.map(_process_ready, range(self._processes)))
@@ -220,8 +231,14 @@ class FaceEngine:
     """
 
     def __init__(
-        self, paths: ModelPaths, workers: int = 2, max_side: int = 1280, score_threshold: float = 0.6,
-        processes: int = 0, min_face_px: int = 40, metrics: Metrics | None = None,
+        self,
+        paths: ModelPaths,
+        workers: int = 2,
+        max_side: int = 1280,
+        score_threshold: float = 0.6,
+        processes: int = 0,
+        min_face_px: int = 40,
+        metrics: Metrics | None = None,
     ) -> None:
         self.executor: EmbeddingProcesses | None = None
         if processes > 0:

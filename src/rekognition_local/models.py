@@ -33,7 +33,9 @@ def dlib_models_dir() -> Path:
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.origin:
-        raise ModelError("package face-recognition-models is not installed (pip install face-recognition-models==0.3.0)")
+        raise ModelError(
+            "package face-recognition-models is not installed (pip install face-recognition-models==0.3.0)"
+        )
     return Path(spec.origin).resolve().parent / "models"
 
 

@@ -10,7 +10,8 @@ import base64
 import binascii
 import re
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,22 @@ NO_FACE_MESSAGE = "There are no faces in the image. Should be at least 1."
 _COLLECTION_RE = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
 _EXTERNAL_ID_RE = re.compile(r"^[a-zA-Z0-9_.\-:]{1,255}$")
 _FACE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ATTRIBUTES = {"DEFAULT", "ALL", "AGE_RANGE", "BEARD", "EMOTIONS", "EYE_DIRECTION", "EYEGLASSES", "EYES_OPEN",
-               "GENDER", "MOUTH_OPEN", "MUSTACHE", "FACE_OCCLUDED", "SMILE", "SUNGLASSES"}
+_ATTRIBUTES = {
+    "DEFAULT",
+    "ALL",
+    "AGE_RANGE",
+    "BEARD",
+    "EMOTIONS",
+    "EYE_DIRECTION",
+    "EYEGLASSES",
+    "EYES_OPEN",
+    "GENDER",
+    "MOUTH_OPEN",
+    "MUSTACHE",
+    "FACE_OCCLUDED",
+    "SMILE",
+    "SUNGLASSES",
+}
 _QUALITY_FILTERS = ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH")
 _LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 
@@ -45,6 +60,7 @@ QUALITY_BARS["AUTO"] = QUALITY_BARS["LOW"]
 
 # --- parameter helpers ------------------------------------------------------
 
+
 def _require(params: dict[str, Any], name: str) -> Any:
     if params.get(name) is None:
         raise InvalidParameter(f"Missing required parameter: {name}")
@@ -54,9 +70,7 @@ def _require(params: dict[str, Any], name: str) -> Any:
 def _collection_id(params: dict[str, Any]) -> str:
     value = _require(params, "CollectionId")
     if not isinstance(value, str) or not _COLLECTION_RE.match(value):
-        raise InvalidParameter(
-            "CollectionId must be 1-255 characters of [a-zA-Z0-9_.-]"
-        )
+        raise InvalidParameter("CollectionId must be 1-255 characters of [a-zA-Z0-9_.-]")
     return value
 
 
@@ -99,6 +113,7 @@ def _token(params: dict[str, Any]) -> str | None:
 
 
 # --- response helpers -------------------------------------------------------
+
 
 def bounding_box(face: DetectedFace) -> dict[str, float]:
     """AWS BoundingBox: ratios of the image width/height."""
@@ -222,7 +237,9 @@ class RekognitionService:
         self.store.require_collection(collection_id)
         image = self._image(params)
         image_id = str(uuid.uuid4())
-        records, unindexed, new_faces = [], [], []
+        records: list[dict[str, Any]] = []
+        unindexed: list[dict[str, Any]] = []
+        new_faces: list[NewFace] = []
         with self.engine.lease() as models:
             faces = models.detect(image)
             for face in faces:
@@ -241,11 +258,17 @@ class RekognitionService:
                 }
                 if external_id is not None:
                     face_record["ExternalImageId"] = external_id
-                new_faces.append(NewFace(
-                    face_id=face_record["FaceId"], image_id=image_id, external_image_id=external_id,
-                    bounding_box=detail["BoundingBox"], confidence=detail["Confidence"],
-                    model_version=FACE_MODEL_VERSION, embedding=models.embed(image, face),
-                ))
+                new_faces.append(
+                    NewFace(
+                        face_id=face_record["FaceId"],
+                        image_id=image_id,
+                        external_image_id=external_id,
+                        bounding_box=detail["BoundingBox"],
+                        confidence=detail["Confidence"],
+                        model_version=FACE_MODEL_VERSION,
+                        embedding=models.embed(image, face),
+                    )
+                )
                 records.append({"Face": face_record, "FaceDetail": detail})
         if new_faces:
             self.store.add_faces(collection_id, new_faces)
@@ -328,4 +351,3 @@ class RekognitionService:
         with self.engine.lease() as models:
             faces = models.detect(image)
         return {"FaceDetails": [face_detail(image, face) for face in faces]}
-

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from common.config import RollcallSettings
 from common.models import KNOWN_MODELS
@@ -23,27 +23,70 @@ class RekognitionSettings(RollcallSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_REKOG_", extra="ignore", frozen=True)
 
     # --- HTTP ---
-    host: str = Field("127.0.0.1", description="Interface the service listens on. Loopback by default so a laptop does not expose it; containers set `0.0.0.0`.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface the service listens on. Loopback by default so a laptop does not expose it; containers set `0.0.0.0`.",
+    )
     port: int = Field(9000, ge=1, le=65535, description="HTTP port (AWS JSON 1.1 on `POST /`, `GET /health`).")
     threads: int = Field(8, ge=1, le=64, description="waitress worker threads (concurrent requests).")
     region: str = Field("us-east-1", description="Region written into collection ARNs.")
-    access_keys: Annotated[tuple[str, ...], NoDecode] = Field((), description="Comma-separated `AKID` or `AKID:SECRET` entries allowed to call the service. `AKID`: the request's SigV4 `Credential=` must name it (key id check only). `AKID:SECRET`: the SigV4 signature is also verified. Other or missing keys -> AccessDeniedException; a bad signature -> InvalidSignatureException. Empty = any caller.")
+    access_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated `AKID` or `AKID:SECRET` entries allowed to call the service. `AKID`: the request's SigV4 `Credential=` must name it (key id check only). `AKID:SECRET`: the SigV4 signature is also verified. Other or missing keys -> AccessDeniedException; a bad signature -> InvalidSignatureException. Empty = any caller.",
+    )
 
     # --- storage ---
-    data_dir: Path = Field(Path("./data/rekognition"), description="Directory of the SQLite database holding collections, faces and embeddings.")
+    data_dir: Path = Field(
+        Path("./data/rekognition"),
+        description="Directory of the SQLite database holding collections, faces and embeddings.",
+    )
 
     # --- models ---
-    models_dir: Path = Field(Path("./models"), description="Directory holding `face_detection_yunet_2023mar.onnx` (YuNet). A missing file is fetched from the mirror and sha256-checked.")
-    models_mirror: str = Field(YUNET_OFFICIAL_URL.rsplit("/", 1)[0], description="Where a missing YuNet file is fetched from: a local directory or an http(s) base URL (default: the official OpenCV Zoo location). Empty = never fetch.")
-    inference_workers: int = Field(2, ge=1, le=16, description="Independent detector + embedding model instances (requests beyond this wait for a free one).")
-    embedding_processes: int = Field(0, ge=0, le=32, description="0 = compute face embeddings in the request threads (dlib holds the GIL: one core in total); N = in N worker processes (about N cores; ~110 MB resident and ~1 s start-up each).")
+    models_dir: Path = Field(
+        Path("./models"),
+        description="Directory holding `face_detection_yunet_2023mar.onnx` (YuNet). A missing file is fetched from the mirror and sha256-checked.",
+    )
+    models_mirror: str = Field(
+        YUNET_OFFICIAL_URL.rsplit("/", 1)[0],
+        description="Where a missing YuNet file is fetched from: a local directory or an http(s) base URL (default: the official OpenCV Zoo location). Empty = never fetch.",
+    )
+    inference_workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Independent detector + embedding model instances (requests beyond this wait for a free one).",
+    )
+    embedding_processes: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="0 = compute face embeddings in the request threads (dlib holds the GIL: one core in total); N = in N worker processes (about N cores; ~110 MB resident and ~1 s start-up each).",
+    )
 
     # --- detection / matching ---
-    detect_max_side: int = Field(1280, ge=160, le=8192, description="Images are downscaled so their longer side is at most this before face detection (embeddings use the full-resolution face).")
-    detect_score_threshold: float = Field(0.6, ge=0.05, le=1.0, description="Minimum YuNet score (0-1) for a detected face.")
-    min_face_px: int = Field(40, ge=0, le=1080, description="Minimum face size as on AWS Rekognition (40x40 px in a 1920x1080 image): a face whose box has a side shorter than this x max(1, width/1920, height/1080) of the image is not detected (not searched, indexed or listed by DetectFaces). 0 = no minimum.")
-    default_match_threshold: float = Field(80.0, ge=0, le=100, description="FaceMatchThreshold used when a request omits it (AWS default: 80).")
-    max_image_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest accepted image (decoded bytes); larger -> ImageTooLargeException (AWS limit: 5 MB).")
+    detect_max_side: int = Field(
+        1280,
+        ge=160,
+        le=8192,
+        description="Images are downscaled so their longer side is at most this before face detection (embeddings use the full-resolution face).",
+    )
+    detect_score_threshold: float = Field(
+        0.6, ge=0.05, le=1.0, description="Minimum YuNet score (0-1) for a detected face."
+    )
+    min_face_px: int = Field(
+        40,
+        ge=0,
+        le=1080,
+        description="Minimum face size as on AWS Rekognition (40x40 px in a 1920x1080 image): a face whose box has a side shorter than this x max(1, width/1920, height/1080) of the image is not detected (not searched, indexed or listed by DetectFaces). 0 = no minimum.",
+    )
+    default_match_threshold: float = Field(
+        80.0, ge=0, le=100, description="FaceMatchThreshold used when a request omits it (AWS default: 80)."
+    )
+    max_image_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted image (decoded bytes); larger -> ImageTooLargeException (AWS limit: 5 MB).",
+    )
 
     @field_validator("access_keys", mode="before")
     @classmethod

@@ -16,9 +16,10 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -198,9 +199,9 @@ class FaceStore:
         """Collection row plus ``face_count``; ResourceNotFound if missing."""
         with self._lock:
             row = self._require(collection_id)
-            count = self._db.execute(
-                "SELECT COUNT(*) FROM faces WHERE collection_id = ?", (collection_id,)
-            ).fetchone()[0]
+            count = self._db.execute("SELECT COUNT(*) FROM faces WHERE collection_id = ?", (collection_id,)).fetchone()[
+                0
+            ]
         return {**dict(row), "face_count": int(count)}
 
     def _require(self, collection_id: str) -> sqlite3.Row:
@@ -220,9 +221,18 @@ class FaceStore:
         now = time.time()
         rows = [
             (
-                f.face_id, collection_id, f.image_id, f.external_image_id,
-                f.bounding_box["Width"], f.bounding_box["Height"], f.bounding_box["Left"], f.bounding_box["Top"],
-                f.confidence, f.model_version, np.asarray(f.embedding, dtype=np.float32).tobytes(), now,
+                f.face_id,
+                collection_id,
+                f.image_id,
+                f.external_image_id,
+                f.bounding_box["Width"],
+                f.bounding_box["Height"],
+                f.bounding_box["Left"],
+                f.bounding_box["Top"],
+                f.confidence,
+                f.model_version,
+                np.asarray(f.embedding, dtype=np.float32).tobytes(),
+                now,
             )
             for f in faces
         ]

@@ -8,8 +8,8 @@ import socket
 from common.protocol import Message
 from iot.camera import CameraPipeline
 from iot.settings import camera_configs, load_iot_settings
-from iot.sources import SourceOptions, build_source
-from iot.timing import StoppableClock
+from iot.source_factory import SourceOptions, build_source
+from iot.stoppable_clock import StoppableClock
 
 VIDEO = "video/one-by-one-person-detection.mp4"  # 768x432, 10 fps, 1394 frames
 SHORT_GIF = "video/people-detection.gif"  # 480x270, 12.5 fps, 23 frames

@@ -5,7 +5,7 @@ import pytest
 from common.clock import FakeClock
 from common.protocol import MessageType, decode, encode
 from iot.camera import Outcome
-from iot.timing import StoppableClock
+from iot.stoppable_clock import StoppableClock
 from tests.conftest import require_asset
 from tests.iot.helpers import SHORT_GIF, VIDEO, ListSender, make_pipeline
 

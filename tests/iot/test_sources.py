@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 from common.clock import FakeClock
-from iot.sources import (
-    ImageFolderSource,
-    LiveSource,
-    SourceError,
-    SourceEvents,
-    SourceOptions,
-    VideoFileSource,
-    build_source,
-    parse_source,
-)
-from iot.timing import StoppableClock
-from tests.conftest import require_asset
+from iot.live_source import LiveSource
+from iot.source_factory import SourceOptions, build_source
+from iot.sources import ImageFolderSource, SourceError, SourceEvents, VideoFileSource, parse_source
+from iot.stoppable_clock import StoppableClock
+from tests.conftest import require_asset, wait_until
 from tests.iot.helpers import SHORT_GIF, VIDEO
 
 
@@ -266,7 +259,11 @@ def test_http_stream_source_reconnects_when_the_server_comes_back():
     assert isinstance(source, LiveSource)
 
     def serve_later():
-        time.sleep(1.0)
+        # The server comes up only once two attempts have been refused (read_errors, checked below).
+        try:
+            wait_until(lambda: events.counts.get("read_errors", 0) >= 2, timeout=10, message="no refused attempts")
+        except pytest.fail.Exception:
+            pass  # serve anyway: the assertion on read_errors below reports it in the test's own thread
         later = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         holder.append(later)
         later.serve_forever()

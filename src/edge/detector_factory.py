@@ -36,5 +36,8 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
 
 def build_face_finder(settings: EdgeSettings) -> FaceFinder:
     """A YuNet face finder (one per worker thread)."""
-    return FaceFinder(settings.model_path(settings.face_model), score_threshold=settings.face_score_threshold,
-                      max_side=settings.face_max_side)
+    return FaceFinder(
+        settings.model_path(settings.face_model),
+        score_threshold=settings.face_score_threshold,
+        max_side=settings.face_max_side,
+    )
