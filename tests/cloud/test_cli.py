@@ -20,6 +20,7 @@ from cloud import cli
 from common.protocol import MessageType
 from common.transport import Sender
 from tests.cloud.api_support import face_crop, make_jpeg, make_service
+from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROLLCALL_CLOUD = Path(sys.executable).parent / "rollcall-cloud"
@@ -162,16 +163,18 @@ def test_serve_runs_ingest_and_http_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{http_port}"
     sender = None
+
+    def http_up() -> tuple[int, dict] | None:
+        if proc.poll() is not None:
+            raise AssertionError(f"the cloud exited with {proc.returncode} before its HTTP came up")
+        try:
+            return _get_json(f"{base}/api/health")
+        except (urllib.error.URLError, ConnectionError):
+            return None
+
     try:
-        deadline = time.monotonic() + 30
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status, health = _get_json(f"{base}/api/health")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        assert status == 200, "HTTP never came up"
+        status, health = wait_until(http_up, timeout=30, interval=0.2, message="HTTP never came up")
+        assert status == 200, health
         assert health["status"] == "degraded" and health["rekognition"]["ok"] is False
 
         with urllib.request.urlopen(f"{base}/", timeout=5) as page:

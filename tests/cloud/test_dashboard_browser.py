@@ -19,7 +19,7 @@ import pytest
 from common.images import encode_jpeg
 from cloud.app import create_app
 from tests.cloud.api_support import face_crop, make_service
-from tests.conftest import require_asset
+from tests.conftest import require_asset, require_path
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +37,7 @@ SCREENSHOT_DIR = Path(os.environ.get("ROLLCALL_SCREENSHOT_DIR", "/tmp"))
 
 
 def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} missing (apt-get install -y chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require_path(CHROMIUM, "headless browser", "apt-get install -y chromium")
 
 
 def _square_crop(path: Path, size: int = 160) -> bytes:

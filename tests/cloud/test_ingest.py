@@ -20,6 +20,8 @@ from common.metrics import Metrics
 from common.protocol import Header, Message, MessageType, decode, encode, make_image_message
 from common.transport import Sender
 
+from tests.conftest import wait_until
+
 from .conftest import ImageMatchRecognizer, synthetic_face
 
 
@@ -49,10 +51,8 @@ def edge(ingest: IngestServer) -> Any:
 
 
 def send(edge: Sender, message: Message, deadline_s: float = 5.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not edge.send(message):  # IMMEDIATE: wait until the connection is up
-        assert time.monotonic() < end, "could not send to ingest"
-        time.sleep(0.01)
+    # IMMEDIATE: send() is False until the connection is up.
+    wait_until(lambda: edge.send(message), timeout=deadline_s, interval=0.01, message="could not send to ingest")
 
 
 def replies(edge: Sender, n: int, deadline_s: float = 10.0) -> list[Message]:
@@ -63,15 +63,6 @@ def replies(edge: Sender, n: int, deadline_s: float = 10.0) -> list[Message]:
         if reply is not None:
             out.append(reply)
     return out
-
-
-def wait_for(predicate, deadline_s: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def face_crop(seed: int, msg_id: str, camera: str = "cam-1", noise: float = 4.0) -> Message:
@@ -122,7 +113,7 @@ def test_malformed_frames_are_counted_and_loop_survives(service: AttendanceServi
         got = {r.header.meta["ack_of"]: r.header.meta for r in replies(edge, 2)}
         assert got["bad"]["status"] == "error" and got["bad"]["reason"] == "corrupt_image"
         assert got["good"]["status"] == "recognised"
-        assert wait_for(lambda: sum(ingest.stats()["rejected"].values()) == 3)
+        wait_until(lambda: sum(ingest.stats()["rejected"].values()) == 3, message="3 malformed frames not rejected")
         counters = service.metrics()["counters"]
         assert counters["ingest_rejected_bad_json"] == 1
         assert counters["ingest_rejected_version"] == 1
@@ -135,7 +126,7 @@ def test_malformed_frames_are_counted_and_loop_survives(service: AttendanceServi
 def test_end_of_stream_and_heartbeat_visible_in_metrics(service: AttendanceService, edge: Sender) -> None:
     send(edge, Message(header=Header(type=MessageType.HEARTBEAT, camera_id="cam-9", classroom_id="room-1")))
     send(edge, Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-9", classroom_id="room-1", seq=44)))
-    assert wait_for(lambda: "cam-9" in service.metrics()["streams_ended"])
+    wait_until(lambda: "cam-9" in service.metrics()["streams_ended"], message="END_OF_STREAM not recorded")
     metrics = service.metrics()
     assert metrics["streams_ended"]["cam-9"]["last_seq"] == 44
     assert metrics["counters"]["heartbeats"] == 1
@@ -156,7 +147,7 @@ def test_many_crops_through_worker_pool(service: AttendanceService, edge: Sender
     for i in range(n):
         send(edge, face_crop(1 if i % 2 == 0 else 100 + i, f"c-{i}"))
         if i % 8 == 7:
-            time.sleep(0.05)  # stay under the edge's own send queue limit
+            time.sleep(0.05)  # pacing, not a wait for a condition: stay under the edge's own send queue limit
     got = replies(edge, n, deadline_s=20)
     statuses = [r.header.meta["status"] for r in got]
     overloaded = [r for r in got if r.header.meta.get("reason") == "overloaded"]
@@ -171,14 +162,14 @@ def test_start_stop_from_code(service: AttendanceService) -> None:
     address = server.bound_address
     server.stop()
     # The port is free again. ZeroMQ releases it on its I/O thread shortly after close, so allow a moment.
-    deadline = time.monotonic() + 3
-    while True:
+
+    def bind_again() -> IngestServer | None:
         try:
-            again = IngestServer(service, bind=address).start()
-            break
+            return IngestServer(service, bind=address).start()
         except zmq.ZMQError:
-            assert time.monotonic() < deadline, f"{address} still bound 3 s after stop()"
-            time.sleep(0.05)
+            return None
+
+    again = wait_until(bind_again, timeout=3, interval=0.05, message=f"{address} still bound after stop()")
     again.stop()
 
 
@@ -214,7 +205,8 @@ def test_stop_sends_the_result_of_the_crop_in_hand(service: AttendanceService) -
         assert held.started.wait(5), "the crop never reached a worker"
         stopper = threading.Thread(target=server.stop)
         stopper.start()
-        time.sleep(0.2)  # stop() is now waiting for the worker
+        # stop() has told the workers to stop and is now waiting for the one holding the crop.
+        wait_until(lambda: server._stop.is_set() and stopper.is_alive(), timeout=5, message="stop() never began")
         held.release.set()
         stopper.join(5)
         assert not stopper.is_alive()

@@ -21,6 +21,14 @@ def models_dir() -> Path:
     return Path(os.environ.get("ROLLCALL_EDGE_MODELS_DIR", REPO / "models"))
 
 
+EXPORT_PYTHON = Path(os.environ.get("ROLLCALL_EXPORT_VENV", REPO / ".venv-export")) / "bin" / "python"
+
+
+def require_export_python() -> Path:
+    """The export venv's python (made by scripts/prepare_models.sh). Missing: fails under CI, skips locally."""
+    return require_path(EXPORT_PYTHON, "export venv", "made by scripts/prepare_models.sh; or set ROLLCALL_EXPORT_VENV")
+
+
 def require_model_file(name: str) -> Path:
     """A model prepared by scripts/prepare_models.sh. Missing: fails under CI, skips locally."""
     return require_path(models_dir() / name, "model", "run scripts/prepare_models.sh or set ROLLCALL_EDGE_MODELS_DIR")

@@ -9,7 +9,7 @@ from edge.detection import DetectorConfigError
 from edge.models import MissingModelError
 from edge.onnx_detector import OnnxPersonDetector
 from tests.conftest import require_asset
-from tests.edge.conftest import read_frames, require_model_file
+from tests.edge.conftest import read_frames, require_export_python, require_model_file
 
 
 def test_four_people_in_classroom_frames(detector, classroom_frames):
@@ -175,12 +175,7 @@ def test_int8_variant_finds_the_same_people(detector, classroom_frames, tmp_path
 
     from tests.conftest import REPO
 
-    python = Path(os.environ.get("ROLLCALL_EXPORT_VENV", REPO / ".venv-export")) / "bin" / "python"
-    if not python.exists():
-        message = f"export venv missing ({python}); scripts/prepare_models.sh creates it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    python = require_export_python()
     fp32 = tmp_path / "people.onnx"
     shutil.copyfile(require_model_file("yolov8s-people-fall.onnx"), fp32)
     videos = [require_asset("video/classroom.gif"), require_asset("video/one-by-one-person-detection.mp4")]

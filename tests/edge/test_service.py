@@ -12,16 +12,8 @@ from common.transport import Receiver, Sender
 from edge.faces import FaceFinder
 from edge.service import EdgeService
 from edge.settings import EdgeSettings
+from tests.conftest import assert_nothing_within, wait_until
 from tests.edge.conftest import PEOPLE_MODEL, models_dir
-
-
-def wait_for(predicate, timeout=10.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 class SlowDetector:
@@ -36,7 +28,7 @@ class SlowDetector:
 
     def detect(self, frame):
         self.calls += 1
-        time.sleep(self.seconds)
+        time.sleep(self.seconds)  # simulated inference time: a fixed delay is the point
         return []
 
 
@@ -78,15 +70,16 @@ def slow_edge(yunet_model):
 def test_receiver_keeps_draining_while_the_detector_is_slow(slow_edge):
     push = Sender(slow_edge.bound_address, kind="push", hwm=1000)
     try:
-        assert wait_for(lambda: push.send(tiny_frame(seq=0)))
+        wait_until(lambda: push.send(tiny_frame(seq=0)), timeout=10, message="camera not connected")
         started = time.monotonic()
         sent = 1
         for seq in range(1, 60):
-            while not push.send(tiny_frame(seq=seq)):
-                time.sleep(0.001)
+            wait_until(lambda: push.send(tiny_frame(seq=seq)), timeout=5, interval=0.001,
+                       message=f"frame {seq} not accepted by the socket")
             sent += 1
         # All 60 frames are pulled off the socket long before 60 x 0.5 s of inference.
-        assert wait_for(lambda: slow_edge.metrics.count("frames_received") == sent, timeout=5)
+        wait_until(lambda: slow_edge.metrics.count("frames_received") == sent, timeout=5,
+                   message=f"the receiver did not drain all {sent} frames")
         elapsed = time.monotonic() - started
         assert elapsed < 5
         processed = slow_edge.detector.calls
@@ -124,14 +117,16 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
         raw.send_multipart([b'{"v": 1, "type": "teleport"}'])
         raw.send_multipart(encode(tiny_frame())[:1])  # FRAME without its JPEG
         push = Sender(service.bound_address, kind="push", hwm=100)
-        assert wait_for(lambda: push.send(tiny_frame(camera="intruder")))
+        wait_until(lambda: push.send(tiny_frame(camera="intruder")), timeout=10, message="camera not connected")
         crop = make_image_message(MessageType.FACE_CROP, b"\xff\xd8x", 4, 4, "cam-1", "room-1")
         push.send(crop)  # a valid message type the edge does not expect
         corrupt = make_image_message(MessageType.FRAME, b"\xff\xd8 garbage", 64, 48, "cam-2", "room-1")
         push.send(corrupt)
         push.send(tiny_frame(camera="cam-2", seq=7))  # hits the bug
         push.send(tiny_frame(camera="cam-1"))  # still alive afterwards
-        assert wait_for(lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_corrupt") == 1)
+        wait_until(
+            lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_corrupt") == 1,
+            timeout=10, message="the good and the corrupt frame were not both handled")
         rejected = service.receiver.rejected
         assert rejected["bad_json"] == 2 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
         assert service.metrics.count("unknown_cameras") == 1
@@ -156,7 +151,7 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             msg = make_image_message(MessageType.FRAME, encode_jpeg(frame), 480, 270, "cam-1", "room-1", seq=i)
             msg.header.stamp("captured", int(time.time() * 1000))
             msg.header.stamp("sent", int(time.time() * 1000))
-            assert wait_for(lambda: push.send(msg))
+            wait_until(lambda: push.send(msg), timeout=10, message=f"frame {i} not accepted")
             sent_frames.append(msg)
         eos = Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-1", classroom_id="room-1", trace_id="eos-trace"))
         push.send(eos)
@@ -187,13 +182,14 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             image = decode_image(crop.image)
             assert image.shape[0] < 270 / 2 and image.shape[1] < 480 / 2
             assert h.meta["frame_size"] == [480, 270]
-        assert wait_for(lambda: service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1, timeout=5)
+        wait_until(lambda: service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1,
+                   timeout=5, message="crops_sent/eos_forwarded not counted")
 
         # The cloud answers; RESULTs are read and applied.
         track_id = crops[0].header.meta["track_id"]
         result = crops[0].header.derive(MessageType.RESULT, meta={"ack_of": crops[0].header.msg_id, "track_id": track_id, "status": "recognised", "student_id": "s1", "similarity": 99.0, "session_id": None})
         assert cloud.reply(peer, Message(header=result))
-        assert wait_for(lambda: service.metrics.count("results_recognised") == 1)
+        wait_until(lambda: service.metrics.count("results_recognised") == 1, timeout=10, message="RESULT not applied")
     finally:
         push.close()
         service.stop()
@@ -298,13 +294,16 @@ def test_curve_frame_socket_accepts_known_cameras_only(tmp_path, yunet_model):
     camera = Sender(service.bound_address, curve=CurveKeys(secret_file=camera_secret, server_public_file=edge_public))
     stranger = Sender(service.bound_address, curve=CurveKeys(secret_file=stranger_secret, server_public_file=edge_public))
     try:
-        assert wait_for(lambda: camera.send(tiny_frame(seq=1)), timeout=5)
-        assert wait_for(lambda: service.metrics.count("frames_received") == 1, timeout=5)
-        for seq in range(5):
-            stranger.send(tiny_frame(camera="intruder", seq=seq))
-            time.sleep(0.05)
-        time.sleep(0.3)
-        assert service.metrics.count("frames_received") == 1  # the unknown key never got through
+        wait_until(lambda: camera.send(tiny_frame(seq=1)), timeout=5, message="known camera not connected")
+        wait_until(lambda: service.metrics.count("frames_received") == 1, timeout=5,
+                   message="known camera's frame not received")
+        seqs = iter(range(1000))
+
+        def stranger_got_through() -> int:
+            stranger.send(tiny_frame(camera="intruder", seq=next(seqs)))  # keeps trying; refused at the handshake
+            return service.metrics.count("frames_received") - 1
+
+        assert_nothing_within(stranger_got_through, 0.5, "a camera with an unknown key got frames through")
     finally:
         camera.close(), stranger.close()
         service.stop()

@@ -11,18 +11,14 @@
 
 import importlib.util
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edge.tracker import iou
 from tests.conftest import REPO
-from tests.edge.conftest import PEOPLE_CLASSES, require_model_file
-
-EXPORT_PYTHON = Path(os.environ.get("ROLLCALL_EXPORT_VENV", REPO / ".venv-export")) / "bin" / "python"
+from tests.edge.conftest import PEOPLE_CLASSES, require_export_python, require_model_file
 
 
 def assert_same_people(onnx_dets, other_boxes):
@@ -46,16 +42,13 @@ def test_ultralytics_backend_in_process(detector, classroom_frames):
 
 def test_onnx_backend_matches_ultralytics_predictor(detector, classroom_frames, tmp_path):
     pt = require_model_file("yolov8s-people-fall.pt")
-    if not EXPORT_PYTHON.exists():
-        message = f"export venv missing ({EXPORT_PYTHON}); scripts/prepare_models.sh creates it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    export_python = require_export_python()
     frames = [classroom_frames[i] for i in (0, 22, 44)]
     npz = tmp_path / "frames.npz"
     np.savez(npz, **{f"frame_{i}": f for i, f in enumerate(frames)})
     out = subprocess.run(
-        [str(EXPORT_PYTHON), str(REPO / "benchmarks" / "edge_ultralytics_worker.py"), str(npz), str(pt), "--classes", "0,1", "--nms-shim"],
+        [str(export_python), str(REPO / "benchmarks" / "edge_ultralytics_worker.py"), str(npz), str(pt),
+         "--classes", "0,1", "--nms-shim"],
         capture_output=True, text=True, timeout=240,
     )
     assert out.returncode == 0, out.stderr[-2000:]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from iot.cli import main
-from tests.conftest import require_asset
+from tests.conftest import require_asset, wait_until
 from tests.iot.helpers import VIDEO, unused_tcp_address
 
 
@@ -43,15 +43,14 @@ def test_sigterm_stops_cleanly_with_a_final_metrics_line(tmp_path):
         text=True,
     )
     try:
-        # wait until frames flow (dropped: nobody listens), then ask it to stop
+        # wait until frames flow (dropped: nobody listens) - at least the 4 checked below - then ask it to stop
         log_file = tmp_path / "logs" / "iot-iot-test.jsonl"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and '"frame_dropped"' not in (
-            log_file.read_text() if log_file.exists() else ""
-        ):
-            time.sleep(0.1)
-        assert time.monotonic() < deadline, "no frames within 20 s"
-        time.sleep(1.5)
+        wait_until(
+            lambda: (log_file.read_text() if log_file.exists() else "").count('"frame_dropped"') >= 4,
+            timeout=20,
+            interval=0.1,
+            message="4 dropped frames not logged",
+        )
         sent_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +17,8 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.conftest import wait_until
 
 from .conftest import make_client
 
@@ -33,18 +34,24 @@ def _free_port() -> int:
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"service exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
                 assert json.loads(response.read())["status"] == "ok"
-                return proc
+                return True
         except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("service did not become healthy within 60 s")
+            return False
+
+    try:
+        wait_until(healthy, timeout=60, interval=0.2, message="service did not become healthy")
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        raise
+    return proc
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:

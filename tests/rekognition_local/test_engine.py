@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import cv2
 import numpy as np
@@ -13,7 +12,18 @@ import pytest
 from rekognition_local.engine import FaceEngine
 from rekognition_local.models import resolve_models
 
+from tests.conftest import wait_until
+
 from .conftest import settings_for
+
+
+def _has_exited(pid: int) -> bool:
+    """The process is gone or a zombie (dead, not yet reaped by its parent: the pool's own business)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,7 @@ def test_worker_processes_give_the_same_embeddings(paths, faces_dir):
         assert pooled_engine.executor is not None
         (pid,) = pooled_engine.executor.pids()
         os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
+        wait_until(lambda: _has_exited(pid), timeout=5, message=f"worker {pid} still running after SIGKILL")
         again = pooled_engine.analyse(image)[0].embedding
         assert np.linalg.norm(local - again) < 1e-4 and pooled_engine.executor.restarts == 1
     finally:
