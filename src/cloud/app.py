@@ -23,7 +23,7 @@ _CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(service: "AttendanceService | None" = None, settings: CloudSettings | None = None) -> Flask:
+def create_app(service: AttendanceService | None = None, settings: CloudSettings | None = None) -> Flask:
     """Build the Flask app around ``service`` (built from ``settings`` when not given)."""
     settings = settings or load_settings(CloudSettings)
     if service is None:

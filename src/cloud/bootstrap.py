@@ -9,8 +9,8 @@ import boto3
 from common.logs import log_event
 from common.metrics import Metrics
 
-from .errors import RecognitionUnavailable
 from .aws_client import credentials_available, make_rekognition_client
+from .errors import RecognitionUnavailable
 from .recognition import RekognitionRecognizer
 from .service import AttendanceService
 from .settings import CloudSettings

@@ -18,8 +18,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
@@ -36,7 +37,7 @@ log = logging.getLogger("rollcall.cloud.cli")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def build_service(settings: CloudSettings, ensure_collection: bool = True) -> "AttendanceService":
+def build_service(settings: CloudSettings, ensure_collection: bool = True) -> AttendanceService:
     """The AttendanceService for ``settings`` (a seam for tests)."""
     from .bootstrap import build_service as bootstrap_build
 
@@ -177,7 +178,7 @@ def serve(
     return 0
 
 
-def _close_service(service: "AttendanceService") -> None:
+def _close_service(service: AttendanceService) -> None:
     close = getattr(service, "close", None) or getattr(service.store, "close", None)
     if close is not None:
         try:
@@ -193,7 +194,7 @@ def student_name_from_dir(dirname: str) -> str:
     return " ".join(word[:1].upper() + word[1:] for word in words) or dirname
 
 
-def enrol_dir(service: "AttendanceService", directory: Path, include_enrolled: bool = False) -> int:
+def enrol_dir(service: AttendanceService, directory: Path, include_enrolled: bool = False) -> int:
     """Create missing students and enrol every photo under ``directory/<student_id>/``.
 
     Students who already have enrolled faces are skipped unless ``include_enrolled``.
@@ -255,7 +256,7 @@ def enrol_dir(service: "AttendanceService", directory: Path, include_enrolled: b
 
 
 # --------------------------------------------------------------------------- export-csv
-def export_csv(service: "AttendanceService", session_id: str, output: Path | None = None) -> int:
+def export_csv(service: AttendanceService, session_id: str, output: Path | None = None) -> int:
     """Write the session's attendance CSV to ``output`` or stdout."""
     from .errors import CloudError
 

@@ -33,7 +33,7 @@ log = logging.getLogger("rollcall.cloud.service")
 
 def unknown_id_for(msg_id: str) -> str:
     """Stable id of the unknown face produced by crop ``msg_id``."""
-    return hashlib.sha256(f"unknown:{msg_id}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"unknown:{msg_id}".encode()).hexdigest()[:32]
 
 
 def video_position(camera_ms: Any) -> int | None:

@@ -8,8 +8,8 @@ hands it to every collaborator, so replacing a dependency on the facade (for ins
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from common.metrics import Metrics
 

@@ -74,7 +74,7 @@ class IngestServer:
             raise RuntimeError("ingest not started")
         return self.receiver.bound_address
 
-    def start(self) -> "IngestServer":
+    def start(self) -> IngestServer:
         """Bind and start the I/O, worker and housekeeping threads."""
         curve = None
         if self.settings.curve_secret_file:
@@ -110,7 +110,7 @@ class IngestServer:
             self.receiver.close(linger_ms=CLOSE_LINGER_MS)  # the last RESULTs may still be in ZeroMQ's queue
         log_event(log, "ingest_stopped", unprocessed=self._work.qsize())
 
-    def __enter__(self) -> "IngestServer":
+    def __enter__(self) -> IngestServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

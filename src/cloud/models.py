@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from common.rules import ID_RE
@@ -26,7 +26,7 @@ def iso(ms: int | None) -> str | None:
     """ISO 8601 UTC text of epoch ms (None stays None)."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class _Dict:
@@ -105,7 +105,7 @@ class Session(_Dict):
         b_before_a = ends_ms is not None and ends_ms <= self.starts_ms
         return not (a_before_b or b_before_a)
 
-    def resolved(self, now: int) -> "Session":
+    def resolved(self, now: int) -> Session:
         """A copy whose ``status`` reflects ``now``."""
         return dataclasses.replace(self, status=self.status_at(now))
 

@@ -32,7 +32,8 @@ Crop policy (see docs/cloud.md):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from common.clock import now_ms
 from common.metrics import Metrics

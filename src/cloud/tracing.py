@@ -3,9 +3,9 @@ inside :func:`traced` (read by the AWS client's request hook, :mod:`cloud.aws_cl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 #: HTTP header that carries the trace id to Rekognition (the local service logs it; AWS ignores it).
 TRACE_HEADER = "X-Rollcall-Trace-Id"

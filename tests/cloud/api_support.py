@@ -16,8 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common.images import encode_jpeg
-from common.protocol import Message, MessageType, make_image_message
+import numpy as np
+
 from cloud.errors import EnrolmentError, RecognitionUnavailable
 from cloud.models import RecognitionOutcome
 from cloud.recognition import IndexedFace
@@ -25,8 +25,8 @@ from cloud.service import AttendanceService
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
-
-import numpy as np
+from common.images import encode_jpeg
+from common.protocol import Message, MessageType, make_image_message
 
 
 def _key(image: bytes) -> str:

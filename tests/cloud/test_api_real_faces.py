@@ -5,8 +5,8 @@ real photos from the shared assets."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -59,7 +59,7 @@ def test_csv_export_neutralises_formulas_and_is_stored(attendance: Attendance, t
     text = attendance.export_csv(session.session_id)
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    row = dict(zip(CSV_COLUMNS, rows[1]))
+    row = dict(zip(CSV_COLUMNS, rows[1], strict=True))
     assert row["name"].startswith("'=") and row["session_name"] == "'+Maths"
     assert (row["best_similarity"], row["first_seen_video_s"]) == ("98.50", "61.0")
     assert (tmp_path / "exports" / f"attendance-{session.session_id}.csv").read_text() == text
@@ -78,4 +78,5 @@ def test_export_still_returned_when_storing_it_fails(attendance: Attendance, mon
 
 
 def test_csv_safe() -> None:
-    assert [csv_safe(v) for v in ("=1", "+1", "-1", "@x", "\tx", "ok", 5)] == ["'=1", "'+1", "'-1", "'@x", "'\tx", "ok", 5]
+    cells = ("=1", "+1", "-1", "@x", "\tx", "ok", 5)
+    assert [csv_safe(v) for v in cells] == ["'=1", "'+1", "'-1", "'@x", "'\tx", "ok", 5]

@@ -3,7 +3,8 @@ against the Rekognition service model, and every error path is exercised."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -26,8 +26,8 @@ def test_invalid_ids(value: object) -> None:
 
 
 def test_id_pattern_is_the_compiled_rule_everywhere() -> None:
-    from cloud.api import validation
     from cloud import models
+    from cloud.api import validation
 
     assert rules.ID_RE.pattern == rules.ID_PATTERN
     assert models.ID_PATTERN is rules.ID_RE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, jsonify, Response
+from flask import Response, current_app, jsonify
 
 if TYPE_CHECKING:
     from cloud.service import AttendanceService
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "rollcall"
 
 
-def service() -> "AttendanceService":
+def service() -> AttendanceService:
     """The AttendanceService of the running app."""
     return current_app.extensions[EXTENSION_KEY]["service"]
 

@@ -17,7 +17,6 @@ from werkzeug.exceptions import HTTPException
 from cloud.errors import CloudError
 
 
-
 class ApiError(Exception):
     """An error raised by the HTTP layer itself (bad JSON, wrong content type...)."""
 
@@ -74,8 +73,9 @@ def register_error_handlers(app: Flask, logger: logging.Logger) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         headers: dict[str, str] = {}
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[arg-type]
+        valid_methods = getattr(exc, "valid_methods", None)
+        if exc.code == 405 and valid_methods:
+            headers["Allow"] = ", ".join(valid_methods)
         return error_response(exc.code or 500, _http_code(exc), _http_message(exc, app), headers)
 
     @app.errorhandler(Exception)

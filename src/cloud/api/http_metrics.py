@@ -12,7 +12,6 @@ from common.metrics import Metrics
 
 from .context import EXTENSION_KEY
 
-
 _log = logging.getLogger("rollcall.cloud.http")
 
 

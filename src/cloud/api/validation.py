@@ -7,6 +7,7 @@ it is malformed or a required field is missing, 422 when a value is invalid.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -114,5 +115,5 @@ def _validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "invalid_field", "; ".join(parts))
 
 
-def _field(err: dict[str, Any]) -> str:
+def _field(err: Mapping[str, Any]) -> str:
     return str(err["loc"][0]) if err["loc"] else "body"

@@ -87,5 +87,5 @@ class AttendanceStore(ABC):
     def ping(self) -> None:
         """Raise if the backend cannot be used."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections."""

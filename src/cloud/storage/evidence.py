@@ -13,6 +13,7 @@ import re
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInput, NotFound
 
@@ -115,7 +116,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 class S3EvidenceStore(EvidenceStore):
     """Objects ``<prefix>evidence/<ref>`` and ``<prefix>exports/<name>`` in one bucket."""
 
-    def __init__(self, client, bucket: str, prefix: str = "rollcall/") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client: Any, bucket: str, prefix: str = "rollcall/") -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix

@@ -75,7 +75,7 @@ ON CONFLICT (session_id, student_id) DO UPDATE SET
 
 
 def _row(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
-    return {col[0]: value for col, value in zip(cursor.description, row)}
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
 class SQLiteStore(AttendanceStore):
