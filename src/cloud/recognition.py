@@ -197,14 +197,19 @@ class RekognitionRecognizer:
 
     # ------------------------------------------------------------------ search
     def search(self, image: bytes) -> RecognitionOutcome:
-        """Who is the (largest) face in ``image``? Never raises."""
+        """Who is the (largest) face in ``image``? Never raises.
+
+        One call asks for up to ``SEARCH_MAX_FACES`` matches down to ``SEARCH_FLOOR`` similarity,
+        so the outcome also carries the best *other* student's similarity: the margin
+        :mod:`cloud.decision` needs. Only a best match at or above ``match_threshold`` is
+        ``recognised``."""
         try:
             response, attempts = self._call(
                 "search_faces_by_image",
                 CollectionId=self.collection_id,
                 Image={"Bytes": image},
-                MaxFaces=1,
-                FaceMatchThreshold=self.match_threshold,
+                MaxFaces=SEARCH_MAX_FACES,
+                FaceMatchThreshold=min(self.match_threshold, SEARCH_FLOOR),
             )
         except RekognitionFailure as failure:
             if failure.reason == "invalid_parameter":
@@ -217,17 +222,7 @@ class RekognitionRecognizer:
             return RecognitionOutcome(status="error", reason=failure.reason,
                                       detail=f"{failure.code}: {failure.detail[:200]}",
                                       attempts=failure.attempts)
-        matches = response.get("FaceMatches") or []
-        if not matches:
-            return RecognitionOutcome(status="unknown", reason="no_match", attempts=attempts)
-        best = max(matches, key=lambda m: m.get("Similarity", 0.0))
-        face = best.get("Face", {})
-        student_id = face.get("ExternalImageId")
-        similarity = float(best.get("Similarity", 0.0))
-        if not student_id or similarity < self.match_threshold:
-            return RecognitionOutcome(status="unknown", reason="no_match", similarity=similarity, attempts=attempts)
-        return RecognitionOutcome(status="recognised", student_id=student_id, similarity=similarity,
-                                  face_id=face.get("FaceId"), attempts=attempts)
+        return outcome_from_matches(response.get("FaceMatches") or [], self.match_threshold, attempts)
 
     def detect_emotion(self, image: bytes) -> str | None:
         """Dominant emotion (e.g. ``HAPPY``) of the largest face, or None."""

@@ -46,7 +46,8 @@ def face_record(face_id: str, student: str) -> dict[str, Any]:
                      "BoundingBox": {"Width": 0.4, "Height": 0.5, "Left": 0.3, "Top": 0.2}}}
 
 
-SEARCH_PARAMS = {"CollectionId": COLLECTION, "Image": {"Bytes": IMAGE}, "MaxFaces": 1, "FaceMatchThreshold": 80.0}
+# One call for the best student and the runner-up (cloud.recognition.SEARCH_MAX_FACES / SEARCH_FLOOR).
+SEARCH_PARAMS = {"CollectionId": COLLECTION, "Image": {"Bytes": IMAGE}, "MaxFaces": 20, "FaceMatchThreshold": 50.0}
 INDEX_PARAMS = {"CollectionId": COLLECTION, "Image": {"Bytes": IMAGE}, "ExternalImageId": "ada", "MaxFaces": 2}
 
 
@@ -59,6 +60,16 @@ def test_search_match(rec: RekognitionRecognizer, stub: Stubber) -> None:
     }, SEARCH_PARAMS)
     out = rec.search(IMAGE)
     assert (out.status, out.student_id, out.similarity, out.face_id) == ("recognised", "ada", 97.25, "f-1")
+
+
+def test_search_reports_the_runner_up_student(rec: RekognitionRecognizer, stub: Stubber) -> None:
+    stub.add_response("search_faces_by_image", {"FaceMatches": [
+        {"Similarity": 96.0, "Face": {"FaceId": "f-1", "ExternalImageId": "ada"}},
+        {"Similarity": 93.0, "Face": {"FaceId": "f-2", "ExternalImageId": "ada"}},
+        {"Similarity": 71.5, "Face": {"FaceId": "f-3", "ExternalImageId": "bob"}},
+    ]}, SEARCH_PARAMS)
+    out = rec.search(IMAGE)
+    assert (out.status, out.student_id, out.similarity, out.runner_up_similarity) == ("recognised", "ada", 96.0, 71.5)
 
 
 def test_search_no_match_is_unknown(rec: RekognitionRecognizer, stub: Stubber) -> None:
