@@ -8,7 +8,8 @@
 # 2. Debian's chromium for the dashboard browser test (when running as root and it is missing);
 # 3. models in ./models: YuNet copied and the people detector exported to ONNX from the local
 #    mirror (../shared/assets/models, or $ROLLCALL_MODELS_MIRROR) by scripts/prepare_models.sh;
-# 4. pytest.
+# 4. static checks (scripts/lint.sh: ruff and mypy on src/);
+# 5. pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -36,6 +37,9 @@ fi
 export ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_EDGE_MODELS_DIR:-$REPO/models}"
 say "preparing models in $ROLLCALL_EDGE_MODELS_DIR"
 PYTHON="$VENV/bin/python" bash scripts/prepare_models.sh
+
+say "static checks: scripts/lint.sh (ruff check, ruff format --check, mypy on src/)"
+ROLLCALL_VENV="$VENV" bash scripts/lint.sh
 
 say "running pytest"
 exec "$VENV/bin/python" -m pytest "$@"

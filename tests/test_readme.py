@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from common.config import all_settings_classes, render_readme, settings_table
+from common.settings_base import all_settings_classes, render_readme, settings_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -10,7 +10,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_settings_table_is_current():
     text = README.read_text()
     expected = render_readme(text, settings_table(all_settings_classes()))
-    assert text == expected, "README settings table is stale: run `python -m common.config --write-readme README.md`"
+    assert text == expected, "README settings table is stale: run `python -m common.settings_base --write-readme README.md`"
 
 
 def test_every_tier_is_documented():

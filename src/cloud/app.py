@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response
 
-from common.config import load_settings
+from common.settings_base import load_settings
 
 from .api import register_api
 from .api.context import EXTENSION_KEY

@@ -10,14 +10,27 @@ from typing import Any
 from common.logs import log_event
 
 from .deps import ServiceDeps
-from .models import AttendanceRecord, iso
+from .records import AttendanceRecord, iso
 from .roster import Roster
 from .sessions import Sessions
 
 log = logging.getLogger("rollcall.cloud.service")
 
-CSV_COLUMNS = ("session_id", "classroom_id", "session_name", "student_id", "name", "first_seen", "last_seen",
-               "camera_id", "best_similarity", "sightings", "evidence_ref", "first_seen_video_s", "last_seen_video_s")
+CSV_COLUMNS = (
+    "session_id",
+    "classroom_id",
+    "session_name",
+    "student_id",
+    "name",
+    "first_seen",
+    "last_seen",
+    "camera_id",
+    "best_similarity",
+    "sightings",
+    "evidence_ref",
+    "first_seen_video_s",
+    "last_seen_video_s",
+)
 
 
 def csv_safe(value: Any) -> Any:
@@ -78,12 +91,25 @@ class Attendance:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for r in records:
-            writer.writerow([csv_safe(v) for v in (
-                session.session_id, session.classroom_id, session.name, r.student_id, r.name or "",
-                iso(r.first_seen_ms), iso(r.last_seen_ms), r.camera_id,
-                "" if r.best_similarity is None else f"{r.best_similarity:.2f}", r.sightings, r.evidence_ref or "",
-                *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
-            )])
+            writer.writerow(
+                [
+                    csv_safe(v)
+                    for v in (
+                        session.session_id,
+                        session.classroom_id,
+                        session.name,
+                        r.student_id,
+                        r.name or "",
+                        iso(r.first_seen_ms),
+                        iso(r.last_seen_ms),
+                        r.camera_id,
+                        "" if r.best_similarity is None else f"{r.best_similarity:.2f}",
+                        r.sightings,
+                        r.evidence_ref or "",
+                        *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
+                    )
+                ]
+            )
         text = buffer.getvalue()
         try:
             where = self.deps.evidence.put_export(f"attendance-{session.session_id}.csv", text)

@@ -32,12 +32,22 @@ from common.metrics import Metrics
 log = logging.getLogger("rollcall.cloud.recognition")
 
 THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException",
-     "TooManyRequestsException"}
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "TooManyRequestsException",
+    }
 )
 ACCESS_CODES = frozenset(
-    {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
-     "InvalidClientTokenId", "AccessDenied"}
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "AccessDenied",
+    }
 )
 BAD_IMAGE_CODES = frozenset({"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"})
 
@@ -60,13 +70,21 @@ def classify_client_error(code: str, message: str, attempt: int) -> RekognitionF
     if code == "ResourceNotFoundException":
         return RekognitionFailure("collection_missing", code, message, attempt)
     if code in BAD_IMAGE_CODES:
-        return RekognitionFailure("bad_image" if code != "InvalidParameterException" else "invalid_parameter",
-                                  code, message, attempt)
+        return RekognitionFailure(
+            "bad_image" if code != "InvalidParameterException" else "invalid_parameter", code, message, attempt
+        )
     return RekognitionFailure("aws_error", code, message, attempt)
 
 
-def call_with_retry(client: Any, operation: str, params: dict[str, Any], metrics: Metrics, max_retries: int,
-                    backoff_s: float, sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, Any], int]:
+def call_with_retry(
+    client: Any,
+    operation: str,
+    params: dict[str, Any],
+    metrics: Metrics,
+    max_retries: int,
+    backoff_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[str, Any], int]:
     """Call ``client.<operation>(**params)``; retry throttling up to ``max_retries`` times.
 
     Returns (response, attempts); raises RekognitionFailure for anything else."""
@@ -89,14 +107,22 @@ def call_with_retry(client: Any, operation: str, params: dict[str, Any], metrics
                 detail = f"still throttled after {attempt} attempts"
                 raise RekognitionFailure("throttled", code, detail, attempt) from None
             delay = backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log_event(log, "rekognition_throttled", level=logging.WARNING, operation=operation,
-                      attempt=attempt, retry_in_s=round(delay, 3))
+            log_event(
+                log,
+                "rekognition_throttled",
+                level=logging.WARNING,
+                operation=operation,
+                attempt=attempt,
+                retry_in_s=round(delay, 3),
+            )
             sleep(delay)
         except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
             raise RekognitionFailure(
-                "no_credentials", type(exc).__name__,
+                "no_credentials",
+                type(exc).__name__,
                 "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use an instance role)",
-                attempt) from None
+                attempt,
+            ) from None
         except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
             raise RekognitionFailure("unreachable", type(exc).__name__, str(exc), attempt) from None
         except BotoCoreError as exc:

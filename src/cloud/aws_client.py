@@ -19,8 +19,9 @@ def add_trace_header(request: Any, **_: Any) -> None:
         request.headers[TRACE_HEADER] = trace_id
 
 
-def make_rekognition_client(region: str, endpoint_url: str = "", timeout_s: float = 10.0,
-                            session: boto3.session.Session | None = None) -> Any:
+def make_rekognition_client(
+    region: str, endpoint_url: str = "", timeout_s: float = 10.0, session: boto3.session.Session | None = None
+) -> Any:
     """A boto3 Rekognition client. botocore's own retries are off: throttling is
     retried by :class:`cloud.recognition.RekognitionRecognizer` so the policy is in one place."""
     session = session or boto3.session.Session(region_name=region)

@@ -1,4 +1,4 @@
-"""Wiring: settings -> storage + evidence store + recogniser -> AttendanceService."""
+"""Wiring: settings -> storage + evidence store + recognizer -> AttendanceService."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ def build_store(settings: CloudSettings, session: boto3.session.Session | None =
         from .storage.dynamodb import DynamoDBStore
 
         session = session or boto3.session.Session(region_name=settings.aws_region)
-        resource = session.resource("dynamodb", region_name=settings.aws_region,
-                                    endpoint_url=settings.dynamodb_endpoint_url or None)
-        return DynamoDBStore(resource, prefix=settings.dynamodb_table_prefix,
-                             create_tables=settings.dynamodb_create_tables)
+        resource = session.resource(
+            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint_url or None
+        )
+        return DynamoDBStore(
+            resource, prefix=settings.dynamodb_table_prefix, create_tables=settings.dynamodb_create_tables
+        )
     from .storage.sqlite import SQLiteStore
 
     return SQLiteStore(settings.data_dir / "rollcall.sqlite3")
@@ -44,12 +46,14 @@ def build_evidence_store(settings: CloudSettings, session: boto3.session.Session
     return LocalEvidenceStore(settings.data_dir)
 
 
-def build_recognizer(settings: CloudSettings, metrics: Metrics,
-                     session: boto3.session.Session | None = None) -> RekognitionRecognizer:
-    """A Rekognition recogniser on the configured endpoint (AWS or local)."""
+def build_recognizer(
+    settings: CloudSettings, metrics: Metrics, session: boto3.session.Session | None = None
+) -> RekognitionRecognizer:
+    """A Rekognition recognizer on the configured endpoint (AWS or local)."""
     session = session or boto3.session.Session(region_name=settings.aws_region)
-    client = make_rekognition_client(settings.aws_region, settings.rekognition_endpoint_url,
-                                     settings.rekognition_timeout_s, session=session)
+    client = make_rekognition_client(
+        settings.aws_region, settings.rekognition_endpoint_url, settings.rekognition_timeout_s, session=session
+    )
     return RekognitionRecognizer(
         client,
         collection_id=settings.collection_id,
@@ -71,22 +75,46 @@ def build_service(settings: CloudSettings | None = None, ensure_collection: bool
     evidence = build_evidence_store(settings, session)
     recognizer = build_recognizer(settings, metrics, session)
     endpoint = settings.rekognition_endpoint_url or f"aws:{settings.aws_region}"
-    service = AttendanceService(store, evidence, recognizer, settings, metrics=metrics,
-                                storage_backend=settings.storage, rekognition_endpoint=endpoint)
+    service = AttendanceService(
+        store,
+        evidence,
+        recognizer,
+        settings,
+        metrics=metrics,
+        storage_backend=settings.storage,
+        rekognition_endpoint=endpoint,
+    )
     if not credentials_available(session):
         metrics.inc("startup_no_credentials")
-        log_event(log, "aws_credentials_missing", level=logging.ERROR, endpoint=endpoint,
-                  detail="no AWS credentials in the standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-                         "AWS_PROFILE or an instance role); recognition will fail closed until they are provided")
+        log_event(
+            log,
+            "aws_credentials_missing",
+            level=logging.ERROR,
+            endpoint=endpoint,
+            detail="no AWS credentials in the standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE or an instance role); recognition will fail closed until they are provided",
+        )
     elif ensure_collection:
         try:
             created = recognizer.ensure_collection()
-            log_event(log, "rekognition_ready", endpoint=endpoint, collection_id=settings.collection_id,
-                      collection_created=created)
+            log_event(
+                log,
+                "rekognition_ready",
+                endpoint=endpoint,
+                collection_id=settings.collection_id,
+                collection_created=created,
+            )
         except RecognitionUnavailable as exc:
             metrics.inc("startup_rekognition_unavailable")
-            log_event(log, "rekognition_unavailable_at_start", level=logging.ERROR, endpoint=endpoint,
-                      detail=exc.message)
-    log_event(log, "cloud_service_built", storage=settings.storage, evidence="s3" if settings.s3_bucket else "local",
-              endpoint=endpoint, collection_id=settings.collection_id)
+            log_event(
+                log, "rekognition_unavailable_at_start", level=logging.ERROR, endpoint=endpoint, detail=exc.message
+            )
+    log_event(
+        log,
+        "cloud_service_built",
+        storage=settings.storage,
+        evidence="s3" if settings.s3_bucket else "local",
+        endpoint=endpoint,
+        collection_id=settings.collection_id,
+    )
     return service

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 from common.settings import CommonSettings
+from common.settings_base import ConfigError, load_settings
 
 from .settings import CloudSettings
 
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="rollcall-cloud",
         description="Rollcall cloud tier: face-crop ingest (ZeroMQ), recognition, attendance, HTTP API and dashboard.",
         epilog="Settings: ROLLCALL_CLOUD_* environment variables or [cloud] in ROLLCALL_CONFIG_FILE "
-        "(python -m common.config lists them all).",
+        "(python -m common.settings_base lists them all).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -83,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rollcall-cloud: {exc}", file=sys.stderr)
         return 2
     if command == "serve":
-        return serve(settings, common, host=args.host, port=args.port, zmq_bind=args.zmq_bind,
-                     ingest=not args.no_ingest)
+        return serve(
+            settings, common, host=args.host, port=args.port, zmq_bind=args.zmq_bind, ingest=not args.no_ingest
+        )
     _log_warnings_to_stderr()
     if command == "enrol-dir":
         return enrol_dir(build_service(settings), args.directory, include_enrolled=args.all)
@@ -124,8 +125,9 @@ def serve(
         # Waitress buffers whole bodies before Flask sees them: cut absurd ones early, but leave
         # room so an upload just over the limit still gets Flask's JSON 413 rather than waitress's text one.
         body_limit = max(4 * int(app.config["MAX_CONTENT_LENGTH"]), 16 * 1024 * 1024)
-        server = create_server(app, host=host, port=port, threads=threads, ident="rollcall",
-                               max_request_body_size=body_limit)
+        server = create_server(
+            app, host=host, port=port, threads=threads, ident="rollcall", max_request_body_size=body_limit
+        )
     except OSError as exc:
         log_event(logger, "http_bind_failed", level=logging.ERROR, host=host, port=port, detail=str(exc))
         _close_service(service)
@@ -136,8 +138,9 @@ def serve(
         try:
             ingest_server = IngestServer(service, settings, bind=zmq_bind).start()
         except Exception as exc:  # zmq.ZMQError: address in use, bad address...
-            log_event(logger, "ingest_start_failed", level=logging.ERROR, bind=zmq_bind or settings.zmq_bind,
-                      detail=str(exc))
+            log_event(
+                logger, "ingest_start_failed", level=logging.ERROR, bind=zmq_bind or settings.zmq_bind, detail=str(exc)
+            )
             server.close()
             _close_service(service)
             return 1
@@ -161,8 +164,13 @@ def serve(
         raise SystemExit(0)  # waitress's loop catches it and stops its worker threads
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log_event(logger, "http_started", url=f"http://{host}:{server.effective_port}/", threads=threads,
-              ingest=ingest_server.bound_address if ingest_server else None)
+    log_event(
+        logger,
+        "http_started",
+        url=f"http://{host}:{server.effective_port}/",
+        threads=threads,
+        ingest=ingest_server.bound_address if ingest_server else None,
+    )
     started = time.monotonic()
     try:
         server.run()

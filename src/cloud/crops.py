@@ -23,7 +23,7 @@ from common.rules import is_id
 
 from .decision import MatchDecision, crop_fingerprint
 from .deps import ServiceDeps
-from .models import RecognitionOutcome, Session, Sighting, UnknownFace
+from .records import RecognitionOutcome, Session, Sighting, UnknownFace
 from .sessions import Sessions
 from .storage.evidence import evidence_ref_for
 from .tracing import traced
@@ -68,9 +68,15 @@ class CropProcessor:
             return self._process_crop(message)
         except Exception as exc:  # storage down etc.: fail closed, keep serving
             stats.inc("crops_failed_internal")
-            log_event(log, "crop_processing_failed", level=logging.ERROR, trace_id=header.trace_id,
-                      msg_id=header.msg_id, detail=f"{type(exc).__name__}: {str(exc)[:300]}",
-                      traceback=traceback.format_exc(limit=8))
+            log_event(
+                log,
+                "crop_processing_failed",
+                level=logging.ERROR,
+                trace_id=header.trace_id,
+                msg_id=header.msg_id,
+                detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+                traceback=traceback.format_exc(limit=8),
+            )
             outcome = RecognitionOutcome(status="error", reason="internal", detail=type(exc).__name__)
             return self._reply(message, outcome, None)
 
@@ -101,12 +107,16 @@ class CropProcessor:
 
         if not is_id(header.classroom_id):
             # The API could never address such a classroom: refuse it rather than create it.
-            return self.reject_crop(message, "invalid_classroom_id",
-                                    f"classroom id {header.classroom_id[:70]!r} breaks the id rule (common.rules)")
+            return self.reject_crop(
+                message,
+                "invalid_classroom_id",
+                f"classroom id {header.classroom_id[:70]!r} breaks the id rule (common.rules)",
+            )
         classroom = self.sessions.classroom_for_crop(header.classroom_id, settings.auto_create_classrooms)
         if classroom is None:
-            return self.reject_crop(message, "unknown_classroom",
-                                    f"classroom {header.classroom_id!r} is not registered")
+            return self.reject_crop(
+                message, "unknown_classroom", f"classroom {header.classroom_id!r} is not registered"
+            )
         session = self.sessions.session_for_crop(classroom.classroom_id, settings.auto_open_session)
         if session is None:
             stats.inc("crops_no_open_session")
@@ -136,13 +146,18 @@ class CropProcessor:
         if outcome.status == "recognised" and self.deps.store.get_student(outcome.student_id or "") is None:
             # The collection knows a face whose student was deleted: never record it.
             self.deps.stats.inc("matches_stale_student")
-            outcome = RecognitionOutcome(status="unknown", reason="stale_face", similarity=outcome.similarity,
-                                         detail=f"face of deleted student {outcome.student_id}",
-                                         attempts=outcome.attempts)
+            outcome = RecognitionOutcome(
+                status="unknown",
+                reason="stale_face",
+                similarity=outcome.similarity,
+                detail=f"face of deleted student {outcome.student_id}",
+                attempts=outcome.attempts,
+            )
         return outcome
 
-    def _decide(self, header: Header, outcome: RecognitionOutcome, session: Session,
-                fingerprint: Any) -> RecognitionOutcome:
+    def _decide(
+        self, header: Header, outcome: RecognitionOutcome, session: Session, fingerprint: Any
+    ) -> RecognitionOutcome:
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
         decided = self.decision.decide(key, outcome, fingerprint)
@@ -154,8 +169,9 @@ class CropProcessor:
         msg_id = crop.header.msg_id
         sighting = self.deps.store.get_sighting(msg_id)
         if sighting is not None:
-            outcome = RecognitionOutcome(status="recognised", student_id=sighting.student_id,
-                                         similarity=sighting.similarity)
+            outcome = RecognitionOutcome(
+                status="recognised", student_id=sighting.student_id, similarity=sighting.similarity
+            )
             return self._reply(crop, outcome, sighting.session_id, {"duplicate": True})
         unknown = self.deps.store.get_unknown(unknown_id_for(msg_id))
         if unknown is not None:
@@ -164,8 +180,9 @@ class CropProcessor:
         return None
 
     # ------------------------------------------------------------ recording
-    def _record_recognised(self, message: Message, outcome: RecognitionOutcome, session: Session,
-                           encoding: str) -> Message:
+    def _record_recognised(
+        self, message: Message, outcome: RecognitionOutcome, session: Session, encoding: str
+    ) -> Message:
         header, deps = message.header, self.deps
         emotion = deps.recognizer.detect_emotion(message.image or b"") if deps.settings.detect_emotions else None
         ref = evidence_ref_for(f"crop:{header.msg_id}", encoding)
@@ -192,14 +209,25 @@ class CropProcessor:
             return self._reply(message, outcome, session.session_id, {"duplicate": True})
         deps.stats.inc("attendance_recorded")
         self._observe_pipeline(header)
-        log_event(log, "attendance_recorded", trace_id=header.trace_id, msg_id=header.msg_id,
-                  session_id=session.session_id, classroom_id=header.classroom_id, camera_id=header.camera_id,
-                  student_id=outcome.student_id, similarity=outcome.similarity, emotion=emotion,
-                  evidence_ref=ref, ts=dict(header.ts))
+        log_event(
+            log,
+            "attendance_recorded",
+            trace_id=header.trace_id,
+            msg_id=header.msg_id,
+            session_id=session.session_id,
+            classroom_id=header.classroom_id,
+            camera_id=header.camera_id,
+            student_id=outcome.student_id,
+            similarity=outcome.similarity,
+            emotion=emotion,
+            evidence_ref=ref,
+            ts=dict(header.ts),
+        )
         return self._reply(message, outcome, session.session_id)
 
-    def _record_unknown(self, message: Message, outcome: RecognitionOutcome, session: Session,
-                        encoding: str) -> Message:
+    def _record_unknown(
+        self, message: Message, outcome: RecognitionOutcome, session: Session, encoding: str
+    ) -> Message:
         header, deps = message.header, self.deps
         unknown_id = unknown_id_for(header.msg_id)
         ref = evidence_ref_for(f"crop:{header.msg_id}", encoding)
@@ -220,9 +248,16 @@ class CropProcessor:
         if new:
             deps.stats.inc("unknown_stored")
             self._observe_pipeline(header)
-            log_event(log, "unknown_face_stored", trace_id=header.trace_id, msg_id=header.msg_id,
-                      unknown_id=unknown_id, session_id=session.session_id, camera_id=header.camera_id,
-                      ts=dict(header.ts))
+            log_event(
+                log,
+                "unknown_face_stored",
+                trace_id=header.trace_id,
+                msg_id=header.msg_id,
+                unknown_id=unknown_id,
+                session_id=session.session_id,
+                camera_id=header.camera_id,
+                ts=dict(header.ts),
+            )
         else:
             deps.stats.inc("crops_duplicate")
         extra = {"unknown_id": unknown_id, **({} if new else {"duplicate": True})}
@@ -236,8 +271,9 @@ class CropProcessor:
             self.deps.stats.observe("latency_cloud_ms", ts["recorded"] - ts["cloud_received"])
 
     # ---------------------------------------------------------------- reply
-    def _reply(self, crop: Message, outcome: RecognitionOutcome, session_id: str | None,
-               extra: dict[str, Any] | None = None) -> Message:
+    def _reply(
+        self, crop: Message, outcome: RecognitionOutcome, session_id: str | None, extra: dict[str, Any] | None = None
+    ) -> Message:
         meta: dict[str, Any] = {
             "ack_of": crop.header.msg_id,
             "track_id": crop.header.meta.get("track_id"),
@@ -255,10 +291,23 @@ class CropProcessor:
         if extra:
             meta.update(extra)
         self.deps.stats.inc(f"results_{outcome.status}")
-        log_event(log, "recognition_result", level=logging.WARNING if outcome.status == "error" else logging.INFO,
-                  trace_id=crop.header.trace_id, msg_id=crop.header.msg_id, camera_id=crop.header.camera_id,
-                  classroom_id=crop.header.classroom_id, status=outcome.status, student_id=meta["student_id"],
-                  similarity=meta["similarity"], runner_up_similarity=meta.get("runner_up_similarity"),
-                  candidate_id=outcome.candidate_id, reason=outcome.reason, detail=outcome.detail,
-                  session_id=session_id, attempts=outcome.attempts, track_id=meta["track_id"])
+        log_event(
+            log,
+            "recognition_result",
+            level=logging.WARNING if outcome.status == "error" else logging.INFO,
+            trace_id=crop.header.trace_id,
+            msg_id=crop.header.msg_id,
+            camera_id=crop.header.camera_id,
+            classroom_id=crop.header.classroom_id,
+            status=outcome.status,
+            student_id=meta["student_id"],
+            similarity=meta["similarity"],
+            runner_up_similarity=meta.get("runner_up_similarity"),
+            candidate_id=outcome.candidate_id,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            session_id=session_id,
+            attempts=outcome.attempts,
+            track_id=meta["track_id"],
+        )
         return Message(header=crop.header.derive(MessageType.RESULT, meta=meta))

@@ -29,7 +29,7 @@ import numpy as np
 
 from common.clock import now_ms
 
-from .models import RecognitionOutcome
+from .records import RecognitionOutcome
 
 TrackKey = tuple[str, str, Any]
 
@@ -85,8 +85,9 @@ class MatchDecision:
         margin = similarity - (outcome.runner_up_similarity or 0.0)
         return similarity >= self.confident_similarity and margin >= self.min_margin
 
-    def decide(self, key: TrackKey | None, outcome: RecognitionOutcome,
-               fingerprint: np.ndarray | None = None) -> RecognitionOutcome:
+    def decide(
+        self, key: TrackKey | None, outcome: RecognitionOutcome, fingerprint: np.ndarray | None = None
+    ) -> RecognitionOutcome:
         """The outcome to act on for one crop of track ``key`` (None: the crop names no track);
         ``fingerprint`` (:func:`crop_fingerprint`) tells a new look from the same image again."""
         if outcome.status == "unknown" and outcome.reason == "no_match":
@@ -117,8 +118,11 @@ class MatchDecision:
                     return dataclasses.replace(outcome, reason="confirmed")
                 self._remember(key, votes)
         return RecognitionOutcome(
-            status="unknown", reason="unconfirmed", similarity=outcome.similarity,
-            runner_up_similarity=outcome.runner_up_similarity, candidate_id=student_id,
+            status="unknown",
+            reason="unconfirmed",
+            similarity=outcome.similarity,
+            runner_up_similarity=outcome.runner_up_similarity,
+            candidate_id=student_id,
             detail=f"{student_id} at {outcome.similarity:.1f} needs the track's attempts to agree",
             attempts=outcome.attempts,
         )

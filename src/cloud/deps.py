@@ -1,4 +1,4 @@
-"""What the service's collaborators share: store, evidence store, recogniser, settings,
+"""What the service's collaborators share: store, evidence store, recognizer, settings,
 metrics and clock, in one mutable holder.
 
 The facade (:class:`cloud.service.AttendanceService`) owns one :class:`ServiceDeps` and

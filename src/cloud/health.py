@@ -43,8 +43,14 @@ class ServiceMonitor:
                 "trace_id": header.trace_id,
             }
         self.deps.stats.inc("streams_ended")
-        log_event(log, "end_of_stream", trace_id=header.trace_id, camera_id=header.camera_id,
-                  classroom_id=header.classroom_id, seq=header.seq)
+        log_event(
+            log,
+            "end_of_stream",
+            trace_id=header.trace_id,
+            camera_id=header.camera_id,
+            classroom_id=header.classroom_id,
+            seq=header.seq,
+        )
 
     def add_metrics_source(self, name: str, source: Callable[[], dict[str, Any]]) -> None:
         """Include ``source()`` under ``name`` in :meth:`metrics` (used by ingest)."""

@@ -47,8 +47,9 @@ CLOSE_LINGER_MS = 1000  # how long ZeroMQ keeps sending queued RESULTs after the
 class IngestServer:
     """The cloud's ZeroMQ ROUTER endpoint plus its worker pool."""
 
-    def __init__(self, service: AttendanceService, settings: CloudSettings | None = None,
-                 bind: str | None = None) -> None:
+    def __init__(
+        self, service: AttendanceService, settings: CloudSettings | None = None, bind: str | None = None
+    ) -> None:
         self.service = service
         self.settings = settings or service.settings
         self.bind = bind or self.settings.zmq_bind
@@ -78,20 +79,29 @@ class IngestServer:
         """Bind and start the I/O, worker and housekeeping threads."""
         curve = None
         if self.settings.curve_secret_file:
-            curve = CurveKeys(secret_file=self.settings.curve_secret_file,
-                              allowed_clients_dir=self.settings.curve_allowed_clients_dir)
+            curve = CurveKeys(
+                secret_file=self.settings.curve_secret_file, allowed_clients_dir=self.settings.curve_allowed_clients_dir
+            )
         self.receiver = Receiver(self.bind, kind="router", hwm=max(100, self.settings.queue_size * 2), curve=curve)
         self._stop.clear()
         self._io_stop.clear()
         self._io_thread = threading.Thread(target=self._io_loop, name="ingest-io", daemon=True)
-        self._threads = [threading.Thread(target=self._worker, name=f"ingest-worker-{i}", daemon=True)
-                         for i in range(self.settings.workers)]
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"ingest-worker-{i}", daemon=True)
+            for i in range(self.settings.workers)
+        ]
         self._threads.append(threading.Thread(target=self._housekeeping, name="ingest-housekeeping", daemon=True))
         for thread in (self._io_thread, *self._threads):
             thread.start()
         self.service.add_metrics_source("ingest", self.stats)
-        log_event(log, "ingest_started", address=self.receiver.bound_address, workers=self.settings.workers,
-                  queue_size=self.settings.queue_size, curve=curve is not None)
+        log_event(
+            log,
+            "ingest_started",
+            address=self.receiver.bound_address,
+            workers=self.settings.workers,
+            queue_size=self.settings.queue_size,
+            curve=curve is not None,
+        )
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -157,8 +167,13 @@ class IngestServer:
                 self._flush_outbox()
             except Exception as exc:  # never let one bad moment kill the link
                 metrics.inc("ingest_loop_errors")
-                log_event(log, "ingest_loop_error", level=logging.ERROR, detail=f"{type(exc).__name__}: {exc}",
-                          traceback=traceback.format_exc(limit=8))
+                log_event(
+                    log,
+                    "ingest_loop_error",
+                    level=logging.ERROR,
+                    detail=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(limit=8),
+                )
                 time.sleep(0.05)
         self._flush_outbox()
 
@@ -170,8 +185,14 @@ class IngestServer:
                 self._seen_rejections[reason] = count
                 self.service.stats.inc(f"ingest_rejected_{reason}", new)
                 error = self.receiver.last_error
-                log_event(log, "message_rejected", level=logging.WARNING, reason=reason, count=new,
-                          detail=error.detail[:200] if error else None)
+                log_event(
+                    log,
+                    "message_rejected",
+                    level=logging.WARNING,
+                    reason=reason,
+                    count=new,
+                    detail=error.detail[:200] if error else None,
+                )
 
     def _dispatch(self, peer: bytes, message: Message) -> None:
         header = message.header
@@ -191,8 +212,14 @@ class IngestServer:
             metrics.inc("heartbeats")
         else:
             metrics.inc(f"ingest_unexpected_{header.type.value}")
-            log_event(log, "unexpected_message", level=logging.WARNING, trace_id=header.trace_id,
-                      type=header.type.value, camera_id=header.camera_id)
+            log_event(
+                log,
+                "unexpected_message",
+                level=logging.WARNING,
+                trace_id=header.trace_id,
+                type=header.type.value,
+                camera_id=header.camera_id,
+            )
 
     def _flush_outbox(self) -> None:
         assert self.receiver is not None
@@ -205,8 +232,13 @@ class IngestServer:
                 self.service.stats.inc("results_sent")
             else:
                 self.service.stats.inc("results_undeliverable")
-                log_event(log, "result_undeliverable", level=logging.WARNING, trace_id=reply.header.trace_id,
-                          ack_of=reply.header.meta.get("ack_of"))
+                log_event(
+                    log,
+                    "result_undeliverable",
+                    level=logging.WARNING,
+                    trace_id=reply.header.trace_id,
+                    ack_of=reply.header.meta.get("ack_of"),
+                )
 
     def _worker(self) -> None:
         while not self._stop.is_set():
@@ -224,8 +256,14 @@ class IngestServer:
                 self._outbox.put((peer, reply))
             except Exception as exc:  # process_crop should never raise; be safe anyway
                 self.service.stats.inc("ingest_worker_errors")
-                log_event(log, "ingest_worker_error", level=logging.ERROR, trace_id=message.header.trace_id,
-                          detail=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+                log_event(
+                    log,
+                    "ingest_worker_error",
+                    level=logging.ERROR,
+                    trace_id=message.header.trace_id,
+                    detail=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(limit=8),
+                )
                 try:  # the edge still gets an answer for this crop: an error, never silence
                     self._outbox.put((peer, self.service.reject_crop(message, "internal", type(exc).__name__)))
                 except Exception:
@@ -250,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cloud.ingest", description="Rollcall cloud ingest (ZeroMQ) only.")
     parser.add_argument("--bind", help="override ROLLCALL_CLOUD_ZMQ_BIND")
     args = parser.parse_args(argv)
-    from common.config import ConfigError, load_settings
+    from common.settings_base import ConfigError, load_settings
 
     from .bootstrap import build_service
 
@@ -263,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     logger = setup_logging("cloud", common)
     service = build_service(settings)
     ingest = IngestServer(service, settings, bind=args.bind).start()
-    reporter = PeriodicReporter(service.stats, logger, common.metrics_interval_s,
-                                extra=lambda: {"ingest": ingest.stats()}).start()
+    reporter = PeriodicReporter(
+        service.stats, logger, common.metrics_interval_s, extra=lambda: {"ingest": ingest.stats()}
+    ).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

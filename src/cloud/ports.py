@@ -1,4 +1,4 @@
-"""The domain's port to a face recogniser, free of any AWS dependency.
+"""The domain's port to a face recognizer, free of any AWS dependency.
 
 The attendance service and its collaborators depend on :class:`Recognizer` only; the
 boto3 adapter (:class:`cloud.recognition.RekognitionRecognizer`) is wired in by
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .models import RecognitionOutcome
+from .records import RecognitionOutcome
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class IndexedFace:
 
 
 class Recognizer(Protocol):
-    """What the attendance service needs from a face recogniser.
+    """What the attendance service needs from a face recognizer.
 
     ``index_face`` raises ``EnrolmentError`` (no face, several faces, bad image) or
     ``RecognitionUnavailable``; ``delete_faces``, ``ensure_collection``,

@@ -28,13 +28,19 @@ from common.metrics import Metrics
 from .aws_calls import RekognitionFailure, call_with_retry
 from .aws_client import credentials_available, make_rekognition_client
 from .errors import EnrolmentError, RecognitionUnavailable
-from .models import RecognitionOutcome
 from .ports import IndexedFace, Recognizer
+from .records import RecognitionOutcome
 from .tracing import TRACE_HEADER, traced
 
 __all__ = [
-    "IndexedFace", "Recognizer", "RekognitionRecognizer", "TRACE_HEADER", "credentials_available",
-    "make_rekognition_client", "outcome_from_matches", "traced",
+    "IndexedFace",
+    "Recognizer",
+    "RekognitionRecognizer",
+    "TRACE_HEADER",
+    "credentials_available",
+    "make_rekognition_client",
+    "outcome_from_matches",
+    "traced",
 ]
 
 log = logging.getLogger("rollcall.cloud.recognition")
@@ -45,8 +51,9 @@ SEARCH_MAX_FACES = 20
 SEARCH_FLOOR = 50.0
 
 
-def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float,
-                         attempts: int = 1) -> RecognitionOutcome:
+def outcome_from_matches(
+    matches: list[dict[str, Any]], match_threshold: float, attempts: int = 1
+) -> RecognitionOutcome:
     """The outcome of a SearchFacesByImage answer: the best student if at or above
     ``match_threshold``, with the best other student's similarity as ``runner_up_similarity``."""
     best_by_student: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -62,10 +69,21 @@ def outcome_from_matches(matches: list[dict[str, Any]], match_threshold: float,
     student_id, (similarity, face) = ranked[0]
     runner_up = ranked[1][1][0] if len(ranked) > 1 else None
     if similarity < match_threshold:
-        return RecognitionOutcome(status="unknown", reason="no_match", similarity=similarity,
-                                  runner_up_similarity=runner_up, attempts=attempts)
-    return RecognitionOutcome(status="recognised", student_id=student_id, similarity=similarity,
-                              runner_up_similarity=runner_up, face_id=face.get("FaceId"), attempts=attempts)
+        return RecognitionOutcome(
+            status="unknown",
+            reason="no_match",
+            similarity=similarity,
+            runner_up_similarity=runner_up,
+            attempts=attempts,
+        )
+    return RecognitionOutcome(
+        status="recognised",
+        student_id=student_id,
+        similarity=similarity,
+        runner_up_similarity=runner_up,
+        face_id=face.get("FaceId"),
+        attempts=attempts,
+    )
 
 
 class RekognitionRecognizer:
@@ -92,13 +110,21 @@ class RekognitionRecognizer:
     # ---------------------------------------------------------------- plumbing
     def _call(self, operation: str, **params: Any) -> tuple[dict[str, Any], int]:
         """Call ``operation``; retry throttling; raise RekognitionFailure otherwise."""
-        return call_with_retry(self.client, operation, params, self.metrics, self.max_retries, self.backoff_s,
-                               self.sleep)
+        return call_with_retry(
+            self.client, operation, params, self.metrics, self.max_retries, self.backoff_s, self.sleep
+        )
 
     def _unavailable(self, failure: RekognitionFailure, what: str) -> RecognitionUnavailable:
         self.metrics.inc(f"rekognition_errors_{failure.reason}")
-        log_event(log, "rekognition_error", level=logging.ERROR, operation=what, reason=failure.reason,
-                  code=failure.code, detail=failure.detail[:300])
+        log_event(
+            log,
+            "rekognition_error",
+            level=logging.ERROR,
+            operation=what,
+            reason=failure.reason,
+            code=failure.code,
+            detail=failure.detail[:300],
+        )
         return RecognitionUnavailable(f"Rekognition {what} failed ({failure.reason}: {failure.detail[:200]})")
 
     # -------------------------------------------------------------- collection
@@ -214,14 +240,25 @@ class RekognitionRecognizer:
         except RekognitionFailure as failure:
             if failure.reason == "invalid_parameter":
                 # Rekognition's way of saying "there is no face in this image".
-                return RecognitionOutcome(status="no_face", reason="no_face", detail=failure.detail[:200],
-                                          attempts=failure.attempts)
+                return RecognitionOutcome(
+                    status="no_face", reason="no_face", detail=failure.detail[:200], attempts=failure.attempts
+                )
             self.metrics.inc(f"rekognition_errors_{failure.reason}")
-            log_event(log, "rekognition_error", level=logging.ERROR, operation="SearchFacesByImage",
-                      reason=failure.reason, code=failure.code, detail=failure.detail[:300])
-            return RecognitionOutcome(status="error", reason=failure.reason,
-                                      detail=f"{failure.code}: {failure.detail[:200]}",
-                                      attempts=failure.attempts)
+            log_event(
+                log,
+                "rekognition_error",
+                level=logging.ERROR,
+                operation="SearchFacesByImage",
+                reason=failure.reason,
+                code=failure.code,
+                detail=failure.detail[:300],
+            )
+            return RecognitionOutcome(
+                status="error",
+                reason=failure.reason,
+                detail=f"{failure.code}: {failure.detail[:200]}",
+                attempts=failure.attempts,
+            )
         return outcome_from_matches(response.get("FaceMatches") or [], self.match_threshold, attempts)
 
     def detect_emotion(self, image: bytes) -> str | None:
@@ -234,6 +271,7 @@ class RekognitionRecognizer:
         faces = response.get("FaceDetails") or []
         if not faces:
             return None
+
         def area(face: dict[str, Any]) -> float:
             box = face.get("BoundingBox", {})
             return float(box.get("Width", 0) * box.get("Height", 0))

@@ -10,7 +10,7 @@ from common.logs import log_event
 from .attendance import Attendance
 from .deps import ServiceDeps
 from .errors import Conflict, InvalidInput, NotFound
-from .models import UNKNOWN_STATUSES, AttendanceRecord, Sighting, UnknownFace
+from .records import UNKNOWN_STATUSES, AttendanceRecord, Sighting, UnknownFace
 from .roster import Roster
 
 log = logging.getLogger("rollcall.cloud.service")
@@ -52,18 +52,27 @@ class UnknownReview:
         store = self.deps.store
         if not store.resolve_unknown(unknown_id, "assigned", student_id, self.deps.clock()):
             raise Conflict(f"unknown face {unknown_id} is no longer pending")
-        store.record_sighting(Sighting(
-            sighting_id=f"assign:{unknown_id}",
-            session_id=unknown.session_id,
+        store.record_sighting(
+            Sighting(
+                sighting_id=f"assign:{unknown_id}",
+                session_id=unknown.session_id,
+                student_id=student_id,
+                camera_id=unknown.camera_id,
+                seen_ms=unknown.seen_ms,
+                similarity=None,
+                evidence_ref=unknown.evidence_ref,
+                trace_id=unknown.trace_id,
+            )
+        )
+        log_event(
+            log,
+            "unknown_assigned",
+            unknown_id=unknown_id,
             student_id=student_id,
-            camera_id=unknown.camera_id,
-            seen_ms=unknown.seen_ms,
-            similarity=None,
-            evidence_ref=unknown.evidence_ref,
+            session_id=unknown.session_id,
+            enrolled=enrol,
             trace_id=unknown.trace_id,
-        ))
-        log_event(log, "unknown_assigned", unknown_id=unknown_id, student_id=student_id,
-                  session_id=unknown.session_id, enrolled=enrol, trace_id=unknown.trace_id)
+        )
         record = self.attendance.record_of(unknown.session_id, student_id)
         if record is None:  # pragma: no cover
             raise RuntimeError("attendance record missing right after recording")
@@ -72,8 +81,9 @@ class UnknownReview:
     def dismiss_unknown(self, unknown_id: str) -> UnknownFace:
         """Mark a pending unknown face as reviewed-and-ignored."""
         unknown = self.get_unknown(unknown_id)
-        if unknown.status != "pending" or not self.deps.store.resolve_unknown(unknown_id, "dismissed", None,
-                                                                               self.deps.clock()):
+        if unknown.status != "pending" or not self.deps.store.resolve_unknown(
+            unknown_id, "dismissed", None, self.deps.clock()
+        ):
             raise Conflict(f"unknown face {unknown_id} is already {unknown.status}")
         return self.get_unknown(unknown_id)
 

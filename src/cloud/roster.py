@@ -1,4 +1,4 @@
-"""Students and their enrolment faces (in the store and the recogniser's collection)."""
+"""Students and their enrolment faces (in the store and the recognizer's collection)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from common.logs import log_event
 from .deps import ServiceDeps
 from .errors import EnrolmentError, InvalidInput, NotFound
 from .inputs import check_email, check_id, check_name
-from .models import Enrolment, Student
+from .records import Enrolment, Student
 from .storage.evidence import evidence_ref_for
 
 log = logging.getLogger("rollcall.cloud.service")
@@ -21,7 +21,7 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 
 
 class Roster:
-    """Student CRUD and face enrolment. Deleting faces asks the recogniser first, so a
+    """Student CRUD and face enrolment. Deleting faces asks the recognizer first, so a
     Rekognition outage (RecognitionUnavailable) leaves store and collection unchanged."""
 
     def __init__(self, deps: ServiceDeps) -> None:

@@ -5,11 +5,11 @@ It delegates to collaborators that share one :class:`cloud.deps.ServiceDeps`:
 (classrooms, sessions, overlap rule), :class:`cloud.attendance.Attendance` (records, CSV),
 :class:`cloud.review.UnknownReview` (unknown faces, retention purge),
 :class:`cloud.crops.CropProcessor` (the crop path) and :class:`cloud.health.ServiceMonitor`
-(metrics, health). Nothing here imports boto3: the recogniser is a :class:`cloud.ports.Recognizer`.
+(metrics, health). Nothing here imports boto3: the recognizer is a :class:`cloud.ports.Recognizer`.
 
 It ties together the attendance store (SQLite or DynamoDB), the evidence store
-(local files or S3) and the face recogniser (Rekognition). Methods return
-dataclasses from :mod:`cloud.models` and raise :mod:`cloud.errors` exceptions
+(local files or S3) and the face recognizer (Rekognition). Methods return
+dataclasses from :mod:`cloud.records` and raise :mod:`cloud.errors` exceptions
 (NotFound 404, Conflict 409, InvalidInput 422, EnrolmentError 422,
 RecognitionUnavailable 503).
 
@@ -45,8 +45,8 @@ from .decision import MatchDecision
 from .deps import ServiceDeps
 from .health import HEALTH_CACHE_S, ServiceMonitor
 from .inputs import parse_time
-from .models import AttendanceRecord, Classroom, Enrolment, Session, Student, UnknownFace
 from .ports import Recognizer
+from .records import AttendanceRecord, Classroom, Enrolment, Session, Student, UnknownFace
 from .review import UnknownReview
 from .roster import MAX_PHOTO_BYTES, Roster
 from .sessions import Sessions
@@ -73,15 +73,24 @@ class AttendanceService:
         rekognition_endpoint: str = "",
     ) -> None:
         settings = settings or CloudSettings()
-        self.deps = ServiceDeps(store=store, evidence=evidence, recognizer=recognizer, settings=settings,
-                                stats=metrics or Metrics(), clock=clock)
+        self.deps = ServiceDeps(
+            store=store,
+            evidence=evidence,
+            recognizer=recognizer,
+            settings=settings,
+            stats=metrics or Metrics(),
+            clock=clock,
+        )
         self.roster = Roster(self.deps)
         self.sessions = Sessions(self.deps)
         self.attendance = Attendance(self.deps, self.roster, self.sessions)
         self.review = UnknownReview(self.deps, self.roster, self.attendance)
         self.crops = CropProcessor(self.deps, self.sessions)
-        self.monitor = ServiceMonitor(self.deps, storage_backend or settings.storage,
-                                      rekognition_endpoint or settings.rekognition_endpoint_url or "aws")
+        self.monitor = ServiceMonitor(
+            self.deps,
+            storage_backend or settings.storage,
+            rekognition_endpoint or settings.rekognition_endpoint_url or "aws",
+        )
 
     # ======================================================= shared dependencies
     # Assigning one of these (e.g. ``service.recognizer = wrapper``) reaches every collaborator.
@@ -105,7 +114,7 @@ class AttendanceService:
 
     @property
     def recognizer(self) -> Recognizer:
-        """The face recogniser (Rekognition in production)."""
+        """The face recognizer (Rekognition in production)."""
         return self.deps.recognizer
 
     @recognizer.setter
@@ -193,8 +202,9 @@ class AttendanceService:
         return self.sessions.get_classroom(classroom_id)
 
     # ================================================================ sessions
-    def open_session(self, classroom_id: str, name: str | None = None, starts_at: Any = None,
-                     ends_at: Any = None) -> Session:
+    def open_session(
+        self, classroom_id: str, name: str | None = None, starts_at: Any = None, ends_at: Any = None
+    ) -> Session:
         """Open a session now, or schedule one; Conflict if it overlaps another."""
         return self.sessions.open_session(classroom_id, name, starts_at, ends_at)
 

@@ -14,7 +14,7 @@ from common.rules import is_id
 from .deps import ServiceDeps
 from .errors import Conflict, InvalidInput, NotFound
 from .inputs import check_id, check_name, parse_time
-from .models import SESSION_STATUSES, Classroom, Session, iso
+from .records import SESSION_STATUSES, Classroom, Session, iso
 
 log = logging.getLogger("rollcall.cloud.service")
 
@@ -33,6 +33,7 @@ class Sessions:
         """Register a classroom (Conflict if the id exists)."""
         classroom = Classroom(
             classroom_id=check_id("classroom_id", classroom_id),
+            # check_name returns str when the name is required (its Optional return is for optional names)
             name=check_name("name", name) if name is not None else classroom_id,  # type: ignore[arg-type]
             created_ms=self.deps.clock(),
         )
@@ -51,8 +52,9 @@ class Sessions:
         return classroom
 
     # -------------------------------------------------------------- sessions
-    def open_session(self, classroom_id: str, name: str | None = None, starts_at: Any = None,
-                     ends_at: Any = None) -> Session:
+    def open_session(
+        self, classroom_id: str, name: str | None = None, starts_at: Any = None, ends_at: Any = None
+    ) -> Session:
         """Open a session now, or schedule one (``starts_at``/``ends_at``: ISO 8601,
         datetime or epoch ms; naive = UTC). Conflict if it overlaps another session
         of the classroom (in particular an open one)."""
@@ -86,8 +88,15 @@ class Sessions:
                 scheduled=scheduled,
             )
             self.deps.store.create_session(session)
-        log_event(log, "session_opened", session_id=session.session_id, classroom_id=classroom_id,
-                  starts_ms=start, ends_ms=end, scheduled=scheduled)
+        log_event(
+            log,
+            "session_opened",
+            session_id=session.session_id,
+            classroom_id=classroom_id,
+            starts_ms=start,
+            ends_ms=end,
+            scheduled=scheduled,
+        )
         return session.resolved(now)
 
     def close_session(self, session_id: str) -> Session:
@@ -139,8 +148,9 @@ class Sessions:
         with self._classroom_lock:
             classroom = store.get_classroom(classroom_id)
             if classroom is None:
-                classroom = Classroom(classroom_id=classroom_id, name=classroom_id, created_ms=self.deps.clock(),
-                                      auto_created=True)
+                classroom = Classroom(
+                    classroom_id=classroom_id, name=classroom_id, created_ms=self.deps.clock(), auto_created=True
+                )
                 try:
                     store.create_classroom(classroom)
                     self.deps.stats.inc("classrooms_auto_created")
@@ -158,8 +168,13 @@ class Sessions:
             session = self.current_session(classroom_id)
             if session is None:
                 now = self.deps.clock()
-                session = Session(session_id=new_id()[:16], classroom_id=classroom_id,
-                                  name=f"{classroom_id} {iso(now)} (auto)", created_ms=now, starts_ms=now)
+                session = Session(
+                    session_id=new_id()[:16],
+                    classroom_id=classroom_id,
+                    name=f"{classroom_id} {iso(now)} (auto)",
+                    created_ms=now,
+                    starts_ms=now,
+                )
                 self.deps.store.create_session(session)
                 self.deps.stats.inc("sessions_auto_opened")
                 log_event(log, "session_opened", session_id=session.session_id, classroom_id=classroom_id, auto=True)

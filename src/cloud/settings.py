@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.config import RollcallSettings
+from common.settings_base import RollcallSettings
 
 
 class CloudSettings(RollcallSettings):
@@ -18,12 +18,31 @@ class CloudSettings(RollcallSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_CLOUD_", extra="ignore", frozen=True)
 
     # --- ingest (ZeroMQ from the edge) ---
-    zmq_bind: str = Field("tcp://*:5556", description="ZeroMQ ROUTER address the cloud binds for face crops from the edge (RESULT replies go back on it).")
-    workers: int = Field(4, ge=1, le=64, description="Worker threads that run recognition + recording for incoming face crops.")
-    queue_size: int = Field(64, ge=1, description="Bounded work queue between the ZeroMQ receiver and the workers; when full, crops are answered `error` (reason `overloaded`) and counted.")
-    max_crop_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest face crop accepted (bytes); larger crops are answered `error` (reason `oversize`) and counted.")
-    curve_secret_file: Path | None = Field(None, description="CurveZMQ secret certificate of the cloud (enables encryption on the edge link). Empty = plain TCP.")
-    curve_allowed_clients_dir: Path | None = Field(None, description="Directory of edge public `.key` files allowed to connect (CurveZMQ). Empty = any client knowing the server key.")
+    zmq_bind: str = Field(
+        "tcp://*:5556",
+        description="ZeroMQ ROUTER address the cloud binds for face crops from the edge (RESULT replies go back on it).",
+    )
+    workers: int = Field(
+        4, ge=1, le=64, description="Worker threads that run recognition + recording for incoming face crops."
+    )
+    queue_size: int = Field(
+        64,
+        ge=1,
+        description="Bounded work queue between the ZeroMQ receiver and the workers; when full, crops are answered `error` (reason `overloaded`) and counted.",
+    )
+    max_crop_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest face crop accepted (bytes); larger crops are answered `error` (reason `oversize`) and counted.",
+    )
+    curve_secret_file: Path | None = Field(
+        None,
+        description="CurveZMQ secret certificate of the cloud (enables encryption on the edge link). Empty = plain TCP.",
+    )
+    curve_allowed_clients_dir: Path | None = Field(
+        None,
+        description="Directory of edge public `.key` files allowed to connect (CurveZMQ). Empty = any client knowing the server key.",
+    )
 
     # --- HTTP (API + dashboard, used by cloud.app / cloud.cli) ---
     http_host: str = Field("0.0.0.0", description="Interface the HTTP API + dashboard listen on.")
@@ -35,27 +54,81 @@ class CloudSettings(RollcallSettings):
 
     # --- recognition (AWS Rekognition or the local compatible service) ---
     aws_region: str = Field("us-east-1", description="AWS region for Rekognition, DynamoDB and S3.")
-    rekognition_endpoint_url: str = Field("", description="Rekognition endpoint. Empty = real AWS; e.g. `http://127.0.0.1:9000` for the local Rekognition-compatible service. Credentials always come from the standard AWS chain (env vars / instance role).")
-    collection_id: str = Field("rollcall", pattern=r"^[a-zA-Z0-9_.\-]{1,255}$", description="Rekognition face collection (created on start if missing).")
-    match_threshold: float = Field(80.0, ge=0, le=100, description="Minimum similarity (0-100) for SearchFacesByImage to count as a match (AWS's default 80). Matches that are not confident (see `confident_similarity`) must be confirmed by further crops of the same track.")
-    confident_similarity: float = Field(95.0, ge=0, le=100, description="A match at least this similar (and `min_margin` clear of the next student, and not contradicted by an earlier attempt of the same track) is accepted at once; any other match needs the track's attempts to agree: two votes for the student, more than all other votes together.")
-    min_margin: float = Field(10.0, ge=0, le=100, description="Similarity points a match must lead the best other student by to be accepted without a second look.")
-    rekognition_max_retries: int = Field(4, ge=0, le=10, description="Retries (exponential backoff) when Rekognition throttles; then the crop fails closed (`error`).")
-    rekognition_backoff_s: float = Field(0.2, ge=0, description="First backoff delay in seconds (doubles each retry, with jitter).")
-    rekognition_timeout_s: float = Field(10.0, gt=0, description="Connect/read timeout of each Rekognition call in seconds.")
-    detect_emotions: bool = Field(False, description="Also call DetectFaces (EMOTIONS) for recognised faces and store the dominant emotion per sighting (one extra API call each).")
+    rekognition_endpoint_url: str = Field(
+        "",
+        description="Rekognition endpoint. Empty = real AWS; e.g. `http://127.0.0.1:9000` for the local Rekognition-compatible service. Credentials always come from the standard AWS chain (env vars / instance role).",
+    )
+    collection_id: str = Field(
+        "rollcall",
+        pattern=r"^[a-zA-Z0-9_.\-]{1,255}$",
+        description="Rekognition face collection (created on start if missing).",
+    )
+    match_threshold: float = Field(
+        80.0,
+        ge=0,
+        le=100,
+        description="Minimum similarity (0-100) for SearchFacesByImage to count as a match (AWS's default 80). Matches that are not confident (see `confident_similarity`) must be confirmed by further crops of the same track.",
+    )
+    confident_similarity: float = Field(
+        95.0,
+        ge=0,
+        le=100,
+        description="A match at least this similar (and `min_margin` clear of the next student, and not contradicted by an earlier attempt of the same track) is accepted at once; any other match needs the track's attempts to agree: two votes for the student, more than all other votes together.",
+    )
+    min_margin: float = Field(
+        10.0,
+        ge=0,
+        le=100,
+        description="Similarity points a match must lead the best other student by to be accepted without a second look.",
+    )
+    rekognition_max_retries: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="Retries (exponential backoff) when Rekognition throttles; then the crop fails closed (`error`).",
+    )
+    rekognition_backoff_s: float = Field(
+        0.2, ge=0, description="First backoff delay in seconds (doubles each retry, with jitter)."
+    )
+    rekognition_timeout_s: float = Field(
+        10.0, gt=0, description="Connect/read timeout of each Rekognition call in seconds."
+    )
+    detect_emotions: bool = Field(
+        False,
+        description="Also call DetectFaces (EMOTIONS) for recognised faces and store the dominant emotion per sighting (one extra API call each).",
+    )
 
     # --- attendance policy ---
-    auto_create_classrooms: bool = Field(True, description="A crop from a classroom id that is not registered creates the classroom (true) or is answered `error` (reason `unknown_classroom`) and counted (false).")
-    auto_open_session: bool = Field(False, description="When a crop arrives for a classroom without an open session, open one automatically (demo mode). Off: the crop is not recognised, answered `unknown` with reason `no_open_session`, and counted.")
-    unknown_retention_days: float = Field(30.0, gt=0, description="Pending and dismissed unknown faces (and their crops) older than this are purged.")
+    auto_create_classrooms: bool = Field(
+        True,
+        description="A crop from a classroom id that is not registered creates the classroom (true) or is answered `error` (reason `unknown_classroom`) and counted (false).",
+    )
+    auto_open_session: bool = Field(
+        False,
+        description="When a crop arrives for a classroom without an open session, open one automatically (demo mode). Off: the crop is not recognised, answered `unknown` with reason `no_open_session`, and counted.",
+    )
+    unknown_retention_days: float = Field(
+        30.0, gt=0, description="Pending and dismissed unknown faces (and their crops) older than this are purged."
+    )
 
     # --- storage ---
-    storage: Literal["sqlite", "dynamodb"] = Field("sqlite", description="Attendance database backend: `sqlite` (file in the data dir) or `dynamodb`.")
-    data_dir: Path = Field(Path("./data/cloud"), description="Directory of the SQLite database, local evidence crops and CSV exports.")
-    dynamodb_endpoint_url: str = Field("", description="DynamoDB endpoint (empty = real AWS; e.g. a DynamoDB Local URL).")
-    dynamodb_table_prefix: str = Field("rollcall-", description="Prefix of the DynamoDB table names (`<prefix>students`, `<prefix>sessions`, ...).")
-    dynamodb_create_tables: bool = Field(True, description="Create missing DynamoDB tables on start (on-demand billing).")
-    s3_bucket: str = Field("", description="S3 bucket for evidence crops and CSV exports. Empty = local files under the data dir.")
+    storage: Literal["sqlite", "dynamodb"] = Field(
+        "sqlite", description="Attendance database backend: `sqlite` (file in the data dir) or `dynamodb`."
+    )
+    data_dir: Path = Field(
+        Path("./data/cloud"), description="Directory of the SQLite database, local evidence crops and CSV exports."
+    )
+    dynamodb_endpoint_url: str = Field(
+        "", description="DynamoDB endpoint (empty = real AWS; e.g. a DynamoDB Local URL)."
+    )
+    dynamodb_table_prefix: str = Field(
+        "rollcall-", description="Prefix of the DynamoDB table names (`<prefix>students`, `<prefix>sessions`, ...)."
+    )
+    dynamodb_create_tables: bool = Field(
+        True, description="Create missing DynamoDB tables on start (on-demand billing)."
+    )
+    s3_bucket: str = Field(
+        "", description="S3 bucket for evidence crops and CSV exports. Empty = local files under the data dir."
+    )
     s3_prefix: str = Field("rollcall/", description="Key prefix inside the S3 bucket.")
     s3_endpoint_url: str = Field("", description="S3 endpoint (empty = real AWS).")

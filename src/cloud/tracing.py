@@ -1,4 +1,4 @@
-"""Trace propagation to recogniser calls: the crop's ``trace_id`` for the calls made
+"""Trace propagation to recognizer calls: the crop's ``trace_id`` for the calls made
 inside :func:`traced` (read by the AWS client's request hook, :mod:`cloud.aws_client`)."""
 
 from __future__ import annotations

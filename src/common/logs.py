@@ -79,7 +79,7 @@ def setup_logging(
 
     stdout = logging.StreamHandler(stream or sys.stdout)
     stdout.setFormatter(formatter)
-    stdout._rollcall = True  # type: ignore[attr-defined]
+    stdout._rollcall = True  # type: ignore[attr-defined]  # our marker, so setup can replace its own handlers
     root.addHandler(stdout)
 
     problem = (
@@ -100,7 +100,7 @@ def _add_file_handler(root: logging.Logger, formatter: logging.Formatter, log_di
     except OSError as exc:
         return f"{log_dir}: {exc.strerror or exc}"
     handler.setFormatter(formatter)
-    handler._rollcall = True  # type: ignore[attr-defined]
+    handler._rollcall = True  # type: ignore[attr-defined]  # our marker, so setup can replace its own handlers
     root.addHandler(handler)
     return None
 

@@ -138,7 +138,7 @@ class Header:
     def derive(self, type: MessageType, **changes: Any) -> Header:
         """A new header for a message caused by this one: same camera, classroom,
         trace and timestamps, new message id."""
-        base = dict(
+        base: dict[str, Any] = dict(
             type=type,
             camera_id=self.camera_id,
             classroom_id=self.classroom_id,

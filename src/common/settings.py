@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from .config import RollcallSettings
+from .settings_base import RollcallSettings
 
 
 class CommonSettings(RollcallSettings):

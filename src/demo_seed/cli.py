@@ -20,8 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
+from common.settings_base import ConfigError, load_settings
 
 from .client import ApiClient, ApiError
 from .seed import close_open_sessions, ensure_classroom, ensure_open_session, run_seed

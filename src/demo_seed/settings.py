@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.config import RollcallSettings
+from common.settings_base import RollcallSettings
 
 
 class SeedSettings(RollcallSettings):

@@ -9,9 +9,9 @@ import threading
 
 import zmq
 
-from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 from common.settings import CommonSettings
+from common.settings_base import ConfigError, load_settings
 
 from .detection import DetectorConfigError
 from .models import ModelError

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.config import RollcallSettings
+from common.settings_base import RollcallSettings
 
 
 class EdgeSettings(RollcallSettings):

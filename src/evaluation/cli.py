@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError
+from common.settings_base import ConfigError
 from edge.detector_factory import build_person_detector
 from edge.settings import EdgeSettings
 

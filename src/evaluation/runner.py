@@ -171,7 +171,7 @@ class ScenarioResult:
 
 
 class CountingRecognizer:
-    """Wraps the cloud's recogniser and counts searches (Rekognition calls that cost money)."""
+    """Wraps the cloud's recognizer and counts searches (Rekognition calls that cost money)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

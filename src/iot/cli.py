@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 from common.settings import CommonSettings
+from common.settings_base import ConfigError, load_settings
 
 from .runner import Runner
 from .settings import IotSettings, camera_configs, load_iot_settings

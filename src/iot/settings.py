@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from common.config import ConfigError, RollcallSettings
+from common.settings_base import ConfigError, RollcallSettings
 
 from .sources import SourceSpec, parse_source
 
@@ -219,7 +219,7 @@ def camera_configs(settings: IotSettings) -> list[CameraConfig]:
 
 
 def load_iot_settings(**overrides: Any) -> IotSettings:
-    """Like :func:`common.config.load_settings`, naming the exact camera entry at fault
+    """Like :func:`common.settings_base.load_settings`, naming the exact camera entry at fault
     (``ROLLCALL_IOT_CAMERAS[1].source``). Raises ConfigError."""
     try:
         return IotSettings(**overrides)

@@ -8,10 +8,10 @@ import signal
 import sys
 from typing import Any
 
-from common.config import ConfigError, load_settings
 from common.logs import log_event, setup_logging
 from common.metrics import PeriodicReporter
 from common.settings import CommonSettings
+from common.settings_base import ConfigError, load_settings
 
 from .models import ModelError, resolve_models
 from .settings import RekognitionSettings

@@ -32,18 +32,18 @@ CROP_PAD = 0.3  # border added when a tight face crop yields no detection
 EMBED_MARGIN = 0.6  # context kept around the face box for alignment
 EMBED_MAX_FACE = 400  # larger faces are downscaled to this before alignment (dlib's chip is 150 px)
 
-_process_models: tuple[object, object] | None = None  # (predictor, recogniser) in a worker process
+_process_models: tuple[object, object] | None = None  # (predictor, recognizer) in a worker process
 
 
-def _process_init(shape_path: str, recogniser_path: str) -> None:
+def _process_init(shape_path: str, recognizer_path: str) -> None:
     global _process_models
-    _process_models = (dlib.shape_predictor(shape_path), dlib.face_recognition_model_v1(recogniser_path))
+    _process_models = (dlib.shape_predictor(shape_path), dlib.face_recognition_model_v1(recognizer_path))
 
 
 def _process_embed(crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
     assert _process_models is not None, "worker not initialised"
-    predictor, recogniser = _process_models
-    return _descriptor(predictor, recogniser, crop, rect)
+    predictor, recognizer = _process_models
+    return _descriptor(predictor, recognizer, crop, rect)
 
 
 def _process_ready(_: int) -> bool:
@@ -59,9 +59,10 @@ def min_face_side(min_face_px: float, width: int, height: int) -> float:
     return min_face_px * max(1.0, width / ref_width, height / ref_height)
 
 
-def _descriptor(predictor: object, recogniser: object, crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+def _descriptor(predictor: object, recognizer: object, crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    # dlib's models are passed as plain objects (they cross process boundaries); dlib has no type stubs.
     shape = predictor(crop, dlib.rectangle(*rect))  # type: ignore[operator]
-    return np.asarray(recogniser.compute_face_descriptor(crop, shape), dtype=np.float32)  # type: ignore[attr-defined]
+    return np.asarray(recognizer.compute_face_descriptor(crop, shape), dtype=np.float32)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -98,7 +99,7 @@ class FaceModels:
         self.executor = executor
         if executor is None:
             self.predictor = dlib.shape_predictor(str(paths.shape_predictor))
-            self.recogniser = dlib.face_recognition_model_v1(str(paths.face_recognition))
+            self.recognizer = dlib.face_recognition_model_v1(str(paths.face_recognition))
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Faces in ``image`` (BGR) at least the minimum face size, largest first.
@@ -176,7 +177,7 @@ class FaceModels:
         rect = (int((x - cx1) * scale), int((y - cy1) * scale), int((x - cx1 + w) * scale), int((y - cy1 + h) * scale))
         if self.executor is not None:
             return self.executor.embed(crop, rect)
-        return _descriptor(self.predictor, self.recogniser, crop, rect)
+        return _descriptor(self.predictor, self.recognizer, crop, rect)
 
 
 class EmbeddingProcesses:

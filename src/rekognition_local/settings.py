@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from common.config import RollcallSettings
 from common.models import KNOWN_MODELS
+from common.settings_base import RollcallSettings
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = KNOWN_MODELS[YUNET_FILE].sha256

@@ -1,5 +1,5 @@
 """Support for the API, dashboard and CLI tests: a real AttendanceService on SQLite
-with a programmable fake recogniser (no face engine needed).
+with a programmable fake recognizer (no face engine needed).
 
 The fake keeps a real collection (face id -> student) and answers searches from
 what the test told it: ``faces_in(image, n)`` says how many faces a photo shows
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cloud.errors import EnrolmentError, RecognitionUnavailable
-from cloud.models import RecognitionOutcome
+from cloud.records import RecognitionOutcome
 from cloud.recognition import IndexedFace
 from cloud.service import AttendanceService
 from cloud.settings import CloudSettings

@@ -1,5 +1,5 @@
 """Cloud-tier fixtures: storage backends (SQLite, DynamoDB via moto), evidence
-stores (local, S3 via moto) and an honest in-memory recogniser for service tests."""
+stores (local, S3 via moto) and an honest in-memory recognizer for service tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cloud.errors import EnrolmentError
-from cloud.models import RecognitionOutcome
+from cloud.records import RecognitionOutcome
 from cloud.recognition import IndexedFace
 from cloud.storage.evidence import LocalEvidenceStore, S3EvidenceStore
 from cloud.storage.sqlite import SQLiteStore

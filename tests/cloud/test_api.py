@@ -1,4 +1,4 @@
-"""The JSON API against a real AttendanceService on SQLite (fake recogniser only)."""
+"""The JSON API against a real AttendanceService on SQLite (fake recognizer only)."""
 
 from __future__ import annotations
 

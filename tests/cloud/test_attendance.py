@@ -10,7 +10,7 @@ import pytest
 
 from cloud.attendance import CSV_COLUMNS, Attendance, csv_safe
 from cloud.errors import NotFound
-from cloud.models import Sighting
+from cloud.records import Sighting
 from cloud.roster import Roster
 from cloud.sessions import Sessions
 

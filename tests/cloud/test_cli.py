@@ -54,7 +54,7 @@ def test_student_name_from_dir():
 
 @pytest.fixture()
 def fake_service(tmp_path, monkeypatch):
-    """Make the CLI build a real service with the fake recogniser."""
+    """Make the CLI build a real service with the fake recognizer."""
     service, recognizer = make_service(tmp_path / "data")
     monkeypatch.setattr(cli, "build_service", lambda settings, ensure_collection=True: service)
     monkeypatch.setattr(service.store, "close", lambda: None)  # the test still reads it afterwards

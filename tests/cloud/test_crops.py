@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloud.crops import CropProcessor, unknown_id_for, video_position
-from cloud.models import RecognitionOutcome
+from cloud.records import RecognitionOutcome
 from cloud.roster import Roster
 from cloud.service import AttendanceService
 from cloud.sessions import Sessions

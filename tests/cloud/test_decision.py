@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from cloud.decision import MatchDecision, crop_fingerprint
-from cloud.models import RecognitionOutcome
+from cloud.records import RecognitionOutcome
 from cloud.recognition import outcome_from_matches
 from cloud.service import AttendanceService
 from cloud.settings import CloudSettings

@@ -174,7 +174,7 @@ def test_start_stop_from_code(service: AttendanceService) -> None:
 
 
 class _HeldSearch:
-    """Wraps a recogniser so ``search`` waits until the test releases it."""
+    """Wraps a recognizer so ``search`` waits until the test releases it."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

@@ -8,7 +8,7 @@ import pytest
 
 from cloud.attendance import Attendance
 from cloud.errors import Conflict, InvalidInput, NotFound
-from cloud.models import UnknownFace
+from cloud.records import UnknownFace
 from cloud.review import UnknownReview
 from cloud.roster import Roster
 from cloud.sessions import Sessions

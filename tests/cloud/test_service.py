@@ -1,5 +1,5 @@
-"""AttendanceService: the facade's rules, with an honest image-matching recogniser
-(and a Stubber-backed Rekognition recogniser for the fail-closed paths)."""
+"""AttendanceService: the facade's rules, with an honest image-matching recognizer
+(and a Stubber-backed Rekognition recognizer for the fail-closed paths)."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def test_recognised_crop_records_attendance_once(svc: AttendanceService, recogni
     [record] = svc.attendance_for_session(session.session_id)
     assert (record.student_id, record.name, record.sightings, record.camera_id) == ("ada", "Ada", 2, "cam-1")
     assert svc.get_evidence(record.evidence_ref)[:2] == b"\xff\xd8"
-    assert recognizer.calls["search"] == 2  # the duplicate never reached the recogniser
+    assert recognizer.calls["search"] == 2  # the duplicate never reached the recognizer
     assert [r.session_id for r in svc.attendance_for_student("ada")] == [session.session_id]
     counters = svc.metrics()["counters"]
     assert counters["attendance_recorded"] == 2 and counters["crops_duplicate"] == 1

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from cloud.errors import Conflict, InvalidInput, NotFound
-from cloud.models import Classroom, Enrolment, Session, Sighting, Student, UnknownFace
+from cloud.records import Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from cloud.storage.evidence import evidence_ref_for
 
 

@@ -2,7 +2,7 @@ import pytest
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.config import CONFIG_FILE_ENV, ConfigError, RollcallSettings, load_settings, settings_table
+from common.settings_base import CONFIG_FILE_ENV, ConfigError, RollcallSettings, load_settings, settings_table
 from common.settings import CommonSettings
 
 

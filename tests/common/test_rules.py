@@ -26,11 +26,11 @@ def test_invalid_ids(value: object) -> None:
 
 
 def test_id_pattern_is_the_compiled_rule_everywhere() -> None:
-    from cloud import models
+    from cloud import records
     from cloud.api import validation
 
     assert rules.ID_RE.pattern == rules.ID_PATTERN
-    assert models.ID_PATTERN is rules.ID_RE
+    assert records.ID_PATTERN is rules.ID_RE
     assert validation.SafeId.__metadata__[0].pattern == rules.ID_PATTERN  # type: ignore[attr-defined]
     assert re.fullmatch(rules.ID_PATTERN, "x" * rules.ID_MAX_CHARS)
 

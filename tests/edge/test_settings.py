@@ -1,6 +1,6 @@
 import pytest
 
-from common.config import CONFIG_FILE_ENV, ConfigError, load_settings
+from common.settings_base import CONFIG_FILE_ENV, ConfigError, load_settings
 from common.transport import generate_keypair
 
 from edge.settings import EdgeSettings

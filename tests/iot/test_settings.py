@@ -1,6 +1,6 @@
 import pytest
 
-from common.config import ConfigError
+from common.settings_base import ConfigError
 from common.transport import generate_keypair
 from iot.settings import camera_configs, load_iot_settings
 

@@ -90,4 +90,3 @@ def register_error_handlers(app: Flask, logger: logging.Logger) -> None:
         }
         logger.error("", exc_info=exc, extra=extra)
         return error_response(500, "internal_error", f"internal server error (incident {incident}, see server log)")
-

@@ -46,8 +46,15 @@ def install_http_metrics(app: Flask) -> None:
         if response.status_code >= 400:
             metrics.inc("http_errors")
             if response.status_code < 500:  # 5xx are logged with their traceback by the error handler
-                log_event(_log, "http_client_error", method=request.method, path=request.path[:200],
-                          status=response.status_code, endpoint=endpoint, code=_error_code(response))
+                log_event(
+                    _log,
+                    "http_client_error",
+                    method=request.method,
+                    path=request.path[:200],
+                    status=response.status_code,
+                    endpoint=endpoint,
+                    code=_error_code(response),
+                )
         started = g.get("rollcall_started")
         if started is not None:
             metrics.observe("http_ms", (time.perf_counter() - started) * 1000)

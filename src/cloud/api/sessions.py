@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from cloud.models import SESSION_STATUSES
+from cloud.records import SESSION_STATUSES
 
 from .context import created, service, to_json
 from .errors import ApiError
 from .validation import SessionCreate, parse_json, require_id
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
-
 
 
 @bp.get("")
@@ -22,8 +21,9 @@ def list_sessions() -> Response:
     if classroom_id is not None:
         require_id(classroom_id, "classroom_id")
     if status is not None and status not in SESSION_STATUSES:
-        raise ApiError(422, "invalid_field",
-                       f"status must be one of {', '.join(SESSION_STATUSES)}, not {status[:20]!r}")
+        raise ApiError(
+            422, "invalid_field", f"status must be one of {', '.join(SESSION_STATUSES)}, not {status[:20]!r}"
+        )
     sessions = service().list_sessions(classroom_id=classroom_id, status=status)
     return jsonify({"sessions": to_json(sessions)})
 

@@ -1,10 +1,10 @@
-"""Faces the recogniser did not know, for a teacher to review; evidence images."""
+"""Faces the recognizer did not know, for a teacher to review; evidence images."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from cloud.models import UNKNOWN_STATUSES
+from cloud.records import UNKNOWN_STATUSES
 from common.images import image_kind
 
 from .context import service, to_json
@@ -12,7 +12,6 @@ from .errors import ApiError
 from .validation import UnknownAssign, parse_json, require_id
 
 bp = Blueprint("unknown_faces", __name__, url_prefix="/api")
-
 
 
 @bp.get("/unknown-faces")

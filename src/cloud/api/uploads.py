@@ -53,11 +53,15 @@ def check_image(data: bytes) -> tuple[int, int]:
         raise ApiError(422, "invalid_image", f"the uploaded {kind.upper()} is corrupt (no readable image header)")
     width, height = size
     if min(width, height) < MIN_SIDE_PX:
-        raise ApiError(422, "invalid_image",
-                       f"photo is {width}x{height} px; at least {MIN_SIDE_PX} px per side is needed")
+        raise ApiError(
+            422, "invalid_image", f"photo is {width}x{height} px; at least {MIN_SIDE_PX} px per side is needed"
+        )
     if max(width, height) > MAX_SIDE_PX or width * height > MAX_PIXELS:
-        raise ApiError(422, "invalid_image", f"photo is {width}x{height} px; "
-                       f"at most {MAX_SIDE_PX} px per side and {MAX_PIXELS // 1_000_000} MP")
+        raise ApiError(
+            422,
+            "invalid_image",
+            f"photo is {width}x{height} px; at most {MAX_SIDE_PX} px per side and {MAX_PIXELS // 1_000_000} MP",
+        )
     try:
         decode_image(data)
     except ImageDecodeError:

@@ -61,8 +61,12 @@ class UnknownAssign(_Body):
 def require_id(value: str, what: str) -> str:
     """Return ``value`` if it is a safe id, else raise a 422."""
     if not is_id(value):
-        raise ApiError(422, "invalid_id", f"{what} {str(value)[:80]!r} is not a valid id "
-                       "(letters, digits, '_', '.', '-'; 1-64 chars, starting with a letter or digit)")
+        raise ApiError(
+            422,
+            "invalid_id",
+            f"{what} {str(value)[:80]!r} is not a valid id "
+            "(letters, digits, '_', '.', '-'; 1-64 chars, starting with a letter or digit)",
+        )
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from ..models import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
+from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 
 
 class AttendanceStore(ABC):

@@ -25,7 +25,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ..errors import Conflict
-from ..models import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
+from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
 
 T = TypeVar("T")
@@ -38,8 +38,10 @@ TABLES: dict[str, dict[str, Any]] = {
     "classrooms": {"keys": [("classroom_id", "S")]},
     "sessions": {"keys": [("session_id", "S")], "gsi": {"by_classroom": [("classroom_id", "S"), ("starts_ms", "N")]}},
     "sightings": {"keys": [("sighting_id", "S")]},
-    "attendance": {"keys": [("session_id", "S"), ("student_id", "S")],
-                   "gsi": {"by_student": [("student_id", "S"), ("session_id", "S")]}},
+    "attendance": {
+        "keys": [("session_id", "S"), ("student_id", "S")],
+        "gsi": {"by_student": [("student_id", "S"), ("session_id", "S")]},
+    },
     "unknown_faces": {"keys": [("unknown_id", "S")], "gsi": {"by_status": [("status", "S"), ("seen_ms", "N")]}},
 }
 
@@ -72,6 +74,7 @@ def _from_dynamo(name: str, value: Any) -> Any:
 
 
 def _load(cls: type[T], item: dict[str, Any]) -> T:
+    # T is always one of cloud.records' dataclasses; the TypeVar cannot say "a dataclass" to mypy.
     values = {f.name: _from_dynamo(f.name, item.get(f.name)) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if values[f.name] is None and f.default is not dataclasses.MISSING and f.default is not None:
@@ -111,12 +114,16 @@ class DynamoDBStore(AttendanceStore):
             gsis = []
             for index, keys in spec.get("gsi", {}).items():
                 attrs.update(dict(keys))
-                gsis.append({
-                    "IndexName": index,
-                    "KeySchema": [{"AttributeName": keys[0][0], "KeyType": "HASH"},
-                                  {"AttributeName": keys[1][0], "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                })
+                gsis.append(
+                    {
+                        "IndexName": index,
+                        "KeySchema": [
+                            {"AttributeName": keys[0][0], "KeyType": "HASH"},
+                            {"AttributeName": keys[1][0], "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                )
             params: dict[str, Any] = dict(
                 TableName=table_name,
                 KeySchema=key_schema,
@@ -130,14 +137,16 @@ class DynamoDBStore(AttendanceStore):
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                     raise
-            self.client.get_waiter("table_exists").wait(TableName=table_name,
-                                                        WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+            self.client.get_waiter("table_exists").wait(
+                TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
 
     # ------------------------------------------------------------ plumbing
     def _put_new(self, table: str, obj: Any, key: str, what: str) -> bool:
         try:
-            self.t[table].put_item(Item=_item(obj), ConditionExpression="attribute_not_exists(#k)",
-                                   ExpressionAttributeNames={"#k": key})
+            self.t[table].put_item(
+                Item=_item(obj), ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key}
+            )
             return True
         except ClientError as exc:
             if _is_conditional_failure(exc):
@@ -176,10 +185,21 @@ class DynamoDBStore(AttendanceStore):
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _conditional_update(self, table: str, key: dict[str, Any], update: str, condition: str,
-                            values: dict[str, Any], names: dict[str, str] | None = None) -> bool:
-        kwargs: dict[str, Any] = dict(Key=key, UpdateExpression=update, ConditionExpression=condition,
-                                      ExpressionAttributeValues=_to_dynamo(values))
+    def _conditional_update(
+        self,
+        table: str,
+        key: dict[str, Any],
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        kwargs: dict[str, Any] = dict(
+            Key=key,
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=_to_dynamo(values),
+        )
         if names:
             kwargs["ExpressionAttributeNames"] = names
         try:
@@ -205,8 +225,14 @@ class DynamoDBStore(AttendanceStore):
             update, values = "SET #n = :n REMOVE email", {":n": student.name}
         else:
             update, values = "SET #n = :n, email = :e", {":n": student.name, ":e": student.email}
-        self._conditional_update("students", {"student_id": student.student_id}, update,
-                                 "attribute_exists(student_id)", values, {"#n": "name"})
+        self._conditional_update(
+            "students",
+            {"student_id": student.student_id},
+            update,
+            "attribute_exists(student_id)",
+            values,
+            {"#n": "name"},
+        )
 
     def delete_student(self, student_id: str) -> bool:
         for face in self.list_faces(student_id):
@@ -222,8 +248,9 @@ class DynamoDBStore(AttendanceStore):
         return self._query("faces", Enrolment, Key("student_id").eq(student_id))
 
     def delete_face(self, student_id: str, face_id: str) -> bool:
-        response = self.t["faces"].delete_item(Key={"student_id": student_id, "face_id": face_id},
-                                               ReturnValues="ALL_OLD")
+        response = self.t["faces"].delete_item(
+            Key={"student_id": student_id, "face_id": face_id}, ReturnValues="ALL_OLD"
+        )
         return "Attributes" in response
 
     # ------------------------------------------------------------ classrooms
@@ -251,58 +278,95 @@ class DynamoDBStore(AttendanceStore):
         return self._query("sessions", Session, Key("classroom_id").eq(classroom_id), index="by_classroom")
 
     def set_session_closed(self, session_id: str, closed_ms: int) -> bool:
-        return self._conditional_update("sessions", {"session_id": session_id}, "SET closed_ms = :t",
-                                        "attribute_exists(session_id) AND attribute_not_exists(closed_ms)",
-                                        {":t": closed_ms})
+        return self._conditional_update(
+            "sessions",
+            {"session_id": session_id},
+            "SET closed_ms = :t",
+            "attribute_exists(session_id) AND attribute_not_exists(closed_ms)",
+            {":t": closed_ms},
+        )
 
     # ------------------------------------------------------------ attendance
     def record_sighting(self, sighting: Sighting) -> bool:
         # resource.meta.client (de)serialises plain Python values itself.
         key = {"session_id": sighting.session_id, "student_id": sighting.student_id}
         try:
-            self.client.transact_write_items(TransactItems=[
-                {"Put": {
-                    "TableName": self.prefix + "sightings",
-                    "Item": _item(sighting),
-                    "ConditionExpression": "attribute_not_exists(sighting_id)",
-                }},
-                {"Update": {
-                    "TableName": self.prefix + "attendance",
-                    "Key": key,
-                    "UpdateExpression": "SET first_seen_ms = if_not_exists(first_seen_ms, :t), "
-                                        "last_seen_ms = if_not_exists(last_seen_ms, :t), "
-                                        "camera_id = if_not_exists(camera_id, :c) ADD sightings :one",
-                    "ExpressionAttributeValues": {":t": sighting.seen_ms, ":c": sighting.camera_id, ":one": 1},
-                }},
-            ])
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.prefix + "sightings",
+                            "Item": _item(sighting),
+                            "ConditionExpression": "attribute_not_exists(sighting_id)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.prefix + "attendance",
+                            "Key": key,
+                            "UpdateExpression": "SET first_seen_ms = if_not_exists(first_seen_ms, :t), "
+                            "last_seen_ms = if_not_exists(last_seen_ms, :t), "
+                            "camera_id = if_not_exists(camera_id, :c) ADD sightings :one",
+                            "ExpressionAttributeValues": {":t": sighting.seen_ms, ":c": sighting.camera_id, ":one": 1},
+                        }
+                    },
+                ]
+            )
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and reasons \
-                    and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if (
+                exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+                and reasons
+                and reasons[0].get("Code") == "ConditionalCheckFailed"
+            ):
                 return False
             raise
         # Fold the rest in with conditional updates (each one is atomic on its own).
         t = sighting.seen_ms
         self._conditional_update("attendance", key, "SET last_seen_ms = :t", "last_seen_ms < :t", {":t": t})
-        self._conditional_update("attendance", key, "SET first_seen_ms = :t, camera_id = :c", "first_seen_ms > :t",
-                                 {":t": t, ":c": sighting.camera_id})
+        self._conditional_update(
+            "attendance",
+            key,
+            "SET first_seen_ms = :t, camera_id = :c",
+            "first_seen_ms > :t",
+            {":t": t, ":c": sighting.camera_id},
+        )
         if sighting.source_ms is not None:  # video position: min / max over the sightings that have one
             s = sighting.source_ms
-            self._conditional_update("attendance", key, "SET last_source_ms = :s",
-                                     "attribute_not_exists(last_source_ms) OR last_source_ms < :s", {":s": s})
-            self._conditional_update("attendance", key, "SET first_source_ms = :s",
-                                     "attribute_not_exists(first_source_ms) OR first_source_ms > :s", {":s": s})
+            self._conditional_update(
+                "attendance",
+                key,
+                "SET last_source_ms = :s",
+                "attribute_not_exists(last_source_ms) OR last_source_ms < :s",
+                {":s": s},
+            )
+            self._conditional_update(
+                "attendance",
+                key,
+                "SET first_source_ms = :s",
+                "attribute_not_exists(first_source_ms) OR first_source_ms > :s",
+                {":s": s},
+            )
         best: dict[str, Any] = {"evidence_ref": sighting.evidence_ref, "emotion": sighting.emotion}
         if sighting.similarity is not None:
             best["best_similarity"] = sighting.similarity
             sets = {k: v for k, v in best.items() if v is not None}
             values = {f":{k}": v for k, v in sets.items()}
             self._conditional_update(
-                "attendance", key, "SET " + ", ".join(f"{k} = :{k}" for k in sets),
-                "attribute_not_exists(best_similarity) OR best_similarity < :best_similarity", values)
+                "attendance",
+                key,
+                "SET " + ", ".join(f"{k} = :{k}" for k in sets),
+                "attribute_not_exists(best_similarity) OR best_similarity < :best_similarity",
+                values,
+            )
         elif sighting.evidence_ref is not None:
-            self._conditional_update("attendance", key, "SET evidence_ref = :e", "attribute_not_exists(evidence_ref)",
-                                     {":e": sighting.evidence_ref})
+            self._conditional_update(
+                "attendance",
+                key,
+                "SET evidence_ref = :e",
+                "attribute_not_exists(evidence_ref)",
+                {":e": sighting.evidence_ref},
+            )
         return True
 
     def get_sighting(self, sighting_id: str) -> Sighting | None:
@@ -332,8 +396,9 @@ class DynamoDBStore(AttendanceStore):
         if student_id is not None:
             update += ", student_id = :u"
             values[":u"] = student_id
-        return self._conditional_update("unknown_faces", {"unknown_id": unknown_id}, update, "#s = :p", values,
-                                        {"#s": "status"})
+        return self._conditional_update(
+            "unknown_faces", {"unknown_id": unknown_id}, update, "#s = :p", values, {"#s": "status"}
+        )
 
     def delete_unknown(self, unknown_id: str) -> bool:
         response = self.t["unknown_faces"].delete_item(Key={"unknown_id": unknown_id}, ReturnValues="ALL_OLD")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict
-from ..models import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
+from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
 
 SCHEMA = """
@@ -127,8 +127,11 @@ class SQLiteStore(AttendanceStore):
 
     # ------------------------------------------------------------ students
     def create_student(self, student: Student) -> None:
-        self._insert("INSERT INTO students VALUES (:student_id, :name, :email, :created_ms)", student.to_dict(),
-                     f"student {student.student_id!r}")
+        self._insert(
+            "INSERT INTO students VALUES (:student_id, :name, :email, :created_ms)",
+            student.to_dict(),
+            f"student {student.student_id!r}",
+        )
 
     def get_student(self, student_id: str) -> Student | None:
         row = self._one("SELECT * FROM students WHERE student_id = ?", (student_id,))
@@ -138,8 +141,9 @@ class SQLiteStore(AttendanceStore):
         return [Student(**r) for r in self._all("SELECT * FROM students ORDER BY student_id")]
 
     def update_student(self, student: Student) -> None:
-        self._write("UPDATE students SET name = :name, email = :email WHERE student_id = :student_id",
-                    student.to_dict())
+        self._write(
+            "UPDATE students SET name = :name, email = :email WHERE student_id = :student_id", student.to_dict()
+        )
 
     def delete_student(self, student_id: str) -> bool:
         with self._lock:
@@ -153,7 +157,9 @@ class SQLiteStore(AttendanceStore):
         self._insert(
             "INSERT INTO faces VALUES "
             "(:student_id, :face_id, :image_id, :confidence, :bounding_box, :photo_ref, :created_ms)",
-            params, f"face {face.face_id!r}")
+            params,
+            f"face {face.face_id!r}",
+        )
 
     def list_faces(self, student_id: str) -> list[Enrolment]:
         rows = self._all("SELECT * FROM faces WHERE student_id = ? ORDER BY created_ms", (student_id,))
@@ -166,8 +172,11 @@ class SQLiteStore(AttendanceStore):
 
     # ------------------------------------------------------------ classrooms
     def create_classroom(self, classroom: Classroom) -> None:
-        self._insert("INSERT INTO classrooms VALUES (:classroom_id, :name, :created_ms, :auto_created)",
-                     classroom.to_dict(), f"classroom {classroom.classroom_id!r}")
+        self._insert(
+            "INSERT INTO classrooms VALUES (:classroom_id, :name, :created_ms, :auto_created)",
+            classroom.to_dict(),
+            f"classroom {classroom.classroom_id!r}",
+        )
 
     def get_classroom(self, classroom_id: str) -> Classroom | None:
         row = self._one("SELECT * FROM classrooms WHERE classroom_id = ?", (classroom_id,))
@@ -186,7 +195,10 @@ class SQLiteStore(AttendanceStore):
         params = session.to_dict()
         self._insert(
             "INSERT INTO sessions VALUES (:session_id, :classroom_id, :name, :created_ms, :starts_ms, :ends_ms,"
-            " :closed_ms, :scheduled)", params, f"session {session.session_id!r}")
+            " :closed_ms, :scheduled)",
+            params,
+            f"session {session.session_id!r}",
+        )
 
     @staticmethod
     def _session(row: dict[str, Any]) -> Session:
@@ -205,8 +217,12 @@ class SQLiteStore(AttendanceStore):
         return [self._session(r) for r in rows]
 
     def set_session_closed(self, session_id: str, closed_ms: int) -> bool:
-        return self._write("UPDATE sessions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL",
-                           (closed_ms, session_id)) > 0
+        return (
+            self._write(
+                "UPDATE sessions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL", (closed_ms, session_id)
+            )
+            > 0
+        )
 
     # ------------------------------------------------------------ attendance
     def record_sighting(self, sighting: Sighting) -> bool:
@@ -218,7 +234,9 @@ class SQLiteStore(AttendanceStore):
                     "INSERT OR IGNORE INTO sightings (sighting_id, session_id, student_id, camera_id, seen_ms,"
                     " similarity, evidence_ref, emotion, trace_id, face_id, source_ms) VALUES (:sighting_id,"
                     " :session_id, :student_id, :camera_id, :seen_ms, :similarity, :evidence_ref, :emotion,"
-                    " :trace_id, :face_id, :source_ms)", params)
+                    " :trace_id, :face_id, :source_ms)",
+                    params,
+                )
                 if cursor.rowcount == 0:
                     self._db.execute("ROLLBACK")
                     return False
@@ -243,9 +261,14 @@ class SQLiteStore(AttendanceStore):
 
     # ------------------------------------------------------------ unknown faces
     def add_unknown(self, unknown: UnknownFace) -> bool:
-        return self._write(
-            "INSERT OR IGNORE INTO unknown_faces VALUES (:unknown_id, :session_id, :classroom_id, :camera_id, :seen_ms,"
-            " :evidence_ref, :status, :student_id, :trace_id, :msg_id, :reason, :resolved_ms)", unknown.to_dict()) > 0
+        return (
+            self._write(
+                "INSERT OR IGNORE INTO unknown_faces VALUES (:unknown_id, :session_id, :classroom_id, :camera_id,"
+                " :seen_ms, :evidence_ref, :status, :student_id, :trace_id, :msg_id, :reason, :resolved_ms)",
+                unknown.to_dict(),
+            )
+            > 0
+        )
 
     def get_unknown(self, unknown_id: str) -> UnknownFace | None:
         row = self._one("SELECT * FROM unknown_faces WHERE unknown_id = ?", (unknown_id,))
@@ -259,10 +282,14 @@ class SQLiteStore(AttendanceStore):
         return [UnknownFace(**r) for r in rows]
 
     def resolve_unknown(self, unknown_id: str, status: str, student_id: str | None, resolved_ms: int) -> bool:
-        return self._write(
-            "UPDATE unknown_faces SET status = ?, student_id = ?, resolved_ms = ? "
-            "WHERE unknown_id = ? AND status = 'pending'",
-            (status, student_id, resolved_ms, unknown_id)) > 0
+        return (
+            self._write(
+                "UPDATE unknown_faces SET status = ?, student_id = ?, resolved_ms = ? "
+                "WHERE unknown_id = ? AND status = 'pending'",
+                (status, student_id, resolved_ms, unknown_id),
+            )
+            > 0
+        )
 
     def delete_unknown(self, unknown_id: str) -> bool:
         return self._write("DELETE FROM unknown_faces WHERE unknown_id = ?", (unknown_id,)) > 0

@@ -32,6 +32,7 @@ def iso(ms: int | None) -> str | None:
 class _Dict:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
+        # every subclass is a dataclass; this mixin itself is not, which mypy cannot see
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
@@ -185,7 +186,7 @@ class UnknownFace(_Dict):
 
 @dataclass(frozen=True)
 class RecognitionOutcome(_Dict):
-    """What the recogniser said about one crop."""
+    """What the recognizer said about one crop."""
 
     status: str  # recognised | unknown | no_face | error
     student_id: str | None = None

@@ -9,7 +9,7 @@ an ``env_prefix`` (``ROLLCALL_IOT_``, ``ROLLCALL_EDGE_``, ...) and a
 3. the defaults in the class, which run locally without any setup.
 
 Invalid values raise :class:`ConfigError` with one line per bad setting.
-``python -m common.config`` prints the markdown table of every setting that
+``python -m common.settings_base`` prints the markdown table of every setting that
 README.md embeds, so the documentation cannot drift from the code.
 """
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     """Print the settings table, or with ``--write-readme PATH`` refresh it inside README.md."""
     import argparse
 
-    # Import by name: under ``python -m common.config`` this file is ``__main__``, a second copy
+    # Import by name: under ``python -m common.settings_base`` this file is ``__main__``, a second copy
     # whose RollcallSettings is not the one the tiers subclass.
     from common import config
 
