@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # Import by name: under ``python -m common.settings_base`` this file is ``__main__``, a second copy
     # whose RollcallSettings is not the one the tiers subclass.
-    from common import config
+    from common import settings_base as config
 
     parser = argparse.ArgumentParser(prog="rollcall-settings", description=main.__doc__)
     parser.add_argument("--write-readme", metavar="PATH", help="rewrite the settings table in this README")

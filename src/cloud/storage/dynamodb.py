@@ -17,9 +17,7 @@ unknown_faces    unknown_id                   GSI by_status (status, seen_ms)
 
 from __future__ import annotations
 
-import dataclasses
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -27,63 +25,7 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict
 from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
-
-T = TypeVar("T")
-
-FLOAT_FIELDS = frozenset({"confidence", "similarity", "best_similarity"})
-
-TABLES: dict[str, dict[str, Any]] = {
-    "students": {"keys": [("student_id", "S")]},
-    "faces": {"keys": [("student_id", "S"), ("face_id", "S")]},
-    "classrooms": {"keys": [("classroom_id", "S")]},
-    "sessions": {"keys": [("session_id", "S")], "gsi": {"by_classroom": [("classroom_id", "S"), ("starts_ms", "N")]}},
-    "sightings": {"keys": [("sighting_id", "S")]},
-    "attendance": {
-        "keys": [("session_id", "S"), ("student_id", "S")],
-        "gsi": {"by_student": [("student_id", "S"), ("session_id", "S")]},
-    },
-    "unknown_faces": {"keys": [("unknown_id", "S")], "gsi": {"by_status": [("status", "S"), ("seen_ms", "N")]}},
-}
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _item(obj: Any) -> dict[str, Any]:
-    item = {k: _to_dynamo(v) for k, v in dataclasses.asdict(obj).items() if v is not None}
-    if isinstance(obj, Session):
-        item.pop("status", None)  # computed from the clock, never stored
-    return item
-
-
-def _from_dynamo(name: str, value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value) if name in FLOAT_FIELDS else int(value)
-    if isinstance(value, dict):
-        return {k: float(v) if isinstance(v, Decimal) else v for k, v in value.items()}
-    return value
-
-
-def _load(cls: type[T], item: dict[str, Any]) -> T:
-    # T is always one of cloud.records' dataclasses; the TypeVar cannot say "a dataclass" to mypy.
-    values = {f.name: _from_dynamo(f.name, item.get(f.name)) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if values[f.name] is None and f.default is not dataclasses.MISSING and f.default is not None:
-            values[f.name] = f.default
-    return cls(**values)
-
-
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+from .dynamodb_items import TABLES, T, is_conditional_failure, item_of, load_record, to_dynamo
 
 
 class DynamoDBStore(AttendanceStore):
@@ -145,11 +87,11 @@ class DynamoDBStore(AttendanceStore):
     def _put_new(self, table: str, obj: Any, key: str, what: str) -> bool:
         try:
             self.t[table].put_item(
-                Item=_item(obj), ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key}
+                Item=item_of(obj), ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key}
             )
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
 
@@ -159,14 +101,14 @@ class DynamoDBStore(AttendanceStore):
 
     def _get(self, table: str, cls: type[T], **key: str) -> T | None:
         item = self.t[table].get_item(Key=key, ConsistentRead=True).get("Item")
-        return _load(cls, item) if item else None
+        return load_record(cls, item) if item else None
 
     def _scan(self, table: str, cls: type[T]) -> list[T]:
         out: list[T] = []
         kwargs: dict[str, Any] = {"ConsistentRead": True}
         while True:
             page = self.t[table].scan(**kwargs)
-            out.extend(_load(cls, i) for i in page.get("Items", []))
+            out.extend(load_record(cls, i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -180,7 +122,7 @@ class DynamoDBStore(AttendanceStore):
             kwargs["ConsistentRead"] = True
         while True:
             page = self.t[table].query(**kwargs)
-            out.extend(_load(cls, i) for i in page.get("Items", []))
+            out.extend(load_record(cls, i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -198,7 +140,7 @@ class DynamoDBStore(AttendanceStore):
             Key=key,
             UpdateExpression=update,
             ConditionExpression=condition,
-            ExpressionAttributeValues=_to_dynamo(values),
+            ExpressionAttributeValues=to_dynamo(values),
         )
         if names:
             kwargs["ExpressionAttributeNames"] = names
@@ -206,7 +148,7 @@ class DynamoDBStore(AttendanceStore):
             self.t[table].update_item(**kwargs)
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
 
@@ -296,7 +238,7 @@ class DynamoDBStore(AttendanceStore):
                     {
                         "Put": {
                             "TableName": self.prefix + "sightings",
-                            "Item": _item(sighting),
+                            "Item": item_of(sighting),
                             "ConditionExpression": "attribute_not_exists(sighting_id)",
                         }
                     },
