@@ -34,7 +34,7 @@ def create_app(service: AttendanceService | None = None, settings: CloudSettings
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["JSON_SORT_KEYS"] = False
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it; the base provider type lacks it
     app.extensions[EXTENSION_KEY] = {"service": service, "settings": settings}
 
     logger = logging.getLogger("rollcall.cloud.http")
