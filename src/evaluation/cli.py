@@ -1,6 +1,7 @@
 """``rollcall-eval SCENARIO_DIR...``: does every student the camera shows get marked present,
 once, and nobody else? Prints a table, writes JSON (and optionally Markdown), exits 1 if any
-scenario misses a student or accepts a wrong one (2 for a scenario or setup that cannot run).
+scenario misses a student or accepts a wrong one, 2 if a scenario or the setup cannot run (an
+unreadable folder, video or enrolment photo; the other scenarios still run and are reported).
 
 Recognition runs on the local Rekognition service, started in-process on loopback (or any
 Rekognition endpoint given with ``--rekognition-url``). The edge uses the ``ROLLCALL_EDGE_*``
@@ -192,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(format_table(results, markdown=True) + "\n")
+    if any(r.error for r in results):
+        return 2
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud.bootstrap import build_service
+from cloud.errors import EnrolmentError, RecognitionUnavailable
 from cloud.service import AttendanceService
 from cloud.settings import CloudSettings
 from common.clock import now_ms
@@ -35,7 +36,7 @@ from edge.faces import QualityGate
 from edge.pipeline import FrameProcessor
 from edge.settings import EdgeSettings
 from edge.tracker import CropPolicy, TrackRegistry
-from iot.camera import CameraPipeline
+from iot.camera import CameraPipeline, Outcome
 from iot.settings import camera_configs, load_iot_settings
 from iot.source_factory import SourceOptions, build_source
 from iot.stoppable_clock import StoppableClock
@@ -168,6 +169,31 @@ class ScenarioResult:
         if not with_crops:
             data.pop("crops")
         return data
+
+
+def failed_result(scenario: Scenario, error: str, wall_s: float) -> ScenarioResult:
+    """The result of a scenario that could not be run (every expected student counts as missed)."""
+    expected = sorted(scenario.expected)
+    return ScenarioResult(
+        name=scenario.name,
+        expected=expected,
+        present=[],
+        missed=expected,
+        false_accepts=[],
+        duplicate_records=[],
+        rekognition_calls=0,
+        calls_per_present=None,
+        seconds_to_present=dict.fromkeys(expected),
+        video_s=0.0,
+        frames_sent=0,
+        frames_skipped=0,
+        crops_sent=0,
+        evidence_crops=0,
+        bytes_iot_to_edge=0,
+        bytes_edge_to_cloud=0,
+        wall_s=round(wall_s, 1),
+        error=error,
+    )
 
 
 class CountingRecognizer:
@@ -313,12 +339,22 @@ class Evaluation:
         for student_id, photos in scenario.enroll.items():
             service.create_student(student_id, student_id.replace("_", " ").title())
             for photo in photos:
-                service.enrol_photo(student_id, photo.read_bytes())
+                try:
+                    service.enrol_photo(student_id, photo.read_bytes())
+                except (EnrolmentError, RecognitionUnavailable) as exc:
+                    return failed_result(
+                        scenario,
+                        f"enrolment of {student_id} from {photo.name} failed: {exc}",
+                        time.monotonic() - started,
+                    )
         service.create_classroom(CLASSROOM_ID, "Evaluation room")
         session = service.open_session(CLASSROOM_ID, f"eval {scenario.name}")
         link = InProcessLink(self._processor(), service)
         pipeline = self._camera(scenario, link)
-        pipeline.run()
+        if pipeline.run() is Outcome.FAILED or not pipeline.counters().get("sent", 0):
+            return failed_result(
+                scenario, f"no frame of {scenario.video.name} could be read", time.monotonic() - started
+            )
         records = service.attendance_for_session(session.session_id)
         return self._result(scenario, link, pipeline, records, counting.searches, time.monotonic() - started)
 

@@ -11,6 +11,8 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from evaluation.cli import main
@@ -93,3 +95,24 @@ def test_bad_scenario_folders_are_clear_errors(tmp_path: Path, capsys: pytest.Ca
         load_scenario(tmp_path)
     assert main([str(tmp_path), "--json", str(tmp_path / "out.json")]) == 2
     assert "video" in capsys.readouterr().err
+
+
+def test_a_scenario_that_cannot_run_is_an_error_and_the_others_still_run(tmp_path: Path) -> None:
+    photo = require_asset("faces/enroll/obama/1.jpg")
+    unreadable = tmp_path / "unreadable_video"
+    (unreadable / "enroll" / "obama").mkdir(parents=True)
+    shutil.copy(photo, unreadable / "enroll" / "obama" / "1.jpg")
+    (unreadable / "video.mp4").write_bytes(b"this is not a video")
+    (unreadable / "expected.txt").write_text("obama\n")
+    faceless = tmp_path / "faceless_enrolment"
+    (faceless / "enroll" / "wall").mkdir(parents=True)
+    ok, jpeg = cv2.imencode(".jpg", np.full((240, 320, 3), 200, np.uint8))
+    assert ok
+    (faceless / "enroll" / "wall" / "1.jpg").write_bytes(jpeg.tobytes())
+    shutil.copy(require_asset("video/classroom.gif"), faceless / "video.gif")
+    (faceless / "expected.txt").write_text("")
+    out = tmp_path / "attendance.json"
+    assert main([str(unreadable), str(faceless), "--json", str(out)]) == 2
+    results = {r["name"]: r for r in json.loads(out.read_text())["scenarios"]}
+    assert "could be read" in results["unreadable_video"]["error"] and results["unreadable_video"]["missed"] == ["obama"]
+    assert "enrolment of wall" in results["faceless_enrolment"]["error"]
