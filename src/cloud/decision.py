@@ -35,6 +35,8 @@ TrackKey = tuple[str, str, Any]
 
 #: Mean grey difference (0-255) of two crop fingerprints below which they are the same look.
 SAME_LOOK_DIFF = 2.0
+#: Looks remembered per track (the edge sends at most 8 crops per track; this bounds a misbehaving one).
+MAX_LOOKS = 16
 _FINGERPRINT_SIZE = (16, 16)
 
 
@@ -51,6 +53,11 @@ class _Votes:
     counts: Counter[str | None] = dataclasses.field(default_factory=Counter)
     looks: list[np.ndarray] = dataclasses.field(default_factory=list)
     since_ms: int = 0
+
+    def remember(self, fingerprint: np.ndarray | None) -> None:
+        """Keep ``fingerprint`` as a look that voted (the newest ``MAX_LOOKS``)."""
+        if fingerprint is not None:
+            self.looks = [*self.looks, fingerprint][-MAX_LOOKS:]
 
     def seen(self, fingerprint: np.ndarray | None) -> bool:
         """True if a crop looking like ``fingerprint`` already voted."""
@@ -110,8 +117,7 @@ class MatchDecision:
                 votes = votes or _Votes()
                 if not votes.seen(fingerprint):
                     votes.counts[student_id] += 1
-                    if fingerprint is not None:
-                        votes.looks.append(fingerprint)
+                    votes.remember(fingerprint)
                 n = votes.counts[student_id]
                 if n >= 2 and n > sum(votes.counts.values()) - n:
                     self._votes.pop(key, None)
@@ -135,8 +141,7 @@ class MatchDecision:
             votes = self._votes.get(key)
             if votes is not None and not votes.seen(fingerprint):
                 votes.counts[None] += 1
-                if fingerprint is not None:
-                    votes.looks.append(fingerprint)
+                votes.remember(fingerprint)
 
     def _remember(self, key: TrackKey, votes: _Votes) -> None:
         votes.since_ms = self.clock()
