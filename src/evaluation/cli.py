@@ -25,7 +25,9 @@ from common.settings_base import ConfigError
 from edge.detector_factory import build_person_detector
 from edge.settings import EdgeSettings
 
-from .runner import DOLLARS_PER_CALL, Evaluation, ScenarioError, ScenarioResult, load_scenario
+from .results import ScenarioResult
+from .runner import DOLLARS_PER_CALL, Evaluation
+from .scenario_folder import ScenarioError, load_scenario
 
 COLUMNS = (
     "scenario",

@@ -5,21 +5,15 @@ processor (real person detector, YuNet faces, tracker, crop policy) -> wire prot
 attendance service -> the local Rekognition service over HTTP (boto3, as against AWS) ->
 RESULT back to the edge's tracks. Frames are handled one at a time, in order, so a run is
 deterministic and as fast as the CPU allows; times are the video's own (camera time).
-
-A scenario folder holds ``enroll/<student_id>/*.jpg|png``, one video (``video.*``: mp4, gif, ...
-or an image folder ``frames/``), ``expected.txt`` (student ids that must be marked present; every
-other enrolled student must not be) and optionally ``scenario.json`` (``appearances``: per
-student, the video intervals in seconds when they are visible).
+Scenario folders: :mod:`evaluation.scenario_folder`; what a run reports: :mod:`evaluation.results`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,159 +35,13 @@ from iot.settings import camera_configs, load_iot_settings
 from iot.source_factory import SourceOptions, build_source
 from iot.stoppable_clock import StoppableClock
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-VIDEO_SUFFIXES = {".mp4", ".gif", ".avi", ".mov", ".mkv", ".webm"}
+from .results import CropRecord, ScenarioResult, failed_result
+from .scenario_folder import Scenario
+
 CLASSROOM_ID = "eval-room"
 CAMERA_ID = "eval-cam"
 #: Price of one SearchFacesByImage call (AWS list price, first million per month).
 DOLLARS_PER_CALL = 0.001
-
-
-class ScenarioError(ValueError):
-    """A scenario folder that cannot be evaluated (missing or inconsistent files)."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One scenario folder, read."""
-
-    name: str
-    path: Path
-    enroll: dict[str, list[Path]]
-    video: Path
-    expected: frozenset[str]
-    appearances: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-
-
-def _find_video(path: Path) -> Path:
-    candidates = [
-        p for p in sorted(path.iterdir()) if p.is_file() and p.stem == "video" and p.suffix.lower() in VIDEO_SUFFIXES
-    ]
-    frames = path / "frames"
-    if frames.is_dir():
-        candidates.append(frames)
-    if len(candidates) != 1:
-        found = ", ".join(p.name for p in candidates) or "none"
-        raise ScenarioError(f"{path}: expected exactly one video (video.mp4/.gif/... or frames/), found {found}")
-    return candidates[0]
-
-
-def load_scenario(path: Path) -> Scenario:
-    """Read a scenario folder (raises ScenarioError naming what is wrong)."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ScenarioError(f"{path}: not a directory")
-    enroll_dir = path / "enroll"
-    if not enroll_dir.is_dir():
-        raise ScenarioError(f"{path}: no enroll/ folder")
-    enroll = {
-        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for d in sorted(enroll_dir.iterdir())
-        if d.is_dir()
-    }
-    empty = [sid for sid, photos in enroll.items() if not photos]
-    if not enroll or empty:
-        raise ScenarioError(
-            f"{path}: enroll/ needs one folder of photos per student (empty: {', '.join(empty) or 'all'})"
-        )
-    expected_file = path / "expected.txt"
-    if not expected_file.is_file():
-        raise ScenarioError(f"{path}: no expected.txt")
-    expected = frozenset(
-        line.split("#", 1)[0].strip() for line in expected_file.read_text(encoding="utf-8").splitlines()
-    ) - {""}
-    unknown = sorted(expected - set(enroll))
-    if unknown:
-        raise ScenarioError(f"{path}: expected.txt names students with no enrolment photos: {', '.join(unknown)}")
-    appearances: dict[str, list[tuple[float, float]]] = {}
-    meta_file = path / "scenario.json"
-    if meta_file.is_file():
-        try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            appearances = {
-                sid: [(float(a), float(b)) for a, b in spans] for sid, spans in meta.get("appearances", {}).items()
-            }
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ScenarioError(f"{meta_file}: unreadable ({exc})") from None
-    return Scenario(path.name, path, enroll, _find_video(path), expected, appearances)
-
-
-@dataclass
-class CropRecord:
-    """One face crop the edge sent, and what the cloud answered."""
-
-    track_id: int
-    track_first_ms: int
-    camera_ms: int
-    status: str
-    reason: str | None
-    student_id: str | None
-    similarity: float | None
-    runner_up: float | None
-    candidate_id: str | None
-    face_px: int | None
-
-
-@dataclass
-class ScenarioResult:
-    """The verdict on one scenario."""
-
-    name: str
-    expected: list[str]
-    present: list[str]
-    missed: list[str]
-    false_accepts: list[str]
-    duplicate_records: list[str]
-    rekognition_calls: int
-    calls_per_present: float | None
-    seconds_to_present: dict[str, float | None]
-    video_s: float
-    frames_sent: int
-    frames_skipped: int
-    crops_sent: int
-    evidence_crops: int
-    bytes_iot_to_edge: int
-    bytes_edge_to_cloud: int
-    wall_s: float
-    crops: list[CropRecord] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Every expected student present, nobody else, nobody twice, no error."""
-        return self.error is None and not self.missed and not self.false_accepts and not self.duplicate_records
-
-    def to_json(self, with_crops: bool = True) -> dict[str, Any]:
-        data = asdict(self)
-        data["passed"] = self.passed
-        if not with_crops:
-            data.pop("crops")
-        return data
-
-
-def failed_result(scenario: Scenario, error: str, wall_s: float) -> ScenarioResult:
-    """The result of a scenario that could not be run (every expected student counts as missed)."""
-    expected = sorted(scenario.expected)
-    return ScenarioResult(
-        name=scenario.name,
-        expected=expected,
-        present=[],
-        missed=expected,
-        false_accepts=[],
-        duplicate_records=[],
-        rekognition_calls=0,
-        calls_per_present=None,
-        seconds_to_present=dict.fromkeys(expected),
-        video_s=0.0,
-        frames_sent=0,
-        frames_skipped=0,
-        crops_sent=0,
-        evidence_crops=0,
-        bytes_iot_to_edge=0,
-        bytes_edge_to_cloud=0,
-        wall_s=round(wall_s, 1),
-        error=error,
-    )
 
 
 class CountingRecognizer:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from evaluation.cli import main
-from evaluation.runner import ScenarioError, load_scenario
+from evaluation.scenario_folder import ScenarioError, load_scenario
 from evaluation.scenarios import build_scenarios
 from tests.conftest import ASSETS, require_asset
 from tests.edge.conftest import PEOPLE_CLASSES, PEOPLE_MODEL, YUNET, models_dir, require_model_file
