@@ -34,9 +34,15 @@ def make_deps(tmp_path: Path, recognizer: Any, clock: MsClock | None = None, **s
 
 
 def crop(image: bytes, classroom: str = "room-1", camera: str = "cam-1", track: int | None = 7,
-         **meta: Any) -> Message:
-    """A FACE_CROP as the edge sends it (captured 500 ms before T0)."""
-    fields: dict[str, Any] = {"meta": {"track_id": track, **meta}, "ts": {"captured": T0 - 500, "edge_sent": T0 - 100}}
+         msg_id: str | None = None, **meta: Any) -> Message:
+    """A FACE_CROP as the edge sends it (captured 500 ms before T0); ``meta`` adds header meta fields
+    (e.g. ``camera_ms``), a None value leaves the field out."""
+    fields: dict[str, Any] = {
+        "meta": {"track_id": track, **{k: v for k, v in meta.items() if v is not None}},
+        "ts": {"captured": T0 - 500, "edge_sent": T0 - 100},
+    }
+    if msg_id:
+        fields["msg_id"] = msg_id
     return make_image_message(MessageType.FACE_CROP, image, 96, 96, camera, classroom, **fields)
 
 

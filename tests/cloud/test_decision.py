@@ -17,7 +17,7 @@ from cloud.storage.sqlite import SQLiteStore
 from common.metrics import Metrics
 
 from .conftest import ImageMatchRecognizer, synthetic_face
-from .test_service import MsClock, crop
+from .domain_support import MsClock, crop
 
 
 def match(student: str, similarity: float, runner_up: float | None = None) -> RecognitionOutcome:

@@ -21,17 +21,7 @@ from common.metrics import Metrics
 from common.protocol import Message, MessageType, make_image_message
 
 from .conftest import ImageMatchRecognizer, blank_image, synthetic_face
-
-T0 = 1_800_000_000_000  # a fixed "now" in epoch ms
-
-
-class MsClock:
-    def __init__(self, t: int = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> int:
-        return self.t
-
+from .domain_support import T0, MsClock, crop
 
 @pytest.fixture
 def clock() -> MsClock:
@@ -51,16 +41,6 @@ def make_service(store: Any, evidence: Any, recognizer: Any, clock: MsClock, **s
 def svc(tmp_path: Path, recognizer: ImageMatchRecognizer, clock: MsClock) -> AttendanceService:
     return make_service(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), recognizer, clock,
                         data_dir=tmp_path)
-
-
-def crop(image: bytes, classroom: str = "room-1", camera: str = "cam-1", track: int = 7, msg_id: str | None = None,
-         camera_ms: Any = None) -> Message:
-    fields: dict[str, Any] = {"meta": {"track_id": track}, "ts": {"captured": T0 - 500, "edge_sent": T0 - 100}}
-    if camera_ms is not None:
-        fields["meta"]["camera_ms"] = camera_ms
-    if msg_id:
-        fields["msg_id"] = msg_id
-    return make_image_message(MessageType.FACE_CROP, image, 96, 96, camera, classroom, **fields)
 
 
 def enrolled(svc: AttendanceService, student: str = "ada", seed: int = 1) -> None:
