@@ -1,10 +1,17 @@
-"""Build the configured person detector and face finder."""
+"""Build the edge's parts from its settings: person detector, face finder, track registry and the
+per-worker frame processor (used by the running edge and by the attendance evaluation alike)."""
 
 from __future__ import annotations
 
+import logging
+
+from common.metrics import Metrics
+
 from .detection import PersonDetector
-from .faces import FaceFinder
+from .faces import FaceFinder, QualityGate
+from .pipeline import FrameProcessor
 from .settings import EdgeSettings
+from .tracker import CropPolicy, TrackRegistry
 
 
 def build_person_detector(settings: EdgeSettings) -> PersonDetector:
@@ -40,4 +47,44 @@ def build_face_finder(settings: EdgeSettings) -> FaceFinder:
         settings.model_path(settings.face_model),
         score_threshold=settings.face_score_threshold,
         max_side=settings.face_max_side,
+    )
+
+
+def build_track_registry(settings: EdgeSettings) -> TrackRegistry:
+    """The trackers of every camera, with the configured matching and identity checks."""
+    return TrackRegistry(
+        settings.track_iou,
+        int(settings.track_ttl_s * 1000),
+        split_distance=settings.appearance_split_distance,
+        scene_cut_diff=settings.scene_cut_diff,
+    )
+
+
+def build_frame_processor(
+    settings: EdgeSettings,
+    detector: PersonDetector,
+    faces: FaceFinder,
+    tracks: TrackRegistry,
+    metrics: Metrics,
+    logger: logging.Logger,
+) -> FrameProcessor:
+    """One worker's frame processor: crop policy, quality gate and crop encoding from ``settings``."""
+    return FrameProcessor(
+        detector=detector,
+        faces=faces,
+        tracks=tracks,
+        policy=CropPolicy(
+            int(settings.retry_interval_s * 1000),
+            settings.max_crops_per_track,
+            settings.max_attempts,
+            int(settings.result_timeout_s * 1000),
+        ),
+        gate=QualityGate(
+            min_face_px=settings.min_face_px, min_blur=settings.min_blur, min_score=settings.face_score_threshold
+        ),
+        metrics=metrics,
+        logger=logger,
+        crop_padding=settings.crop_padding,
+        jpeg_quality=settings.crop_jpeg_quality,
+        send_evidence=settings.evidence_small_faces,
     )

@@ -43,6 +43,16 @@ class Outgoing:
     evidence: bool = False  # a face too small to search: stored by the cloud for review, never searched
 
 
+def record_sent(tracks: TrackRegistry, out: Outgoing) -> str:
+    """Note that ``out`` went to the cloud: a recognition crop now waits for its RESULT (the track's
+    policy state); an evidence crop changes nothing. Returns the counter to bump."""
+    if out.evidence:
+        return "evidence_crops_sent"
+    with tracks.lock:
+        CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, out.message.header.msg_id)
+    return "crops_sent"
+
+
 @dataclass
 class FrameResult:
     """What processing one frame produced."""

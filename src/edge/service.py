@@ -21,13 +21,11 @@ from common.transport import CurveKeys, Receiver, Sender
 
 from .buffer import FrameBuffer
 from .detection import PersonDetector
-from .detector_factory import build_face_finder, build_person_detector
-from .faces import FaceFinder, QualityGate
-from .pipeline import FrameProcessor, Outgoing
+from .detector_factory import build_face_finder, build_frame_processor, build_person_detector, build_track_registry
+from .faces import FaceFinder
+from .pipeline import FrameProcessor, Outgoing, record_sent
 from .settings import EdgeSettings
-from .tracker import CropPolicy, TrackRegistry
-
-RESULT_STATUSES = frozenset({"recognised", "unknown", "no_face", "error"})
+from .tracker import parse_result
 
 
 class EdgeService:
@@ -48,12 +46,7 @@ class EdgeService:
         # Models first: a missing model fails before any socket is bound.
         self.detector = detector or build_person_detector(settings)
         self._face_finder_factory = face_finder_factory or (lambda: build_face_finder(settings))
-        self.tracks = TrackRegistry(
-            settings.track_iou,
-            int(settings.track_ttl_s * 1000),
-            split_distance=settings.appearance_split_distance,
-            scene_cut_diff=settings.scene_cut_diff,
-        )
+        self.tracks = build_track_registry(settings)
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
@@ -80,20 +73,8 @@ class EdgeService:
         return self.receiver.bound_address
 
     def _new_processor(self) -> FrameProcessor:
-        s = self.settings
-        return FrameProcessor(
-            detector=self.detector,
-            faces=self._face_finder_factory(),
-            tracks=self.tracks,
-            policy=CropPolicy(
-                int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts, int(s.result_timeout_s * 1000)
-            ),
-            gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
-            metrics=self.metrics,
-            logger=self.log,
-            crop_padding=s.crop_padding,
-            jpeg_quality=s.crop_jpeg_quality,
-            send_evidence=s.evidence_small_faces,
+        return build_frame_processor(
+            self.settings, self.detector, self._face_finder_factory(), self.tracks, self.metrics, self.log
         )
 
     # --- lifecycle ---------------------------------------------------------------
@@ -212,12 +193,7 @@ class EdgeService:
                 reason="cloud_busy",
             )
             return
-        if out.evidence:
-            self.metrics.inc("evidence_crops_sent")
-        else:
-            with self.tracks.lock:
-                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, header.msg_id)
-            self.metrics.inc("crops_sent")
+        self.metrics.inc(record_sent(self.tracks, out))
         log_event(
             self.log,
             "crop_sent",
@@ -275,25 +251,22 @@ class EdgeService:
             if header.type is not MessageType.ACK:
                 self.metrics.inc(f"unexpected_type_{header.type.value}")
             return
-        meta = header.meta
-        status, track_id = meta.get("status"), meta.get("track_id")
-        if status not in RESULT_STATUSES or not isinstance(track_id, int) or isinstance(track_id, bool):
+        result = parse_result(header.meta)
+        if result is None:
             self.metrics.inc("results_malformed")
             return
         self.metrics.inc("results_received")
-        self.metrics.inc(f"results_{status}")
-        reason = meta.get("reason") if isinstance(meta.get("reason"), str) else None
-        ack_of = meta.get("ack_of") if isinstance(meta.get("ack_of"), str) else None
-        known = self.tracks.apply_result(header.camera_id, track_id, status, reason, ack_of)
+        self.metrics.inc(f"results_{result.status}")
+        known = self.tracks.apply_result(header.camera_id, result.track_id, result.status, result.reason, result.ack_of)
         log_event(
             self.log,
             "result_received",
             trace_id=header.trace_id,
             camera_id=header.camera_id,
-            track_id=track_id,
-            status=status,
-            reason=reason,
-            student_id=meta.get("student_id"),
+            track_id=result.track_id,
+            status=result.status,
+            reason=result.reason,
+            student_id=header.meta.get("student_id"),
             known_track=known,
             ts=header.ts,
         )

@@ -37,7 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from .appearance import APPEARANCE_SPLIT_DISTANCE, SceneCutDetector, blend_signatures, signature_distance
+from .appearance import (
+    APPEARANCE_SPLIT_DISTANCE,
+    SCENE_CUT_DIFF,
+    SceneCutDetector,
+    blend_signatures,
+    signature_distance,
+)
 
 Box = tuple[float, float, float, float]
 
@@ -53,6 +59,34 @@ CONFIRM_REASONS = frozenset({"unconfirmed"})
 #: A camera that sent nothing for this many (wall-clock) seconds and never sent END_OF_STREAM
 #: (a live camera that died, a one-off camera id) has its tracker forgotten.
 IDLE_CAMERA_S = 600.0
+
+
+#: RESULT statuses the cloud sends.
+RESULT_STATUSES = frozenset({"recognised", "unknown", "no_face", "error"})
+
+
+@dataclass(frozen=True)
+class ResultFields:
+    """The fields of a RESULT's meta that the tracks act on."""
+
+    track_id: int
+    status: str
+    reason: str | None
+    ack_of: str | None
+
+
+def parse_result(meta: dict[str, Any]) -> ResultFields | None:
+    """The fields of a RESULT's meta, or None when it is malformed (unknown status, no int track id)."""
+    status, track_id = meta.get("status"), meta.get("track_id")
+    if status not in RESULT_STATUSES or not isinstance(track_id, int) or isinstance(track_id, bool):
+        return None
+    reason, ack_of = meta.get("reason"), meta.get("ack_of")
+    return ResultFields(
+        track_id=track_id,
+        status=str(status),
+        reason=reason if isinstance(reason, str) else None,
+        ack_of=ack_of if isinstance(ack_of, str) else None,
+    )
 
 
 def iou(a: Box, b: Box) -> float:
@@ -263,7 +297,7 @@ class TrackRegistry:
         idle_camera_s: float = IDLE_CAMERA_S,
         monotonic: Callable[[], float] = time.monotonic,
         split_distance: float = APPEARANCE_SPLIT_DISTANCE,
-        scene_cut_diff: float | None = None,
+        scene_cut_diff: float = SCENE_CUT_DIFF,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
@@ -287,7 +321,7 @@ class TrackRegistry:
             self._last_used[camera_id] = now
             tracker = self._cameras.get(camera_id)
             if tracker is None:
-                scene = SceneCutDetector() if self.scene_cut_diff is None else SceneCutDetector(self.scene_cut_diff)
+                scene = SceneCutDetector(self.scene_cut_diff)
                 tracker = self._cameras[camera_id] = IouTracker(
                     self.iou_threshold, self.ttl_ms, self._ids, split_distance=self.split_distance, scene=scene
                 )

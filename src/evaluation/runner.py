@@ -25,11 +25,10 @@ from common.clock import now_ms
 from common.metrics import Metrics
 from common.protocol import Message, MessageType, decode, encode
 from edge.detection import PersonDetector
-from edge.detector_factory import build_face_finder
-from edge.faces import QualityGate
-from edge.pipeline import FrameProcessor
+from edge.detector_factory import build_face_finder, build_frame_processor, build_track_registry
+from edge.pipeline import FrameProcessor, record_sent
 from edge.settings import EdgeSettings
-from edge.tracker import CropPolicy, TrackRegistry
+from edge.tracker import parse_result
 from iot.camera import CameraPipeline, Outcome
 from iot.settings import camera_configs, load_iot_settings
 from iot.source_factory import SourceOptions, build_source
@@ -92,17 +91,17 @@ class InProcessLink:
             out.message.header.stamp("edge_sent", now_ms())
             crop, crop_size = self._wire(out.message)
             self.bytes_cloud += crop_size
-            if out.evidence:
-                self.evidence_crops += 1
-                self.service.process_crop(crop)
-                continue
-            with self.processor.tracks.lock:
-                CropPolicy.sent(out.track, out.candidate, out.camera_time_ms, crop.header.msg_id)
+            counter = record_sent(self.processor.tracks, out)
             reply, _ = self._wire(self.service.process_crop(crop))
             meta = reply.header.meta
-            self.processor.tracks.apply_result(
-                out.camera_id, meta["track_id"], meta["status"], meta.get("reason"), meta.get("ack_of")
-            )
+            answer = parse_result(meta)
+            if answer is not None:  # as the edge's RESULT reader does
+                self.processor.tracks.apply_result(
+                    out.camera_id, answer.track_id, answer.status, answer.reason, answer.ack_of
+                )
+            if counter == "evidence_crops_sent":
+                self.evidence_crops += 1
+                continue
             quality = crop.header.meta.get("quality") or {}
             self.crops.append(
                 CropRecord(
@@ -158,24 +157,8 @@ class Evaluation:
 
     def _processor(self) -> FrameProcessor:
         s = self.edge
-        return FrameProcessor(
-            detector=self.detector,
-            faces=build_face_finder(s),
-            tracks=TrackRegistry(
-                s.track_iou,
-                int(s.track_ttl_s * 1000),
-                split_distance=s.appearance_split_distance,
-                scene_cut_diff=s.scene_cut_diff,
-            ),
-            policy=CropPolicy(
-                int(s.retry_interval_s * 1000), s.max_crops_per_track, s.max_attempts, int(s.result_timeout_s * 1000)
-            ),
-            gate=QualityGate(min_face_px=s.min_face_px, min_blur=s.min_blur, min_score=s.face_score_threshold),
-            metrics=Metrics(),
-            logger=self.log,
-            crop_padding=s.crop_padding,
-            jpeg_quality=s.crop_jpeg_quality,
-            send_evidence=s.evidence_small_faces,
+        return build_frame_processor(
+            s, self.detector, build_face_finder(s), build_track_registry(s), Metrics(), self.log
         )
 
     def run(self, scenario: Scenario) -> ScenarioResult:
