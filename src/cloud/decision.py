@@ -24,10 +24,10 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 
 from common.clock import now_ms
+from common.images import grey_thumbnail
 
 from .records import RecognitionOutcome
 
@@ -42,8 +42,7 @@ _FINGERPRINT_SIZE = (16, 16)
 
 def crop_fingerprint(image: np.ndarray) -> np.ndarray:
     """A 16x16 grey thumbnail of a crop, to tell a new look of a face from the same image again."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    return cv2.resize(grey, _FINGERPRINT_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return grey_thumbnail(image, _FINGERPRINT_SIZE)
 
 
 @dataclasses.dataclass

@@ -97,3 +97,10 @@ def resize_max_width(image: np.ndarray, max_width: int) -> np.ndarray:
         return image
     new_height = max(1, round(height * max_width / width))
     return cv2.resize(image, (max_width, new_height), interpolation=cv2.INTER_AREA)
+
+
+def grey_thumbnail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (BGR or grey) as a grey ``size`` (width, height) thumbnail, float32 0-255, area-averaged:
+    the cheap picture used to compare frames or crops."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from common.images import grey_thumbnail
+
 #: Size of the grey thumbnail compared between consecutive frames of a camera.
 THUMB_SIZE = (64, 36)
 #: Mean absolute grey difference (0-255) of two thumbnails above which the frame is a new scene.
@@ -25,9 +27,7 @@ SIGNATURE_UPDATE = 0.3
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A small, blurred grey copy of ``frame`` (float32) for scene comparison."""
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-    small = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
+    return cv2.GaussianBlur(grey_thumbnail(frame, THUMB_SIZE), (3, 3), 0)
 
 
 class SceneCutDetector:

@@ -15,6 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.images import grey_thumbnail
+from edge.faces import FaceFinder as EdgeFaceFinder
+
 YUNET_MODEL = "models/face_detection_yunet_2023mar.onnx"
 DETECT_SIDE = 1280  # YuNet runs on a copy whose longer side is at most this (it misfires on huge faces)
 DUPLICATE_DISTANCE = 0.35  # thumbnail distance under which a probe counts as a copy of an enrolment photo
@@ -23,18 +26,16 @@ Box = tuple[float, float, float, float]  # x, y, width, height
 
 
 class FaceFinder:
-    """YuNet face boxes of an image, largest first, in the image's own pixels."""
+    """YuNet face boxes (x, y, width, height) of an image, largest first: the edge's face finder,
+    searching a copy no larger than ``DETECT_SIDE`` (YuNet misfires on huge faces)."""
 
     def __init__(self, model: Path, score: float = 0.6) -> None:
-        self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score, 0.3, 5000)
+        self._finder = EdgeFaceFinder(model, score_threshold=score, max_side=DETECT_SIDE)
 
     def boxes(self, image: np.ndarray) -> list[Box]:
-        """Faces found on ``image`` (scaled down first when larger than ``DETECT_SIDE``)."""
-        scale = min(1.0, DETECT_SIDE / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        self._net.setInputSize((small.shape[1], small.shape[0]))
-        _, found = self._net.detect(small)
-        rows = [] if found is None else [tuple(float(v) / scale for v in row[:4]) for row in found]
+        """Faces found on ``image``, in its own pixels."""
+        found = [face.box for face in self._finder.detect(image, measure=False)]
+        rows = [(float(x1), float(y1), float(x2 - x1), float(y2 - y1)) for x1, y1, x2, y2 in found]
         return sorted(rows, key=lambda box: box[2] * box[3], reverse=True)
 
 
@@ -102,7 +103,7 @@ def _thumbnail(path: Path) -> np.ndarray:
     rows, cols = np.flatnonzero(grey.std(axis=1) > 8), np.flatnonzero(grey.std(axis=0) > 8)
     if rows.size and cols.size:
         grey = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    thumb = cv2.resize(grey, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+    thumb = grey_thumbnail(grey, (16, 16))
     return (thumb - thumb.mean()) / (thumb.std() + 1e-6)
 
 
