@@ -6,6 +6,10 @@
 #   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 600 s) until the API shows EVERY enrolled demo
 #      student present in the demo session (the students camera shows all of them), and nobody else;
 #   4. collect_logs.sh + `python -m analysis`, check both produced output;
+#   4b. fault injection on the running demo (python -m tests.faults.compose_faults: cloud, edge,
+#      Rekognition and camera killed and started, cloud paused 30 s; each time every enrolled student
+#      must be present once in a new session, nobody else), bounded by CI_FAULTS_BUDGET_S (default
+#      300 s); table in res/faults-compose.md; CI_FAULTS=0 skips it;
 #   5. always `docker compose down -v` (trap). Prints timings; on failure the containers' log tails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,5 +101,13 @@ assert records >= 1 and e2e["n"] >= 1, f"analysis found {records} attendance_rec
 print(f"[compose_ci] analysis: {records} attendance records, end to end p50 {e2e['p50']:.0f} ms (n={e2e['n']})", file=sys.stderr)
 PYCHECK
 step "analysis written to res/analysis/$RUN_ID"
+
+if [ "${CI_FAULTS:-1}" = 1 ]; then
+  FAULTS_BUDGET_S="${CI_FAULTS_BUDGET_S:-300}"
+  say "fault injection on the demo (up to $FAULTS_BUDGET_S s)"
+  timeout "$(( FAULTS_BUDGET_S + 60 ))" "$PY" -m tests.faults.compose_faults \
+    --api "http://localhost:$ROLLCALL_HTTP_PUBLISH" --project "$COMPOSE_PROJECT_NAME" --budget "$FAULTS_BUDGET_S"
+  step "every fault recovered (res/faults-compose.md)"
+fi
 failed=0
 say "OK"
