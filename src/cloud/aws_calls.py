@@ -84,14 +84,20 @@ def call_with_retry(
     max_retries: int,
     backoff_s: float,
     sleep: Callable[[float], None] = time.sleep,
+    acquire: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Call ``client.<operation>(**params)``; retry throttling up to ``max_retries`` times.
+    ``acquire(operation)`` (a quota, :mod:`cloud.quota`) is asked before every attempt; no
+    permission in time fails as ``throttled`` without calling.
 
     Returns (response, attempts); raises RekognitionFailure for anything else."""
     method = getattr(client, operation)
     attempt = 0
     while True:
         attempt += 1
+        if acquire is not None and not acquire(operation):
+            metrics.inc("rekognition_quota_exhausted")
+            raise RekognitionFailure("throttled", "LocalQuota", "no call left in the request quota", attempt)
         started = time.perf_counter()
         try:
             response = method(**params)

@@ -11,6 +11,7 @@ from common.metrics import Metrics
 
 from .aws_client import credentials_available, make_rekognition_client
 from .errors import RecognitionUnavailable
+from .quota import OperationQuota
 from .recognition import RekognitionRecognizer
 from .service import AttendanceService
 from .settings import CloudSettings
@@ -54,6 +55,9 @@ def build_recognizer(
     client = make_rekognition_client(
         settings.aws_region, settings.rekognition_endpoint_url, settings.rekognition_timeout_s, session=session
     )
+    quota = None
+    if settings.rekognition_calls_per_s > 0:
+        quota = OperationQuota(settings.rekognition_calls_per_s, settings.rekognition_quota_wait_s)
     return RekognitionRecognizer(
         client,
         collection_id=settings.collection_id,
@@ -61,6 +65,7 @@ def build_recognizer(
         max_retries=settings.rekognition_max_retries,
         backoff_s=settings.rekognition_backoff_s,
         metrics=metrics,
+        quota=quota.acquire if quota else None,
     )
 
 

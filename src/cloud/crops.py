@@ -1,19 +1,25 @@
 """The crop path: one FACE_CROP from the edge in, one RESULT out.
 
 Order: message checks (type, payload, size, decodable JPEG/PNG) -> idempotency (same
-``msg_id`` answered again, ``duplicate: true``) -> classroom (id rule, registered or
-auto-created) -> open session (or ``no_open_session``, nothing recognised or stored) ->
+``msg_id`` answered again from the stored sighting or unknown face - or, for ``no_face``, from
+memory - with ``duplicate: true``: a crop the edge resends never calls Rekognition twice) ->
+classroom (id rule, registered or auto-created) -> open session (or
+``no_open_session``, nothing recognised or stored) ->
 evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
 searched) -> recognition (traced) -> stale-student guard -> the decision rule
-(:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). See docs/cloud.md.
+(:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). An ``error`` is never
+recorded; its RESULT says ``retry: true`` unless the crop itself is at fault
+(:data:`PERMANENT_ERRORS`). See docs/cloud.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import traceback
+from collections import OrderedDict
 from typing import Any
 
 from common.images import ImageDecodeError, decode_image
@@ -29,6 +35,17 @@ from .storage.evidence import evidence_ref_for
 from .tracing import traced
 
 log = logging.getLogger("rollcall.cloud.service")
+
+#: ``error`` reasons that another attempt of the same crop cannot fix (the crop itself or its
+#: classroom is wrong). Every other error (overloaded, internal, Rekognition throttled, unreachable,
+#: denied, ...) is answered with ``retry: true``: the edge keeps the crop and sends it again later.
+#: Searched crops with no face kept in memory (they are not stored), so a resent one is answered
+#: without a second Rekognition call.
+NO_FACE_MEMORY = 10000
+
+PERMANENT_ERRORS = frozenset(
+    {"wrong_type", "no_image", "oversize", "corrupt_image", "invalid_classroom_id", "unknown_classroom", "bad_image"}
+)
 
 
 def unknown_id_for(msg_id: str) -> str:
@@ -52,6 +69,8 @@ class CropProcessor:
         self.sessions = sessions
         settings = deps.settings
         self.decision = MatchDecision(settings.confident_similarity, settings.min_margin, clock=deps.clock)
+        self._no_face: OrderedDict[str, tuple[RecognitionOutcome, str]] = OrderedDict()
+        self._no_face_lock = threading.Lock()
 
     # ---------------------------------------------------------------- entry
     def process_crop(self, message: Message) -> Message:
@@ -135,6 +154,11 @@ class CropProcessor:
             return self._record_recognised(message, outcome, session, encoding)
         if outcome.status == "unknown":
             return self._record_unknown(message, outcome, session, encoding)
+        if outcome.status == "no_face":
+            with self._no_face_lock:
+                self._no_face[header.msg_id] = (outcome, session.session_id)
+                while len(self._no_face) > NO_FACE_MEMORY:
+                    self._no_face.popitem(last=False)
         return self._reply(message, outcome, session.session_id)
 
     def _recognise(self, header: Header, image: bytes) -> RecognitionOutcome:
@@ -177,6 +201,10 @@ class CropProcessor:
         if unknown is not None:
             outcome = RecognitionOutcome(status="unknown", reason=unknown.reason)
             return self._reply(crop, outcome, unknown.session_id, {"duplicate": True})
+        with self._no_face_lock:
+            remembered = self._no_face.get(msg_id)
+        if remembered is not None:
+            return self._reply(crop, remembered[0], remembered[1], {"duplicate": True})
         return None
 
     # ------------------------------------------------------------ recording
@@ -288,6 +316,8 @@ class CropProcessor:
             meta["candidate_id"] = outcome.candidate_id
         if outcome.reason:
             meta["reason"] = outcome.reason
+        if outcome.status == "error":
+            meta["retry"] = outcome.reason not in PERMANENT_ERRORS
         if extra:
             meta.update(extra)
         self.deps.stats.inc(f"results_{outcome.status}")

@@ -5,7 +5,9 @@ receives, stamps ``cloud_received``, puts FACE_CROP messages on a bounded work
 queue and sends the replies the workers leave in the outbox. ``workers`` threads
 call :meth:`AttendanceService.process_crop`. END_OF_STREAM and HEARTBEAT are
 recorded; malformed messages are counted by reason (``ingest_rejected_<reason>``)
-and skipped. Nothing a peer sends can stop the loop. On stop, the workers finish
+and skipped. A crop the edge sends again while its first copy is still queued or being
+processed is skipped (``crops_duplicate_in_flight``): the first copy's RESULT answers both, and
+Rekognition is never called twice for it. Nothing a peer sends can stop the loop. On stop, the workers finish
 the crop in hand and the I/O thread sends their RESULTs before the socket closes.
 
 Use from code::
@@ -66,6 +68,8 @@ class IngestServer:
         self._cameras_lock = threading.Lock()
         self._busy = 0
         self._busy_lock = threading.Lock()
+        self._in_flight: set[str] = set()  # msg ids queued or being processed
+        self._in_flight_lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -200,9 +204,15 @@ class IngestServer:
         metrics = self.service.stats
         if header.type is MessageType.FACE_CROP:
             self._camera(message, "crops")
+            with self._in_flight_lock:
+                if header.msg_id in self._in_flight:
+                    metrics.inc("crops_duplicate_in_flight")
+                    return
+                self._in_flight.add(header.msg_id)
             try:
                 self._work.put((peer, message), timeout=0.2)
             except queue.Full:
+                self._done(header.msg_id)
                 self._outbox.put((peer, self.service.reject_crop(message, "overloaded", "work queue full")))
         elif header.type is MessageType.END_OF_STREAM:
             self._camera(message, "end_of_stream")
@@ -269,9 +279,14 @@ class IngestServer:
                 except Exception:
                     pass
             finally:
+                self._done(message.header.msg_id)
                 with self._busy_lock:
                     self._busy -= 1
                 self.service.stats.set_gauge("ingest_queue_depth", self._work.qsize())
+
+    def _done(self, msg_id: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(msg_id)
 
     def _housekeeping(self) -> None:
         while True:

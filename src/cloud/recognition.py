@@ -98,8 +98,10 @@ class RekognitionRecognizer:
         backoff_s: float = 0.2,
         metrics: Metrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        quota: Callable[[str], bool] | None = None,
     ) -> None:
         self.client = client
+        self.quota = quota  # asked before every call (cloud.quota.OperationQuota.acquire)
         self.collection_id = collection_id
         self.match_threshold = float(match_threshold)
         self.max_retries = max_retries
@@ -111,7 +113,7 @@ class RekognitionRecognizer:
     def _call(self, operation: str, **params: Any) -> tuple[dict[str, Any], int]:
         """Call ``operation``; retry throttling; raise RekognitionFailure otherwise."""
         return call_with_retry(
-            self.client, operation, params, self.metrics, self.max_retries, self.backoff_s, self.sleep
+            self.client, operation, params, self.metrics, self.max_retries, self.backoff_s, self.sleep, self.quota
         )
 
     def _unavailable(self, failure: RekognitionFailure, what: str) -> RecognitionUnavailable:

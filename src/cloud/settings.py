@@ -87,6 +87,14 @@ class CloudSettings(RollcallSettings):
         le=10,
         description="Retries (exponential backoff) when Rekognition throttles; then the crop fails closed (`error`).",
     )
+    rekognition_calls_per_s: float = Field(
+        5.0,
+        ge=0,
+        description="Calls per second allowed to each Rekognition operation (a token bucket; AWS's default quota is 5 for SearchFacesByImage in most regions). A call waits for its turn up to `rekognition_quota_wait_s`, then the crop fails as `throttled` and the edge retries it later. 0 = no limit.",
+    )
+    rekognition_quota_wait_s: float = Field(
+        10.0, ge=0, description="Longest wait for a turn in the Rekognition request quota."
+    )
     rekognition_backoff_s: float = Field(
         0.2, ge=0, description="First backoff delay in seconds (doubles each retry, with jitter)."
     )

@@ -4,6 +4,7 @@ per-worker frame processor (used by the running edge and by the attendance evalu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 
 from common.metrics import Metrics
 
@@ -50,13 +51,15 @@ def build_face_finder(settings: EdgeSettings) -> FaceFinder:
     )
 
 
-def build_track_registry(settings: EdgeSettings) -> TrackRegistry:
-    """The trackers of every camera, with the configured matching and identity checks."""
+def build_track_registry(settings: EdgeSettings, ids: Iterator[int] | None = None) -> TrackRegistry:
+    """The trackers of every camera, with the configured matching and identity checks. ``ids``:
+    where track ids come from (the outbox's, unique across restarts; default 1, 2, ...)."""
     return TrackRegistry(
         settings.track_iou,
         int(settings.track_ttl_s * 1000),
         split_distance=settings.appearance_split_distance,
         scene_cut_diff=settings.scene_cut_diff,
+        ids=ids,
     )
 
 
@@ -67,8 +70,10 @@ def build_frame_processor(
     tracks: TrackRegistry,
     metrics: Metrics,
     logger: logging.Logger,
+    outstanding: Callable[[str], bool] | None = None,
 ) -> FrameProcessor:
-    """One worker's frame processor: crop policy, quality gate and crop encoding from ``settings``."""
+    """One worker's frame processor: crop policy, quality gate and crop encoding from ``settings``.
+    ``outstanding(msg_id)``: whether a crop is still being delivered (the outbox holds it)."""
     return FrameProcessor(
         detector=detector,
         faces=faces,
@@ -78,6 +83,7 @@ def build_frame_processor(
             settings.max_crops_per_track,
             settings.max_attempts,
             int(settings.result_timeout_s * 1000),
+            outstanding=outstanding,
         ),
         gate=QualityGate(
             min_face_px=settings.min_face_px, min_blur=settings.min_blur, min_score=settings.face_score_threshold

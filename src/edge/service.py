@@ -1,9 +1,14 @@
-"""The running edge: receiver thread -> fair frame buffer -> worker thread(s) -> cloud,
-plus a RESULT reader on the cloud link and a periodic metrics line.
+"""The running edge: receiver thread -> fair frame buffer -> worker thread(s) -> outbox ->
+uplink thread -> cloud, with the cloud's RESULTs read by the uplink thread, and a periodic
+metrics line.
 
 Receiving never waits for inference: the receiver thread only validates, stamps
 ``edge_received`` and buffers; the buffer drops the oldest frames when workers fall
 behind, so workers always get recent frames.
+
+Face crops are never dropped for a busy or absent cloud: workers write them to the outbox
+(:mod:`edge.outbox`, on disk), and the uplink thread - the only user of the cloud socket - sends
+what is due, resends what is unanswered, and deletes a crop when its RESULT arrives.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from .buffer import FrameBuffer
 from .detection import PersonDetector
 from .detector_factory import build_face_finder, build_frame_processor, build_person_detector, build_track_registry
 from .faces import FaceFinder
+from .outbox import Outbox
 from .pipeline import FrameProcessor, Outgoing, record_sent
 from .settings import EdgeSettings
-from .tracker import parse_result
+from .uplink import Uplink
 
 
 class EdgeService:
@@ -46,7 +52,14 @@ class EdgeService:
         # Models first: a missing model fails before any socket is bound.
         self.detector = detector or build_person_detector(settings)
         self._face_finder_factory = face_finder_factory or (lambda: build_face_finder(settings))
-        self.tracks = build_track_registry(settings)
+        self.outbox = Outbox(
+            settings.outbox_path,
+            max_crops=settings.outbox_max_crops,
+            max_age_ms=int(settings.outbox_max_age_s * 1000),
+            resend_timeout_ms=int(settings.resend_timeout_s * 1000),
+            max_backoff_ms=int(settings.resend_max_backoff_s * 1000),
+        )
+        self.tracks = build_track_registry(settings, ids=self.outbox.track_ids())
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
@@ -61,8 +74,15 @@ class EdgeService:
             curve = CurveKeys(
                 secret_file=settings.curve_secret_file, server_public_file=settings.curve_cloud_public_file
             )
-        self.uplink = Sender(settings.cloud_address, kind="dealer", hwm=settings.cloud_hwm, curve=curve)
-        self._uplink_lock = threading.Lock()  # ZeroMQ sockets are not thread-safe
+        self.link = Uplink(
+            Sender(settings.cloud_address, kind="dealer", hwm=settings.cloud_hwm, curve=curve),
+            self.outbox,
+            self.tracks,
+            self.metrics,
+            self.log,
+            result_wait_ms=settings.result_poll_ms,
+        )
+        self.uplink = self.link.sender
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reporter = PeriodicReporter(self.metrics, self.log, metrics_interval_s, extra=self._extra_metrics)
@@ -74,18 +94,25 @@ class EdgeService:
 
     def _new_processor(self) -> FrameProcessor:
         return build_frame_processor(
-            self.settings, self.detector, self._face_finder_factory(), self.tracks, self.metrics, self.log
+            self.settings,
+            self.detector,
+            self._face_finder_factory(),
+            self.tracks,
+            self.metrics,
+            self.log,
+            outstanding=self.outbox.holds,
         )
 
     # --- lifecycle ---------------------------------------------------------------
     def start(self) -> EdgeService:
-        """Start the receiver, the workers, the RESULT reader and the metrics reporter."""
+        """Start the receiver, the workers, the uplink (crops out, RESULTs in) and the metrics reporter."""
         self._threads = [threading.Thread(target=self._receive_loop, name="edge-receiver", daemon=True)]
         self._threads += [
             threading.Thread(target=self._work_loop, args=(p,), name=f"edge-worker-{i}", daemon=True)
             for i, p in enumerate(self.processors)
         ]
-        self._threads.append(threading.Thread(target=self._result_loop, name="edge-results", daemon=True))
+        uplink = threading.Thread(target=self.link.run, args=(self._stop,), name="edge-uplink", daemon=True)
+        self._threads.append(uplink)
         for thread in self._threads:
             thread.start()
         self.reporter.start()
@@ -99,6 +126,8 @@ class EdgeService:
             person_classes=getattr(self.detector, "person_classes", None),
             workers=self.settings.workers,
             buffer_capacity=self.settings.buffer_capacity,
+            outbox=self.outbox.path,
+            outbox_recovered=self.outbox.recovered,
         )
         return self
 
@@ -113,9 +142,10 @@ class EdgeService:
             self.metrics.inc("frames_abandoned_at_stop", abandoned)
         self.reporter.stop()
         self.receiver.close()
-        with self._uplink_lock:
-            self.uplink.close()
-        log_event(self.log, "edge_stopped", abandoned=abandoned)
+        self.uplink.close()
+        held = len(self.outbox)
+        self.outbox.close()
+        log_event(self.log, "edge_stopped", abandoned=abandoned, outbox_held=held)
 
     def wait(self) -> None:
         """Block until :meth:`stop` is called from another thread / a signal handler."""
@@ -177,106 +207,32 @@ class EdgeService:
             self._send_crop(outgoing)
 
     def _send_crop(self, out: Outgoing) -> None:
-        header = out.message.header
-        header.stamp("edge_sent", now_ms())
-        with self._uplink_lock:
-            ok = self.uplink.send(out.message)
-        if not ok:
-            self.metrics.inc("crops_dropped_cloud_busy")
-            log_event(
-                self.log,
-                "crop_dropped",
-                level=logging.WARNING,
-                trace_id=header.trace_id,
-                camera_id=out.camera_id,
-                track_id=out.track.track_id,
-                reason="cloud_busy",
-            )
-            return
-        self.metrics.inc(record_sent(self.tracks, out))
-        log_event(
-            self.log,
-            "crop_sent",
-            trace_id=header.trace_id,
-            camera_id=out.camera_id,
-            classroom_id=header.classroom_id,
-            msg_id=header.msg_id,
-            track_id=out.track.track_id,
-            crop_n=out.track.crops_sent,
-            purpose="evidence" if out.evidence else "recognition",
-            face_score=header.meta.get("face_score"),
-            quality=header.meta.get("quality"),
-            ts=header.ts,
-        )
+        """Hand a crop to the uplink's outbox; its track now waits for the answer."""
+        self.metrics.inc(record_sent(self.tracks, out))  # before the outbox: a RESULT finds the track pending
+        self.link.queue_crop(out)
 
     def _forward_eos(self, message: Message) -> None:
         header = message.header.derive(MessageType.END_OF_STREAM)
-        header.stamp("edge_sent", now_ms())
         ended = self.tracks.end_camera(header.camera_id)
-        with self._uplink_lock:
-            ok = self.uplink.send(Message(header=header))
-        self.metrics.inc("eos_forwarded" if ok else "eos_dropped_cloud_busy")
-        log_event(
-            self.log,
-            "end_of_stream",
-            trace_id=header.trace_id,
-            camera_id=header.camera_id,
-            forwarded=ok,
-            tracks_ended=ended,
-        )
+        self.link.queue_eos(Message(header=header))
+        log_event(self.log, "end_of_stream", trace_id=header.trace_id, camera_id=header.camera_id, tracks_ended=ended)
 
-    # --- results from the cloud --------------------------------------------------
-    def _result_loop(self) -> None:
-        poll_s = self.settings.result_poll_ms / 1000
-        while not self._stop.is_set():
-            got = False
-            try:
-                with self._uplink_lock:
-                    for _ in range(64):
-                        message = self.uplink.recv(timeout_ms=0)
-                        if message is None:
-                            break
-                        got = True
-                        self.apply_result(message)
-            except Exception:  # deliberately broad: a bad RESULT must not stop reading the others
-                self.metrics.inc("result_errors")
-                self.log.exception("result reader error", extra={"event": "result_error"})
-            if not got:
-                self._stop.wait(poll_s)
+    def send_due(self) -> None:
+        """One pass of the uplink thread (:meth:`edge.uplink.Uplink.send_due`)."""
+        self.link.send_due()
 
     def apply_result(self, message: Message) -> None:
-        """Apply one message from the cloud (RESULT: stop crops of recognised tracks)."""
-        header = message.header
-        if header.type is not MessageType.RESULT:
-            if header.type is not MessageType.ACK:
-                self.metrics.inc(f"unexpected_type_{header.type.value}")
-            return
-        result = parse_result(header.meta)
-        if result is None:
-            self.metrics.inc("results_malformed")
-            return
-        self.metrics.inc("results_received")
-        self.metrics.inc(f"results_{result.status}")
-        known = self.tracks.apply_result(header.camera_id, result.track_id, result.status, result.reason, result.ack_of)
-        log_event(
-            self.log,
-            "result_received",
-            trace_id=header.trace_id,
-            camera_id=header.camera_id,
-            track_id=result.track_id,
-            status=result.status,
-            reason=result.reason,
-            student_id=header.meta.get("student_id"),
-            known_track=known,
-            ts=header.ts,
-        )
+        """Apply one message from the cloud (:meth:`edge.uplink.Uplink.apply_result`)."""
+        self.link.apply_result(message)
 
     def _extra_metrics(self) -> dict[str, Any]:
-        active, depth = self.tracks.active_tracks(), len(self.buffer)
+        active, depth, held = self.tracks.active_tracks(), len(self.buffer), len(self.outbox)
         self.metrics.set_gauge("active_tracks", active)
         self.metrics.set_gauge("buffer_depth", depth)
+        self.metrics.set_gauge("outbox_depth", held)
         return {
             "active_tracks": active,
+            "outbox_depth": held,
             "cameras_forgotten": self.tracks.cameras_forgotten,
             "buffer_depth": depth,
             "rejected": dict(self.receiver.rejected),

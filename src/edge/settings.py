@@ -34,7 +34,7 @@ class EdgeSettings(RollcallSettings):
     cloud_hwm: int = Field(
         32,
         ge=1,
-        description="Face crops queued towards the cloud before further crops are dropped (counted as `crops_dropped_cloud_busy`).",
+        description="Face crops queued in ZeroMQ towards the cloud; beyond it crops wait in the outbox (`uplink_busy`), never dropped.",
     )
     allowed_cameras: str = Field(
         "",
@@ -152,7 +152,7 @@ class EdgeSettings(RollcallSettings):
     result_timeout_s: float = Field(
         5.0,
         gt=0,
-        description="Camera seconds a crop waits for its RESULT before the track may try again (a lost crop or reply).",
+        description="Camera seconds a crop waits for its RESULT before its track may try another crop, once the outbox no longer holds it (dropped past the outbox's bounds). While the outbox still delivers it, the track waits for the answer.",
     )
     scene_cut_diff: float = Field(
         16.0,
@@ -167,8 +167,35 @@ class EdgeSettings(RollcallSettings):
         description="Bhattacharyya distance between a person box's colour histogram and its track's above which the track is split (another person stepped into the same place).",
     )
 
+    # --- delivery to the cloud (outbox) ---
+    outbox_path: Path = Field(
+        Path("./data/edge-outbox.sqlite3"),
+        description="SQLite file (WAL) where every face crop waits until the cloud has answered it: resent after `resend_timeout_s`, kept through cloud outages and edge restarts. `:memory:` keeps it in RAM only (lost on restart).",
+    )
+    outbox_max_crops: int = Field(
+        20000,
+        ge=1,
+        description="Crops the outbox holds (about 15 KB each: 20,000 is about 300 MB on disk). Beyond it the oldest crop is dropped, counted (`outbox_dropped_full`) and logged.",
+    )
+    outbox_max_age_s: float = Field(
+        3 * 3600.0,
+        gt=0,
+        description="A crop still unanswered after this many seconds is dropped, counted (`outbox_dropped_expired`) and logged.",
+    )
+    resend_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds without a RESULT before a crop is sent again; the wait doubles after each attempt (up to `resend_max_backoff_s`). A retryable `error` RESULT (cloud overloaded, Rekognition throttled or down) waits the same way.",
+    )
+    resend_max_backoff_s: float = Field(60.0, gt=0, description="Longest wait between two attempts of one crop.")
+
     # --- observability ---
-    result_poll_ms: int = Field(50, ge=1, le=1000, description="How often the RESULT reader polls the cloud link (ms).")
+    result_poll_ms: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Longest wait (ms) of the uplink thread for a RESULT before it looks at the outbox again (a crop due for a resend waits at most this long).",
+    )
 
     @field_validator("bind_curve_allowed_clients_dir")
     @classmethod

@@ -17,8 +17,11 @@ Crop policy (per track; anchor: Frigate's several attempts per tracked object):
    ``max_attempts`` crops. Past that, only a clearly better crop (quality gain >= 25 %) is
    sent, up to ``max_crops``.
 4. Nothing more once the cloud has answered ``recognised`` for the track.
-5. A RESULT that never comes (lost crop) frees the track after ``result_timeout``; a RESULT
-   that answers an older crop than the one pending does not free it.
+5. The crop that is out is delivered at least once by the edge's outbox (:mod:`edge.outbox`):
+   while the outbox still holds it (cloud down, busy or throttled), the track waits for its
+   answer. A crop the outbox no longer holds with no RESULT (dropped past the outbox's bounds,
+   or no outbox at all) frees the track after ``result_timeout``; a RESULT that answers an older
+   crop than the one pending does not free it.
 6. A face below the recognition minimum is never searched; one crop of it per track may go out
    as *evidence* (stored by the cloud for review, reason ``too_small``), outside this policy.
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +142,7 @@ class IouTracker:
         self,
         iou_threshold: float,
         ttl_ms: int,
-        ids: itertools.count,
+        ids: Iterator[int],
         split_distance: float = APPEARANCE_SPLIT_DISTANCE,
         scene: SceneCutDetector | None = None,
     ) -> None:
@@ -240,11 +243,14 @@ class CropPolicy:
         max_crops: int = 8,
         max_attempts: int = 4,
         result_timeout_ms: int = 5000,
+        outstanding: Callable[[str], bool] | None = None,
     ) -> None:
         self.retry_interval_ms = retry_interval_ms
         self.max_crops = max_crops
         self.max_attempts = min(max_attempts, max_crops)
         self.result_timeout_ms = result_timeout_ms
+        #: True while a crop (by message id) is still being delivered (the outbox holds it).
+        self.outstanding = outstanding
 
     def retry_wait_ms(self, track: Track) -> int:
         """Camera time to wait after the last send before the next attempt of ``track``."""
@@ -264,15 +270,19 @@ class CropPolicy:
             track.candidate = candidate
         since = now_ms - (track.last_sent_ms if track.last_sent_ms is not None else now_ms)
         if track.pending:
-            if since < self.result_timeout_ms:
+            if since < self.result_timeout_ms or self._in_delivery(track):
                 return self.HOLD, None
-            track.pending = False  # the RESULT was lost: the track may try again
+            track.pending = False  # the crop and its RESULT were lost: the track may try again
         if since < self.retry_wait_ms(track):
             return self.HOLD, None
         best = track.candidate
         if track.crops_sent >= self.max_attempts and best.quality < track.best_sent_quality * LATE_MIN_GAIN:
             return self.HOLD, None
         return self.SEND, best
+
+    def _in_delivery(self, track: Track) -> bool:
+        msg_id = track.pending_msg_id
+        return msg_id is not None and self.outstanding is not None and self.outstanding(msg_id)
 
     @staticmethod
     def sent(track: Track, candidate: Candidate, now_ms: int, msg_id: str | None = None) -> None:
@@ -298,6 +308,7 @@ class TrackRegistry:
         monotonic: Callable[[], float] = time.monotonic,
         split_distance: float = APPEARANCE_SPLIT_DISTANCE,
         scene_cut_diff: float = SCENE_CUT_DIFF,
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
@@ -306,7 +317,8 @@ class TrackRegistry:
         self.scene_cut_diff = scene_cut_diff
         self._monotonic = monotonic
         self.lock = threading.RLock()
-        self._ids = itertools.count(1)
+        #: Track ids, unique over all cameras (and across restarts when the ids come from the outbox).
+        self._ids: Iterator[int] = ids if ids is not None else itertools.count(1)
         self._cameras: dict[str, IouTracker] = {}
         self._last_used: dict[str, float] = {}
         self._next_prune = 0.0

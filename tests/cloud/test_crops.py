@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cloud.crops import CropProcessor, unknown_id_for, video_position
@@ -12,6 +13,7 @@ from cloud.roster import Roster
 from cloud.service import AttendanceService
 from cloud.sessions import Sessions
 from cloud.settings import CloudSettings
+from common.images import encode_jpeg
 from common.protocol import MessageType
 
 from .conftest import ImageMatchRecognizer, synthetic_face
@@ -73,7 +75,14 @@ def test_failures_fail_closed(crops: CropProcessor, recognizer: ImageMatchRecogn
     crops.sessions.create_classroom("room-1")
     crops.sessions.open_session("room-1")
     recognizer.fail_next = "throttled"
-    assert crops.process_crop(crop(synthetic_face(1))).header.meta["reason"] == "throttled"
+    throttled = crop(synthetic_face(1))
+    meta = crops.process_crop(throttled).header.meta
+    assert (meta["status"], meta["reason"], meta["retry"]) == ("error", "throttled", True)  # the edge tries again
+    assert crops.deps.store.list_unknown(None) == []  # an error is never an unknown face...
+    again = crops.process_crop(throttled).header.meta  # ...nor remembered: the resent crop is searched
+    assert (again["status"], again["student_id"], recognizer.calls["search"]) == ("recognised", "ada", 2)
+    corrupt = crops.process_crop(crop(b"\xff\xd8\xff not a jpeg")).header.meta
+    assert (corrupt["reason"], corrupt["retry"]) == ("corrupt_image", False)  # the crop itself is at fault
 
     def broken(msg_id: str) -> None:
         raise RuntimeError("db down")
@@ -82,6 +91,18 @@ def test_failures_fail_closed(crops: CropProcessor, recognizer: ImageMatchRecogn
     failed = crops.process_crop(crop(synthetic_face(1)))
     assert (failed.header.meta["status"], failed.header.meta["reason"]) == ("error", "internal")
     assert counters(crops.deps)["crops_failed_internal"] == 1
+
+
+def test_a_resent_crop_with_no_face_is_answered_without_a_second_search(
+    crops: CropProcessor, recognizer: ImageMatchRecognizer
+) -> None:
+    crops.sessions.create_classroom("room-1")
+    crops.sessions.open_session("room-1")
+    flat = crop(encode_jpeg(np.full((96, 96, 3), 128, np.uint8)))  # the stand-in finds no face in it
+    first = crops.process_crop(flat).header.meta
+    again = crops.process_crop(flat).header.meta
+    assert (first["status"], again["status"], again["duplicate"]) == ("no_face", "no_face", True)
+    assert recognizer.calls["search"] == 1
 
 
 def test_video_position() -> None:

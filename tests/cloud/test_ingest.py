@@ -76,9 +76,10 @@ def test_round_trip_recorded_once(service: AttendanceService, edge: Sender, capl
     session = service.open_session("room-1")
     crop = face_crop(1, "crop-1")
     send(edge, crop)
-    send(edge, crop)  # the same crop delivered twice
     send(edge, face_crop(7, "crop-2"))  # a stranger
-    got = {(r.header.meta["ack_of"], r.header.meta.get("duplicate", False)): r for r in replies(edge, 3)}
+    answered = replies(edge, 2)
+    send(edge, crop)  # the same crop delivered again (the edge resends what it thinks unanswered)
+    got = {(r.header.meta["ack_of"], r.header.meta.get("duplicate", False)): r for r in answered + replies(edge, 1)}
     assert set(got) == {("crop-1", False), ("crop-1", True), ("crop-2", False)}
     first = got[("crop-1", False)]
     assert first.header.type is MessageType.RESULT
@@ -95,6 +96,33 @@ def test_round_trip_recorded_once(service: AttendanceService, edge: Sender, capl
     assert {"captured", "cloud_received", "recognised", "recorded"} <= set(recorded.ts)
     statuses = sorted(r.status for r in caplog.records if getattr(r, "event", None) == "recognition_result")
     assert statuses == ["recognised", "recognised", "unknown"]
+
+
+def test_a_crop_resent_while_its_first_copy_is_in_flight_is_searched_once(
+    service: AttendanceService, ingest: IngestServer, edge: Sender
+) -> None:
+    service.open_session("room-1")
+    recognizer = service.deps.recognizer
+    gate = threading.Event()
+    search = recognizer.search
+
+    def slow_search(image: bytes) -> Any:
+        gate.wait(5)  # Rekognition is slow: the edge's resend timer fires meanwhile
+        return search(image)
+
+    recognizer.search = slow_search
+    crop = face_crop(1, "crop-1")
+    for _ in range(3):
+        send(edge, crop)
+    wait_until(lambda: service.stats.count("crops_duplicate_in_flight") == 2, message="copies in flight not skipped")
+    gate.set()
+    [reply] = replies(edge, 1)
+    assert reply.header.meta["ack_of"] == "crop-1" and reply.header.meta["status"] == "recognised"
+    assert edge.recv(timeout_ms=300) is None  # one answer for the three copies
+    assert recognizer.calls["search"] == 1
+    send(edge, crop)  # later: answered from the stored sighting, still no second search
+    [again] = replies(edge, 1)
+    assert again.header.meta["duplicate"] is True and recognizer.calls["search"] == 1
 
 
 def test_malformed_frames_are_counted_and_loop_survives(service: AttendanceService, ingest: IngestServer, edge: Sender) -> None:

@@ -40,6 +40,7 @@ def settings(**overrides):
         person_model=PEOPLE_MODEL,
         person_classes="Normal,Fall",
         onnx_threads=2,
+        outbox_path=":memory:",  # a test's crops never outlive it
     )
     base.update(overrides)
     return EdgeSettings(**base)
@@ -229,6 +230,8 @@ def test_small_faces_go_out_once_per_track_as_evidence_outside_the_crop_policy(y
             msg = make_image_message(MessageType.FRAME, encode_jpeg(frame), 480, 270, "cam-1", "room-1", seq=i)
             msg.header.stamp("captured", 1_000_000 + 70 * i)
             service.handle(processor, msg)
+        assert len(service.outbox) == 4  # written to the outbox first
+        service.send_due()  # what the uplink thread does
         received = []
         while (msg := cloud.recv(timeout_ms=2000)) is not None:
             received.append(msg)
@@ -276,7 +279,7 @@ def test_missing_model_fails_before_binding(tmp_path):
     from edge.models import MissingModelError
 
     with pytest.raises(MissingModelError, match="yolov8n.onnx"):
-        EdgeService(EdgeSettings(models_dir=tmp_path, bind="tcp://127.0.0.1:*"))
+        EdgeService(EdgeSettings(models_dir=tmp_path, bind="tcp://127.0.0.1:*", outbox_path=":memory:"))
 
 
 def test_curve_frame_socket_accepts_known_cameras_only(tmp_path, yunet_model):

@@ -1,0 +1,239 @@
+"""The edge's cloud link: the only user of the DEALER socket. Crops go out from the outbox
+(:mod:`edge.outbox`: first attempts, resends after a timeout), RESULTs come in and are applied
+to the outbox (forget the crop, or keep it for a retryable error) and to the tracks (a
+``recognised`` track sends nothing more). END_OF_STREAM messages are forwarded, retried for a
+while when the cloud is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from common.clock import now_ms
+from common.logs import log_event
+from common.metrics import Metrics
+from common.protocol import Message, MessageType, ProtocolError
+from common.transport import Sender
+
+from .outbox import Held, Outbox
+from .pipeline import Outgoing
+from .tracker import TrackRegistry, parse_result
+
+#: How often the outbox is asked for crops due again (resends) when nothing new came (ms).
+RECHECK_MS = 100
+#: Crops sent per pass (then RESULTs are read again).
+SEND_BATCH = 32
+#: How long an END_OF_STREAM is retried while the cloud is unreachable (s).
+EOS_RETRY_S = 30.0
+#: How often crops past the outbox's age limit are dropped (s).
+EXPIRE_INTERVAL_S = 60.0
+
+
+class Uplink:
+    """Crops out of the outbox, RESULTs in. Workers call :meth:`queue_crop` / :meth:`queue_eos`;
+    one thread runs :meth:`run` (ZeroMQ sockets are not thread-safe)."""
+
+    def __init__(
+        self,
+        sender: Sender,
+        outbox: Outbox,
+        tracks: TrackRegistry,
+        metrics: Metrics,
+        logger: logging.Logger,
+        result_wait_ms: int = 10,
+    ) -> None:
+        self.sender = sender
+        self.outbox = outbox
+        self.tracks = tracks
+        self.metrics = metrics
+        self.log = logger
+        self.result_wait_ms = result_wait_ms
+        self._queued = threading.Event()  # wakes the uplink thread: something new is due
+        self._eos_out: queue.SimpleQueue[tuple[float, Message]] = queue.SimpleQueue()
+        self._eos_retry: list[tuple[float, Message]] = []
+        self._next_due_ms = 0
+
+    # --- called by workers -------------------------------------------------------
+    def queue_crop(self, out: Outgoing) -> None:
+        """Write a crop to the outbox (sent by the uplink thread, kept until answered)."""
+        header = out.message.header
+        dropped = self.outbox.add(out.message, out.track.track_id, now_ms())
+        self._queued.set()
+        self._count_dropped(dropped, "outbox_full")
+        log_event(
+            self.log,
+            "crop_queued",
+            trace_id=header.trace_id,
+            camera_id=out.camera_id,
+            classroom_id=header.classroom_id,
+            msg_id=header.msg_id,
+            track_id=out.track.track_id,
+            crop_n=out.track.crops_sent,
+            purpose="evidence" if out.evidence else "recognition",
+            face_score=header.meta.get("face_score"),
+            quality=header.meta.get("quality"),
+        )
+
+    def queue_eos(self, message: Message) -> None:
+        """Forward an END_OF_STREAM (retried for ``EOS_RETRY_S`` while the cloud is unreachable)."""
+        self._eos_out.put((time.monotonic() + EOS_RETRY_S, message))
+        self._queued.set()
+
+    # --- the uplink thread ---------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """The uplink thread's body, until ``stop`` is set."""
+        next_expiry = time.monotonic() + EXPIRE_INTERVAL_S
+        while not stop.is_set():
+            try:
+                got = self._read_results(self.result_wait_ms)
+                self._send_eos()
+                self.send_due()
+                if time.monotonic() >= next_expiry:
+                    next_expiry = time.monotonic() + EXPIRE_INTERVAL_S
+                    self._count_dropped(self.outbox.expire(now_ms()), "outbox_expired")
+            except Exception:  # deliberately broad: the link must outlive one bad moment
+                self.metrics.inc("uplink_errors")
+                self.log.exception("uplink error", extra={"event": "uplink_error"})
+                got = False
+            if not got and self._queued.is_set():
+                continue  # new work: no idle wait
+
+    def _read_results(self, timeout_ms: int) -> bool:
+        """Apply the RESULTs waiting on the link (waits up to ``timeout_ms`` for the first)."""
+        got = False
+        for _ in range(64):
+            message = self.sender.recv(timeout_ms=0 if got else timeout_ms)
+            if message is None:
+                break
+            got = True
+            try:
+                self.apply_result(message)
+            except Exception:  # a bad RESULT must not stop reading the others
+                self.metrics.inc("result_errors")
+                self.log.exception("result error", extra={"event": "result_error"})
+        return got
+
+    def send_due(self) -> None:
+        """One pass of the uplink thread: send the outbox's due crops (first attempts and resends)
+        until the link is busy."""
+        now = now_ms()
+        if not self._queued.is_set() and now < self._next_due_ms:
+            return
+        self._queued.clear()
+        for held in self.outbox.due(now, SEND_BATCH):
+            try:
+                message = held.message()
+            except ProtocolError as exc:  # a row no longer readable (e.g. written by another version)
+                self.outbox.ack(held.msg_id)
+                self._count_dropped([held], f"unreadable: {exc.reason}")
+                continue
+            message.header.stamp("edge_sent", now_ms())
+            if not self.sender.send(message):
+                self.metrics.inc("uplink_busy")  # cloud absent or its queue full: stays in the outbox
+                self._next_due_ms = now + RECHECK_MS
+                return
+            attempt = self.outbox.sent(held.msg_id, now)
+            self.metrics.inc("crops_transmitted" if attempt <= 1 else "crops_resent")
+            log_event(
+                self.log,
+                "crop_sent" if attempt <= 1 else "crop_resent",
+                trace_id=message.header.trace_id,
+                camera_id=held.camera_id,
+                msg_id=held.msg_id,
+                track_id=held.track_id,
+                attempt=attempt,
+                ts=message.header.ts,
+            )
+        self._next_due_ms = now + RECHECK_MS
+        if len(self.outbox.due(now, 1)):
+            self._queued.set()  # more than one batch was due
+
+    def _send_eos(self) -> None:
+        """Forward END_OF_STREAM messages; while the cloud is unreachable, retry for a while."""
+        while True:
+            try:
+                self._eos_retry.append(self._eos_out.get_nowait())
+            except queue.Empty:
+                break
+        waiting, self._eos_retry = self._eos_retry, []
+        for deadline, message in waiting:
+            message.header.stamp("edge_sent", now_ms())
+            if self.sender.send(message):
+                self.metrics.inc("eos_forwarded")
+            elif time.monotonic() < deadline:
+                self._eos_retry.append((deadline, message))
+            else:
+                self.metrics.inc("eos_dropped_cloud_unreachable")
+                log_event(
+                    self.log,
+                    "end_of_stream_dropped",
+                    level=logging.WARNING,
+                    trace_id=message.header.trace_id,
+                    camera_id=message.header.camera_id,
+                )
+
+    def apply_result(self, message: Message) -> None:
+        """Apply one message from the cloud. A RESULT answers a crop: the outbox forgets it (or,
+        for a retryable error, keeps it for a later attempt) and its track learns the verdict
+        (``recognised`` stops the track's crops)."""
+        header = message.header
+        if header.type is not MessageType.RESULT:
+            if header.type is not MessageType.ACK:
+                self.metrics.inc(f"unexpected_type_{header.type.value}")
+            return
+        result = parse_result(header.meta)
+        if result is None:
+            self.metrics.inc("results_malformed")
+            return
+        self.metrics.inc("results_received")
+        self.metrics.inc(f"results_{result.status}")
+        if result.status == "error" and header.meta.get("retry") is True and result.ack_of is not None:
+            if self.outbox.retry_later(result.ack_of, now_ms()):
+                # Cloud overloaded, Rekognition throttled or down: the crop waits, its track too.
+                self.metrics.inc("results_retry_later")
+                log_event(
+                    self.log,
+                    "crop_retry_later",
+                    trace_id=header.trace_id,
+                    camera_id=header.camera_id,
+                    msg_id=result.ack_of,
+                    track_id=result.track_id,
+                    reason=result.reason,
+                )
+                return
+        first_answer = result.ack_of is None or self.outbox.ack(result.ack_of)
+        if not first_answer and result.status != "recognised":
+            self.metrics.inc("results_duplicate")  # a resent crop answered twice: already applied
+            return
+        known = self.tracks.apply_result(header.camera_id, result.track_id, result.status, result.reason, result.ack_of)
+        log_event(
+            self.log,
+            "result_received",
+            trace_id=header.trace_id,
+            camera_id=header.camera_id,
+            msg_id=result.ack_of,
+            track_id=result.track_id,
+            status=result.status,
+            reason=result.reason,
+            student_id=header.meta.get("student_id"),
+            known_track=known,
+            duplicate=header.meta.get("duplicate") is True,
+            ts=header.ts,
+        )
+
+    def _count_dropped(self, dropped: list[Held], reason: str) -> None:
+        for held in dropped:
+            self.metrics.inc(f"outbox_dropped_{reason.removeprefix('outbox_').split(':')[0]}")
+            log_event(
+                self.log,
+                "crop_dropped",
+                level=logging.WARNING,
+                msg_id=held.msg_id,
+                camera_id=held.camera_id,
+                track_id=held.track_id,
+                attempts=held.attempts,
+                reason=reason,
+            )
