@@ -25,6 +25,11 @@ Header fields (all tiers):
 ``meta``      type-specific fields (face crop boxes, results, ...)
 ============  ==============================================================
 
+Whatever ``decode`` accepts can be stamped by every later hop, stored and sent on: a header is
+valid Unicode (no lone surrogate escapes), nests at most ``MAX_DEPTH`` levels, has integers below
+2**63 in ``seq`` and ``ts`` and at most ``MAX_HOPS - len(HOPS)`` hops of its own; types without an
+image carry no payload.
+
 Ids (``msg_id``, ``camera_id``, ``classroom_id``, ``trace_id``) follow the wire id rule of
 :mod:`common.rules`: non-empty strings of at most 128 characters. The cloud accepts only
 classroom ids that its API can address (``common.rules.ID_PATTERN``) and refuses other crops.
@@ -43,6 +48,8 @@ from typing import Any
 from .rules import WIRE_ID_MAX_CHARS, RuleViolation, check_wire_id
 
 PROTOCOL_VERSION = 1
+#: Largest integer accepted in ``seq`` and ``ts`` (fits SQLite / int64 columns).
+MAX_WIRE_INT = 2**63 - 1
 
 #: Hop names used in ``Header.ts``, in pipeline order. Other names are allowed.
 HOPS: tuple[str, ...] = (
@@ -56,6 +63,10 @@ HOPS: tuple[str, ...] = (
     "recognised",  # cloud: recognition call returned
     "recorded",  # cloud: attendance stored
 )
+#: Most hops in ``Header.ts``; at most ``MAX_HOPS - len(HOPS)`` of them may have other names.
+MAX_HOPS = 32
+#: Deepest nesting of objects / arrays in a header (the header itself is level 1).
+MAX_DEPTH = 32
 
 
 class MessageType(str, Enum):
@@ -226,15 +237,19 @@ def _check_frames(frames: Sequence[bytes], limits: Limits) -> None:
 def _parse_header(raw: bytes, n_payloads: int, limits: Limits, sizes: list[int]) -> Header:
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, an int of over 4300 digits
         raise ProtocolError("bad_json", f"header is not UTF-8 JSON ({exc.__class__.__name__})") from None
     except RecursionError:  # a few kB of "[[[[..." must not take the receiver thread down
         raise ProtocolError("bad_json", "header JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", "header is not a JSON object")
+    if _nested_deeper_than(obj, MAX_DEPTH):  # else acceptance would depend on the caller's stack depth
+        raise ProtocolError("bad_json", f"header JSON nested deeper than {MAX_DEPTH} levels")
+    if b"\\u" in raw and not _is_unicode(obj):  # a "\\ud800" escape decodes to a lone surrogate
+        raise ProtocolError("bad_json", "header has a lone surrogate escape: not Unicode text")
 
     version = obj.get("v")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    if not _is_int(version) or version != PROTOCOL_VERSION:
         raise ProtocolError("version", f"peer speaks protocol v{version!r}, this side speaks v{PROTOCOL_VERSION}")
 
     type_name = _require(obj, "type", str)
@@ -245,15 +260,18 @@ def _parse_header(raw: bytes, n_payloads: int, limits: Limits, sizes: list[int])
 
     ids = {name: _require_id(obj, name, limits) for name in ("msg_id", "camera_id", "classroom_id", "trace_id")}
     seq = _require(obj, "seq", int)
-    if seq < 0:
-        raise ProtocolError("bad_field", "seq must be >= 0")
+    if not 0 <= seq <= MAX_WIRE_INT:
+        raise ProtocolError("bad_field", "seq must be in [0, 2**63)")
 
     ts = _require(obj, "ts", dict)
-    if len(ts) > 32:
-        raise ProtocolError("oversize_field", "ts has more than 32 hops")
+    # Room is kept for every pipeline hop: whatever is accepted here can still be stamped by the
+    # tiers downstream (and derived from) and encoded again.
+    foreign = sum(1 for hop in ts if hop not in HOPS)
+    if len(ts) > MAX_HOPS or foreign > MAX_HOPS - len(HOPS):
+        raise ProtocolError("oversize_field", f"ts has more than {MAX_HOPS - len(HOPS)} hops not in HOPS")
     for hop, value in ts.items():
-        if len(hop) > 32 or not _is_int(value) or value < 0:
-            raise ProtocolError("bad_field", f"ts[{hop[:32]!r}] must be a non-negative int of ms")
+        if len(hop) > 32 or not _is_int(value) or not 0 <= value <= MAX_WIRE_INT:
+            raise ProtocolError("bad_field", f"ts[{hop[:32]!r}] must be a non-negative int of ms below 2**63")
 
     meta = obj.get("meta", {})
     if not isinstance(meta, dict):
@@ -282,7 +300,33 @@ def _parse_image(raw: Any, mtype: MessageType, n_payloads: int, sizes: list[int]
         return ImageInfo(width=width, height=height, encoding=encoding, bytes=nbytes)
     if raw is not None:
         raise ProtocolError("bad_field", f"{mtype.value} carries no image")
+    if n_payloads:  # else 4 x 8 MB could ride on an END_OF_STREAM, which the edge never drops
+        raise ProtocolError("frame_count", f"{mtype.value} carries no payload, got {n_payloads}")
     return None
+
+
+def _nested_deeper_than(obj: Any, limit: int) -> bool:
+    """Whether ``obj`` has containers (objects, arrays) nested more than ``limit`` deep."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _is_unicode(obj: Any) -> bool:
+    """Whether every string in ``obj`` can be written as UTF-8 (SQLite, logs, other peers): JSON
+    lets a header spell half a surrogate pair (``"\\ud800"``), which Python keeps as a lone surrogate."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:

@@ -152,3 +152,101 @@ def test_encode_refuses_what_decode_would_reject():
     msg.header.camera_id = ""
     with pytest.raises(ProtocolError):
         encode(msg)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("seq", 2**63), ("ts", {"captured": 2**63}), ("ts", {"captured": 10**30})],
+)
+def test_integers_beyond_int64_are_refused(field, value):
+    h = header_of(encode(frame_message()))
+    h[field] = value
+    assert reason_of(rebuild(h)) == "bad_field"
+
+
+def test_integer_of_more_than_4300_digits_is_bad_json_not_a_crash():
+    # json.loads raises a plain ValueError (Python's int-string limit), not JSONDecodeError
+    raw = json.dumps(header_of(encode(frame_message()))).replace('"seq": 7', '"seq": ' + "9" * 5000).encode()
+    assert reason_of([raw, JPEG]) == "bad_json"
+    raw = json.dumps(header_of(encode(frame_message()))).replace('"meta": {}', '"meta": {"x": ' + "9" * 5000 + "}")
+    assert reason_of([raw.encode(), JPEG]) == "bad_json"
+
+
+@pytest.mark.parametrize("version", [1.0, "1", True, None])
+def test_version_must_be_the_integer(version):
+    h = header_of(encode(frame_message()))
+    h["v"] = version
+    assert reason_of(rebuild(h)) == "version"
+
+
+@pytest.mark.parametrize("mtype", ["eos", "heartbeat", "result", "ack"])
+def test_messages_without_image_carry_no_payload(mtype):
+    h = header_of(encode(frame_message()))
+    h["type"], h["image"] = mtype, None
+    assert decode(rebuild(h, [])).header.type.value == mtype
+    assert reason_of(rebuild(h, [b"x" * 1000])) == "frame_count"
+
+
+def test_accepted_hops_leave_room_for_every_pipeline_stamp():
+    # A crop that arrived with a full ts map used to be accepted, stamped by the cloud, and then its
+    # RESULT failed to encode (more than 32 hops): the edge never got an answer.
+    from common.protocol import HOPS, MAX_HOPS
+
+    h = header_of(encode(frame_message()))
+    h["ts"] = {f"h{i}": i for i in range(MAX_HOPS)}
+    assert reason_of(rebuild(h)) == "oversize_field"
+    h["ts"] = {f"h{i}": i for i in range(MAX_HOPS - len(HOPS))}
+    h["ts"].update({hop: 1 for hop in HOPS[:2]})
+    crop = decode(rebuild(h)).header
+    for hop in HOPS:
+        crop.stamp(hop, 5)
+    result = Message(crop.derive(MessageType.RESULT, meta={"ack_of": crop.msg_id}))
+    assert len(decode(encode(result)).header.ts) == MAX_HOPS
+
+
+@pytest.mark.parametrize("field", ["camera_id", "msg_id", "type"])
+def test_lone_surrogate_escapes_are_refused(field):
+    # json.loads turns "\ud800" into a str that SQLite (and any UTF-8 writer) cannot store: the
+    # cloud answered such crops error/internal (retryable) instead of refusing them.
+    raw = json.dumps(header_of(encode(frame_message()))).replace(f'"{field}": "', f'"{field}": "\\ud800', 1)
+    assert reason_of([raw.encode(), JPEG]) == "bad_json"
+
+
+def test_surrogate_pairs_and_other_escapes_are_fine():
+    msg = frame_message()
+    msg.header.camera_id = "salle-\u00e9-\U0001f600"  # json.dumps writes \u00e9 and \ud83d\ude00
+    frames = encode(msg)
+    assert b"\\ud83d\\ude00" in frames[0]
+    assert decode(frames).header.camera_id == "salle-\u00e9-\U0001f600"
+
+
+def test_nesting_is_limited_whatever_the_callers_stack_depth():
+    # json.loads' own limit (RecursionError) depends on how deep the calling thread's stack already
+    # is: the same header was accepted by the edge's receiver thread and refused from deeper stacks.
+    import threading
+
+    from common.protocol import MAX_DEPTH
+
+    def header_with_meta_depth(levels: int) -> bytes:
+        h = header_of(encode(frame_message()))
+        return json.dumps(h).replace('"meta": {}', '"meta": {"x": ' + "[" * levels + "]" * levels + "}").encode()
+
+    decode([header_with_meta_depth(MAX_DEPTH - 2), JPEG])  # header, meta, then 30 lists: 32 levels
+    assert reason_of([header_with_meta_depth(MAX_DEPTH - 1), JPEG]) == "bad_json"
+    outcomes = []
+
+    def deep(n: int) -> None:
+        if n:
+            return deep(n - 1)
+        for levels in (500, 900, 960, 990):
+            try:
+                decode([header_with_meta_depth(levels), JPEG])
+                outcomes.append("accepted")
+            except ProtocolError as exc:
+                outcomes.append(exc.reason)
+
+    deep(0)
+    thread = threading.Thread(target=deep, args=(300,))
+    thread.start()
+    thread.join()
+    assert outcomes == ["bad_json"] * 8
