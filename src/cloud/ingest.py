@@ -6,8 +6,9 @@ queue and sends the replies the workers leave in the outbox. ``workers`` threads
 call :meth:`AttendanceService.process_crop`. END_OF_STREAM and HEARTBEAT are
 recorded; malformed messages are counted by reason (``ingest_rejected_<reason>``)
 and skipped. A crop the edge sends again while its first copy is still queued or being
-processed is skipped (``crops_duplicate_in_flight``): the first copy's RESULT answers both, and
-Rekognition is never called twice for it. Nothing a peer sends can stop the loop. On stop, the workers finish
+processed is not processed again (``crops_duplicate_in_flight``): the first copy's RESULT answers
+every connection that sent a copy (a restarted edge has a new one), and Rekognition is never
+called twice for it. Nothing a peer sends can stop the loop. On stop, the workers finish
 the crop in hand and the I/O thread sends their RESULTs before the socket closes.
 
 Use from code::
@@ -56,7 +57,7 @@ class IngestServer:
         self.settings = settings or service.settings
         self.bind = bind or self.settings.zmq_bind
         self.receiver: Receiver | None = None
-        self._work: queue.Queue[tuple[bytes, Message] | None] = queue.Queue(maxsize=self.settings.queue_size)
+        self._work: queue.Queue[Message | None] = queue.Queue(maxsize=self.settings.queue_size)
         self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
         self._stop = threading.Event()  # workers and housekeeping stop; the I/O thread stops receiving
         # Set after the workers are done: the I/O thread sends the last replies, then exits.
@@ -68,7 +69,7 @@ class IngestServer:
         self._cameras_lock = threading.Lock()
         self._busy = 0
         self._busy_lock = threading.Lock()
-        self._in_flight: set[str] = set()  # msg ids queued or being processed
+        self._in_flight: dict[str, list[bytes]] = {}  # msg ids queued or being processed -> peers to answer
         self._in_flight_lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
@@ -205,15 +206,17 @@ class IngestServer:
         if header.type is MessageType.FACE_CROP:
             self._camera(message, "crops")
             with self._in_flight_lock:
-                if header.msg_id in self._in_flight:
+                peers = self._in_flight.get(header.msg_id)
+                if peers is not None:
                     metrics.inc("crops_duplicate_in_flight")
+                    if peer not in peers:
+                        peers.append(peer)  # answered too when the first copy is done
                     return
-                self._in_flight.add(header.msg_id)
+                self._in_flight[header.msg_id] = [peer]
             try:
-                self._work.put((peer, message), timeout=0.2)
+                self._work.put(message, timeout=0.2)
             except queue.Full:
-                self._done(header.msg_id)
-                self._outbox.put((peer, self.service.reject_crop(message, "overloaded", "work queue full")))
+                self._answer(message, self.service.reject_crop(message, "overloaded", "work queue full"))
         elif header.type is MessageType.END_OF_STREAM:
             self._camera(message, "end_of_stream")
             self.service.note_end_of_stream(header)
@@ -258,12 +261,13 @@ class IngestServer:
                 continue
             if item is None:
                 continue
-            peer, message = item
+            message = item
             with self._busy_lock:
                 self._busy += 1
+            answered = False
             try:
-                reply = self.service.process_crop(message)
-                self._outbox.put((peer, reply))
+                self._answer(message, self.service.process_crop(message))
+                answered = True
             except Exception as exc:  # process_crop should never raise; be safe anyway
                 self.service.stats.inc("ingest_worker_errors")
                 log_event(
@@ -275,18 +279,24 @@ class IngestServer:
                     traceback=traceback.format_exc(limit=8),
                 )
                 try:  # the edge still gets an answer for this crop: an error, never silence
-                    self._outbox.put((peer, self.service.reject_crop(message, "internal", type(exc).__name__)))
+                    self._answer(message, self.service.reject_crop(message, "internal", type(exc).__name__))
+                    answered = True
                 except Exception:
                     pass
             finally:
-                self._done(message.header.msg_id)
+                if not answered:
+                    self._answer(message, None)
                 with self._busy_lock:
                     self._busy -= 1
                 self.service.stats.set_gauge("ingest_queue_depth", self._work.qsize())
 
-    def _done(self, msg_id: str) -> None:
+    def _answer(self, crop: Message, reply: Message | None) -> None:
+        """The crop is done: queue ``reply`` for every connection that sent a copy of it."""
         with self._in_flight_lock:
-            self._in_flight.discard(msg_id)
+            peers = self._in_flight.pop(crop.header.msg_id, [])
+        if reply is not None:
+            for peer in peers:
+                self._outbox.put((peer, reply))
 
     def _housekeeping(self) -> None:
         while True:
