@@ -6,7 +6,9 @@
   most frames is dropped (and counted), so the newest frames are the ones processed.
 * A camera is handed to one worker at a time (``take`` ... ``done``), so its frames
   are processed in order and its tracker is never used by two threads at once.
-* END_OF_STREAM markers are never dropped and come out after that camera's frames.
+* END_OF_STREAM markers are never dropped for frames and come out after that camera's frames.
+  A camera holds at most one waiting END_OF_STREAM (more say nothing new), and at most
+  ``max_pending_eos`` wait over all cameras, so a flood of them cannot grow memory.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ class BufferStats:
 class FrameBuffer:
     """Per-camera deques under one global capacity; see the module docstring."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_pending_eos: int = 1024) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
+        self.max_pending_eos = max_pending_eos
+        self._eos = 0  # END_OF_STREAM markers held
         self._queues: OrderedDict[str, deque[Message]] = OrderedDict()
         self._frames = 0  # droppable items (FRAMEs) held
         self._busy: set[str] = set()
@@ -43,11 +47,19 @@ class FrameBuffer:
         self.stats = BufferStats()
 
     def put(self, message: Message) -> Message | None:
-        """Add a message; returns the frame dropped to make room, if any."""
+        """Add a message; returns the message not kept, if any: the frame dropped to make room,
+        or this END_OF_STREAM when its camera already has one waiting (or too many wait)."""
         camera = message.header.camera_id
         dropped = None
         with self._cond:
             is_frame = message.header.type is not MessageType.END_OF_STREAM
+            if not is_frame:
+                waiting = self._queues.get(camera)
+                if (waiting and waiting[-1].header.type is MessageType.END_OF_STREAM) or (
+                    self._eos >= self.max_pending_eos
+                ):
+                    return message
+                self._eos += 1
             if is_frame and self._frames >= self.capacity:
                 dropped = self._drop_oldest_of_fullest()
             self._queues.setdefault(camera, deque()).append(message)
@@ -95,6 +107,8 @@ class FrameBuffer:
             message = queue.popleft()
             if message.header.type is not MessageType.END_OF_STREAM:
                 self._frames -= 1
+            else:
+                self._eos -= 1
             self._busy.add(camera)
             # Round-robin: this camera goes to the back of the line.
             self._queues.move_to_end(camera)

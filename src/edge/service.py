@@ -177,7 +177,8 @@ class EdgeService:
                 self.metrics.inc("frames_dropped_buffer")
         elif header.type is MessageType.END_OF_STREAM:
             self.metrics.inc("eos_received")
-            self.buffer.put(message)
+            if self.buffer.put(message) is not None:
+                self.metrics.inc("eos_coalesced")  # one is already waiting for this camera
         elif header.type is MessageType.HEARTBEAT:
             self.metrics.inc("heartbeats")
         else:

@@ -87,3 +87,14 @@ def test_take_waits_for_a_frame_and_close_wakes_workers():
     buf.close()
     waiter.join(2)
     assert not waiter.is_alive() and got[-1] is None
+
+
+def test_a_flood_of_end_of_stream_is_coalesced_and_bounded():
+    buf = FrameBuffer(capacity=4, max_pending_eos=3)
+    buf.put(frame("a", 0))
+    kept = buf.put(eos("a"))
+    refused = [buf.put(eos("a")) for _ in range(1000)]  # one camera says it again and again
+    assert kept is None and all(r is not None and r.header.type is MessageType.END_OF_STREAM for r in refused)
+    assert [buf.put(eos(c)) is None for c in ("b", "c", "d")] == [True, True, False]  # 3 may wait in all
+    assert [(c, t) for c, _, t in drain(buf)] == [("a", "frame"), ("b", "eos"), ("c", "eos"), ("a", "eos")]
+    assert buf.put(eos("a")) is None  # the earlier one went out: a new end may wait again
