@@ -1,6 +1,7 @@
 """The crop path: one FACE_CROP from the edge in, one RESULT out.
 
-Order: message checks (type, payload, size, decodable JPEG/PNG) -> idempotency (same
+Order: message checks (type, payload, size, JPEG/PNG header readable, at most
+``max_crop_pixels``, the size the message says, decodable) -> idempotency (same
 ``msg_id`` answered again from the stored sighting or unknown face - or, for ``no_face``, from
 memory - with ``duplicate: true``: a crop the edge resends never calls Rekognition twice) ->
 classroom (id rule, registered or auto-created) -> open session (or
@@ -43,8 +44,28 @@ log = logging.getLogger("rollcall.cloud.service")
 #: without a second Rekognition call.
 NO_FACE_MEMORY = 10000
 
+#: Why a crop's image was refused (common.images.ImageDecodeError.reason) -> the RESULT's reason.
+IMAGE_REFUSALS = {
+    "empty": "no_image",
+    "header_unreadable": "image_header_unreadable",
+    "too_large": "image_too_large",
+    "size_mismatch": "image_size_mismatch",
+    "corrupt": "corrupt_image",
+}
+
 PERMANENT_ERRORS = frozenset(
-    {"wrong_type", "no_image", "oversize", "corrupt_image", "invalid_classroom_id", "unknown_classroom", "bad_image"}
+    {
+        "wrong_type",
+        "no_image",
+        "oversize",
+        "corrupt_image",
+        "image_header_unreadable",
+        "image_too_large",
+        "image_size_mismatch",
+        "invalid_classroom_id",
+        "unknown_classroom",
+        "bad_image",
+    }
 )
 
 
@@ -114,10 +135,13 @@ class CropProcessor:
             return self.reject_crop(message, "no_image", "face crop without image payload")
         if len(image) > settings.max_crop_bytes:
             return self.reject_crop(message, "oversize", f"{len(image)} bytes > {settings.max_crop_bytes}")
+        claimed = (header.image.width, header.image.height) if header.image is not None else None
         try:
-            pixels = decode_image(image)
+            pixels = decode_image(image, settings.max_crop_pixels, claimed)
         except ImageDecodeError as exc:
-            return self.reject_crop(message, "corrupt_image", str(exc))
+            # Refused before any pixel is decoded (header unreadable, too large, not the size the
+            # message says) or corrupt: counted crops_rejected_<reason>, logged by the reply.
+            return self.reject_crop(message, IMAGE_REFUSALS.get(exc.reason, "corrupt_image"), str(exc))
 
         duplicate = self._duplicate_reply(message)
         if duplicate is not None:

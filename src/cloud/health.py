@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common.bounded import LruDict
 from common.logs import log_event
+from common.metrics import TOP_N
 from common.protocol import Header
 
 from .deps import ServiceDeps
@@ -29,7 +31,8 @@ class ServiceMonitor:
         self.storage_backend = storage_backend
         self.rekognition_endpoint = rekognition_endpoint
         self._streams_lock = threading.Lock()
-        self._streams: dict[str, dict[str, Any]] = {}
+        # The last END_OF_STREAM per camera id, the oldest forgotten beyond max_cameras (peers choose ids).
+        self._streams: LruDict[str, dict[str, Any]] = LruDict(deps.settings.max_cameras)
         self._metric_sources: dict[str, Callable[[], dict[str, Any]]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
 
@@ -57,10 +60,12 @@ class ServiceMonitor:
         self._metric_sources[name] = source
 
     def metrics(self) -> dict[str, Any]:
-        """Counters, latencies, ended streams and ingest figures."""
+        """Counters, latencies, ended streams (the 20 most recent, and how many cameras are
+        remembered) and ingest figures."""
         snapshot = self.deps.stats.snapshot()
         with self._streams_lock:
-            snapshot["streams_ended"] = {k: dict(v) for k, v in self._streams.items()}
+            snapshot["streams_ended"] = {k: dict(v) for k, v in self._streams.newest(TOP_N)}
+            snapshot["streams_ended_cameras"] = len(self._streams)
         for name, source in list(self._metric_sources.items()):
             try:
                 snapshot[name] = source()

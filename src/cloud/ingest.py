@@ -30,9 +30,10 @@ import traceback
 from collections import Counter
 from typing import Any
 
+from common.bounded import LruDict
 from common.clock import now_ms
 from common.logs import log_event, setup_logging
-from common.metrics import PeriodicReporter
+from common.metrics import PeriodicReporter, top
 from common.protocol import Message, MessageType
 from common.settings import CommonSettings
 from common.transport import CurveKeys, Receiver
@@ -65,7 +66,8 @@ class IngestServer:
         self._threads: list[threading.Thread] = []  # workers + housekeeping
         self._io_thread: threading.Thread | None = None
         self._seen_rejections: Counter[str] = Counter()
-        self._cameras: dict[str, dict[str, Any]] = {}
+        # Figures per camera id, the least recently seen forgotten beyond max_cameras (peers choose ids).
+        self._cameras: LruDict[str, dict[str, Any]] = LruDict(self.settings.max_cameras)
         self._cameras_lock = threading.Lock()
         self._busy = 0
         self._busy_lock = threading.Lock()
@@ -133,9 +135,12 @@ class IngestServer:
 
     # ------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:
-        """Queue depth, busy workers, rejected messages by reason, cameras seen."""
+        """Queue depth, busy workers, rejected messages by reason, cameras: how many are known, how
+        many were forgotten, and the 20 that sent most messages (never the whole map)."""
         with self._cameras_lock:
-            cameras = {k: dict(v) for k, v in self._cameras.items()}
+            busiest = top(self._cameras, _messages)
+            cameras = {k: dict(v) for k, v in busiest.items()}
+            count, forgotten = len(self._cameras), self._cameras.evicted
         return {
             "address": self.receiver.bound_address if self.receiver else None,
             "queue_depth": self._work.qsize(),
@@ -143,13 +148,17 @@ class IngestServer:
             "workers": self.settings.workers,
             "workers_busy": self._busy,
             "rejected": dict(self.receiver.rejected) if self.receiver else {},
+            "camera_count": count,
+            "cameras_forgotten": forgotten,
             "cameras": cameras,
         }
 
     def _camera(self, message: Message, field: str) -> None:
         h = message.header
         with self._cameras_lock:
-            entry = self._cameras.setdefault(h.camera_id, {"classroom_id": h.classroom_id, "crops": 0, "heartbeats": 0})
+            entry = self._cameras.get_or_create(
+                h.camera_id, lambda: {"classroom_id": h.classroom_id, "crops": 0, "heartbeats": 0}
+            )
             entry[field] = entry.get(field, 0) + 1
             entry["last_seen_ms"] = now_ms()
             entry["classroom_id"] = h.classroom_id
@@ -306,6 +315,11 @@ class IngestServer:
                 log_event(log, "purge_failed", level=logging.ERROR, detail=str(exc)[:300])
             if self._stop.wait(HOUSEKEEPING_INTERVAL_S):
                 return
+
+
+def _messages(entry: dict[str, Any]) -> float:
+    """Messages a camera sent (how the busiest cameras are picked for the metrics)."""
+    return float(entry.get("crops", 0) + entry.get("heartbeats", 0) + entry.get("end_of_stream", 0))
 
 
 def main(argv: list[str] | None = None) -> int:

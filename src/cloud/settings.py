@@ -35,6 +35,17 @@ class CloudSettings(RollcallSettings):
         ge=1024,
         description="Largest face crop accepted (bytes); larger crops are answered `error` (reason `oversize`) and counted.",
     )
+    max_crop_pixels: int = Field(
+        4_000_000,
+        ge=64 * 64,
+        le=16384 * 16384,
+        description="Largest face crop decoded (pixels, read from the JPEG/PNG header before any pixel is decoded). Larger crops are answered `error` (reason `image_too_large`); crops whose header cannot be read (`image_header_unreadable`) or whose size differs from the message's `image.width/height` (`image_size_mismatch`) too. All permanent: the edge does not retry them.",
+    )
+    max_cameras: int = Field(
+        1024,
+        ge=1,
+        description="Cameras the ingest keeps figures for (`/api/metrics` `ingest.cameras`) and cameras whose END_OF_STREAM is remembered (`streams_ended`); beyond it the least recently seen is forgotten (`cameras_forgotten`). Metrics show counts and the top 20.",
+    )
     curve_secret_file: Path | None = Field(
         None,
         description="CurveZMQ secret certificate of the cloud (enables encryption on the edge link). Empty = plain TCP.",

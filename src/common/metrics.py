@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from .logs import log_event
+
+V = TypeVar("V")
+
+#: Entries of a map keyed by peer-chosen ids (camera ids) that a metrics line or ``/api/metrics``
+#: shows: the top ones and a count, never the whole map (100k camera ids made a 24 MB log line).
+TOP_N = 20
+
+
+def top(mapping: Mapping[str, V], key: Callable[[V], float], n: int = TOP_N) -> dict[str, V]:
+    """The ``n`` entries of ``mapping`` with the largest ``key(value)``, largest first
+    (O(len(mapping) log n))."""
+    return dict(heapq.nlargest(n, mapping.items(), key=lambda item: key(item[1])))
 
 
 class Metrics:

@@ -23,6 +23,9 @@ SCENE_CUT_DIFF = 16.0
 APPEARANCE_SPLIT_DISTANCE = 0.27
 #: Weight of the newest signature in a track's running signature.
 SIGNATURE_UPDATE = 0.3
+#: A person box whose longer side exceeds this is downscaled before its histogram is taken
+#: (bounded cost and memory; a normalised histogram barely changes).
+SIGNATURE_MAX_SIDE = 512
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
@@ -57,7 +60,13 @@ def colour_signature(frame: np.ndarray, box: tuple[float, float, float, float]) 
     x2, y2 = min(width, int(round(box[2]))), min(height, int(round(box[3])))
     if x2 - x1 < 4 or y2 - y1 < 4:
         return None
-    hsv = cv2.cvtColor(frame[y1:y2, x1:x2], cv2.COLOR_BGR2HSV)
+    region = frame[y1:y2, x1:x2]
+    longest = max(x2 - x1, y2 - y1)
+    if longest > SIGNATURE_MAX_SIDE:
+        scale = SIGNATURE_MAX_SIDE / longest
+        size = (max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(region, cv2.COLOR_BGR2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).astype(np.float32)
     total = float(hist.sum())
     return hist / total if total > 0 else None

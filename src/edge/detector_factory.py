@@ -60,6 +60,7 @@ def build_track_registry(settings: EdgeSettings, ids: Iterator[int] | None = Non
         split_distance=settings.appearance_split_distance,
         scene_cut_diff=settings.scene_cut_diff,
         ids=ids,
+        max_cameras=settings.max_cameras,
     )
 
 
@@ -93,4 +94,6 @@ def build_frame_processor(
         crop_padding=settings.crop_padding,
         jpeg_quality=settings.crop_jpeg_quality,
         send_evidence=settings.evidence_small_faces,
+        max_frame_pixels=settings.max_frame_pixels,
+        crop_max_side=settings.crop_max_side,
     )

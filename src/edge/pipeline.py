@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from common.clock import now_ms
@@ -20,6 +21,11 @@ from .association import Subject, assign_faces
 from .detection import PersonDetector
 from .faces import Face, FaceFinder, QualityGate, crop_face
 from .tracker import Candidate, CropPolicy, Track, TrackRegistry
+
+#: Default cap of a frame's pixels (4K UHD; ``ROLLCALL_EDGE_MAX_FRAME_PIXELS``).
+MAX_FRAME_PIXELS = 3840 * 2160
+#: Default longest side of a face crop sent (``ROLLCALL_EDGE_CROP_MAX_SIDE``).
+CROP_MAX_SIDE = 1600
 
 
 def camera_time_ms(header: Header) -> int:
@@ -60,7 +66,7 @@ class FrameResult:
     subjects: list[Subject] = field(default_factory=list)
     faces: list[Face] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
-    corrupt: bool = False
+    refused: str | None = None  # why the frame's image was refused (common.images.REFUSAL_REASONS)
 
 
 class FrameProcessor:
@@ -80,6 +86,8 @@ class FrameProcessor:
         crop_padding: float = 0.25,
         jpeg_quality: int = 90,
         send_evidence: bool = True,
+        max_frame_pixels: int = MAX_FRAME_PIXELS,
+        crop_max_side: int = CROP_MAX_SIDE,
     ) -> None:
         self.detector = detector
         self.faces = faces
@@ -91,24 +99,30 @@ class FrameProcessor:
         self.crop_padding = crop_padding
         self.jpeg_quality = jpeg_quality
         self.send_evidence = send_evidence
+        self.max_frame_pixels = max_frame_pixels
+        self.crop_max_side = crop_max_side
 
     def process(self, frame_msg: Message) -> FrameResult:
-        """Detect, track and pick crops for one FRAME. Corrupt JPEGs are counted, not raised."""
+        """Detect, track and pick crops for one FRAME. An image that is refused (header unreadable,
+        over ``max_frame_pixels``, not the size the message says, corrupt) is counted, not raised."""
         header = frame_msg.header
         header.stamp("detect_start", now_ms())
+        claimed = (header.image.width, header.image.height) if header.image is not None else None
         try:
-            frame = decode_image(frame_msg.image or b"")
+            frame = decode_image(frame_msg.image or b"", self.max_frame_pixels, claimed)
         except ImageDecodeError as exc:
-            self.metrics.inc("frames_corrupt")
+            self.metrics.inc("frames_refused")
+            self.metrics.inc(f"frames_refused_{exc.reason}")
             log_event(
                 self.log,
-                "frame_corrupt",
+                "frame_refused",
                 level=logging.WARNING,
                 trace_id=header.trace_id,
                 camera_id=header.camera_id,
+                reason=exc.reason,
                 detail=str(exc),
             )
-            return FrameResult(corrupt=True)
+            return FrameResult(refused=exc.reason)
 
         started = time.perf_counter()
         persons = self.detector.detect(frame)
@@ -219,6 +233,11 @@ class FrameProcessor:
         """The FACE_CROP message for one face (JPEG crop + boxes + quality). ``purpose`` is
         ``recognition``, or ``evidence`` for a face too small to search (kept for review only)."""
         crop = crop_face(frame, face.box, self.crop_padding)
+        longest = max(crop.shape[:2])
+        if longest > self.crop_max_side:  # a face filling a large frame: keep the crop within the cloud's cap
+            scale = self.crop_max_side / longest
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         jpeg = encode_jpeg(crop, self.jpeg_quality)
         height, width = frame.shape[:2]
         header = frame_msg.header.derive(

@@ -227,16 +227,23 @@ class EdgeService:
         self.link.apply_result(message)
 
     def _extra_metrics(self) -> dict[str, Any]:
-        active, depth, held = self.tracks.active_tracks(), len(self.buffer), len(self.outbox)
+        active, held = self.tracks.active_tracks(), len(self.outbox)
+        buffer = self.buffer.snapshot()
+        depth = buffer["depth"]
         self.metrics.set_gauge("active_tracks", active)
         self.metrics.set_gauge("buffer_depth", depth)
         self.metrics.set_gauge("outbox_depth", held)
+        # Per-camera figures: counts and the top 20, never a whole map keyed by camera ids.
         return {
             "active_tracks": active,
             "outbox_depth": held,
+            "cameras_tracked": self.tracks.cameras(),
             "cameras_forgotten": self.tracks.cameras_forgotten,
             "buffer_depth": depth,
             "rejected": dict(self.receiver.rejected),
             "results_rejected": dict(self.uplink.rejected),
-            "buffer_by_camera": self.buffer.depth_by_camera(),
+            "buffer_cameras": buffer["cameras"],
+            "buffer_by_camera": buffer["by_camera"],
+            "buffer_dropped_by_camera": buffer["dropped_by_camera"],
+            "buffer_eos_merged": buffer["eos_merged"],
         }

@@ -36,6 +36,11 @@ class EdgeSettings(RollcallSettings):
         ge=1,
         description="Face crops queued in ZeroMQ towards the cloud; beyond it crops wait in the outbox (`uplink_busy`), never dropped.",
     )
+    max_cameras: int = Field(
+        1024,
+        ge=1,
+        description="Cameras the edge keeps tracks for; beyond it the least recently seen camera is forgotten (`cameras_forgotten`), as is a camera idle for 10 minutes. Bounds the state new camera ids can create.",
+    )
     allowed_cameras: str = Field(
         "",
         description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.",
@@ -62,6 +67,12 @@ class EdgeSettings(RollcallSettings):
         16,
         ge=1,
         description="Frames held between the receiver and the workers (all cameras together). When full the oldest frame of the camera holding most frames is dropped (`frames_dropped_buffer`).",
+    )
+    max_frame_pixels: int = Field(
+        3840 * 2160,
+        ge=64 * 64,
+        le=16384 * 16384,
+        description="Largest frame decoded (pixels, from the JPEG/PNG header before any pixel is decoded; default 4K UHD, 8.3 MP). Larger frames are refused (`frames_refused_too_large`), as are frames whose header cannot be read (`frames_refused_header_unreadable`) or whose size differs from the message's `image.width/height` (`frames_refused_size_mismatch`).",
     )
     workers: int = Field(
         1,
@@ -134,6 +145,12 @@ class EdgeSettings(RollcallSettings):
         0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size."
     )
     crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")
+    crop_max_side: int = Field(
+        1600,
+        ge=160,
+        le=8192,
+        description="A face crop whose longer side exceeds this is downscaled before it is sent (a face filling a 4K frame), so crops stay within the cloud's `ROLLCALL_CLOUD_MAX_CROP_PIXELS` (4 MP by default).",
+    )
 
     # --- tracking and dedupe ---
     track_iou: float = Field(

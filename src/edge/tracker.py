@@ -34,11 +34,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from common.bounded import MAX_CAMERAS
 
 from .appearance import (
     APPEARANCE_SPLIT_DISTANCE,
@@ -298,7 +301,12 @@ class CropPolicy:
 
 
 class TrackRegistry:
-    """Trackers of every camera, shared by the workers and the RESULT reader (locked)."""
+    """Trackers of every camera, shared by the workers and the RESULT reader (locked).
+
+    Bounded: a camera idle for ``idle_camera_s`` is forgotten, and beyond ``max_cameras`` the least
+    recently used camera is (``cameras_forgotten``), so new camera ids cannot grow it without
+    limit. Both in O(1) per frame: cameras are kept in order of last use.
+    """
 
     def __init__(
         self,
@@ -309,19 +317,20 @@ class TrackRegistry:
         split_distance: float = APPEARANCE_SPLIT_DISTANCE,
         scene_cut_diff: float = SCENE_CUT_DIFF,
         ids: Iterator[int] | None = None,
+        max_cameras: int = MAX_CAMERAS,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.ttl_ms = ttl_ms
         self.idle_camera_s = idle_camera_s
         self.split_distance = split_distance
         self.scene_cut_diff = scene_cut_diff
+        self.max_cameras = max_cameras
         self._monotonic = monotonic
         self.lock = threading.RLock()
         #: Track ids, unique over all cameras (and across restarts when the ids come from the outbox).
         self._ids: Iterator[int] = ids if ids is not None else itertools.count(1)
         self._cameras: dict[str, IouTracker] = {}
-        self._last_used: dict[str, float] = {}
-        self._next_prune = 0.0
+        self._last_used: OrderedDict[str, float] = OrderedDict()  # same cameras, least recently used first
         self.recognised_tracks = 0
         self.cameras_forgotten = 0
 
@@ -331,26 +340,35 @@ class TrackRegistry:
             now = self._monotonic()
             self._prune_idle(now)
             self._last_used[camera_id] = now
+            self._last_used.move_to_end(camera_id)
             tracker = self._cameras.get(camera_id)
             if tracker is None:
                 scene = SceneCutDetector(self.scene_cut_diff)
                 tracker = self._cameras[camera_id] = IouTracker(
                     self.iou_threshold, self.ttl_ms, self._ids, split_distance=self.split_distance, scene=scene
                 )
+                while len(self._cameras) > self.max_cameras:
+                    self._forget(next(iter(self._last_used)))  # never this one: it was used last
             return tracker
 
     def _prune_idle(self, now: float) -> None:
-        """Forget cameras idle for ``idle_camera_s`` (checked at most every tenth of it), so
-        trackers of cameras that vanished without END_OF_STREAM neither pile up nor count as
-        active tracks forever. Caller holds ``lock``."""
-        if now < self._next_prune:
-            return
-        self._next_prune = now + self.idle_camera_s / 10
-        for camera_id, last in list(self._last_used.items()):
-            if now - last > self.idle_camera_s:
-                del self._last_used[camera_id]
-                self._cameras.pop(camera_id, None)
-                self.cameras_forgotten += 1
+        """Forget cameras idle for ``idle_camera_s``, so trackers of cameras that vanished without
+        END_OF_STREAM neither pile up nor count as active tracks forever. Caller holds ``lock``."""
+        while self._last_used:
+            camera_id, last = next(iter(self._last_used.items()))
+            if now - last <= self.idle_camera_s:
+                return
+            self._forget(camera_id)
+
+    def _forget(self, camera_id: str) -> None:
+        del self._last_used[camera_id]
+        self._cameras.pop(camera_id, None)
+        self.cameras_forgotten += 1
+
+    def cameras(self) -> int:
+        """Cameras with a tracker."""
+        with self.lock:
+            return len(self._cameras)
 
     def apply_result(
         self, camera_id: str, track_id: int, status: str, reason: str | None = None, ack_of: str | None = None

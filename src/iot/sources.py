@@ -37,6 +37,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt", "rtp"})
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 FALLBACK_FPS = 25.0
+#: Largest photo of an image folder decoded (local files the operator chose, in any format OpenCV
+#: reads; the camera downscales to ``max_width`` before sending).
+FOLDER_MAX_PIXELS = 40_000_000
 
 SourceKind = Literal["webcam", "video", "stream", "folder", "image"]
 
@@ -288,7 +291,7 @@ class ImageFolderSource:
             return None
         self._tried_in_cycle += 1
         try:
-            image = decode_image(self._current.read_bytes())
+            image = decode_image(self._current.read_bytes(), FOLDER_MAX_PIXELS, other_formats=True)
         except (OSError, ImageDecodeError) as exc:
             if self._current not in self._reported:
                 self._reported.add(self._current)

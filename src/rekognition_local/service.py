@@ -186,7 +186,7 @@ class RekognitionService:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidParameter("Image.Bytes is not valid base64") from None
-        return decode_request_image(data, self.settings.max_image_bytes)
+        return decode_request_image(data, self.settings.max_image_bytes, self.settings.max_image_pixels)
 
     def _arn(self, collection_id: str) -> str:
         return f"aws:rekognition:{self.settings.region}:{ACCOUNT_ID}:collection/{collection_id}"

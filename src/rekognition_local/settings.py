@@ -87,6 +87,12 @@ class RekognitionSettings(RollcallSettings):
         ge=1024,
         description="Largest accepted image (decoded bytes); larger -> ImageTooLargeException (AWS limit: 5 MB).",
     )
+    max_image_pixels: int = Field(
+        24_000_000,
+        ge=80 * 80,
+        le=16384 * 16384,
+        description="Largest image decoded (pixels, read from the JPEG/PNG header before any pixel is decoded; 24 MP = a 6000x4000 photo); larger -> ImageTooLargeException. An image whose header cannot be read, or that decodes to another size than its header says -> InvalidImageFormatException.",
+    )
 
     @field_validator("access_keys", mode="before")
     @classmethod

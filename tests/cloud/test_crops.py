@@ -82,7 +82,7 @@ def test_failures_fail_closed(crops: CropProcessor, recognizer: ImageMatchRecogn
     again = crops.process_crop(throttled).header.meta  # ...nor remembered: the resent crop is searched
     assert (again["status"], again["student_id"], recognizer.calls["search"]) == ("recognised", "ada", 2)
     corrupt = crops.process_crop(crop(b"\xff\xd8\xff not a jpeg")).header.meta
-    assert (corrupt["reason"], corrupt["retry"]) == ("corrupt_image", False)  # the crop itself is at fault
+    assert (corrupt["reason"], corrupt["retry"]) == ("image_header_unreadable", False)  # the crop itself is at fault
 
     def broken(msg_id: str) -> None:
         raise RuntimeError("db down")

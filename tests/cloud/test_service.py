@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from botocore.stub import Stubber
 
@@ -17,8 +18,10 @@ from cloud.service import AttendanceService
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
+from common.images import encode_jpeg
 from common.metrics import Metrics
 from common.protocol import Message, MessageType, make_image_message
+from tests.common.bombs import jpeg_with_size, junk_before_sof, sof_offset
 
 from .conftest import ImageMatchRecognizer, blank_image, synthetic_face
 from .domain_support import T0, MsClock, crop
@@ -243,9 +246,20 @@ def test_no_face_and_errors_fail_closed(svc: AttendanceService, recognizer: Imag
     assert svc.list_unknown_faces() == []
 
 
+def _headers_only(side: int = 96) -> bytes:
+    """A JPEG of ``side`` x ``side`` cut right after its frame header: readable header, no image."""
+    jpeg = encode_jpeg(np.zeros((side, side, 3), np.uint8))
+    pos = sof_offset(jpeg)
+    return jpeg[: pos + 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")]
+
+
 @pytest.mark.parametrize("payload,reason", [
-    (b"\xff\xd8\xff\xe0 not really a jpeg", "corrupt_image"),
+    (b"\xff\xd8\xff\xe0 not really a jpeg", "image_header_unreadable"),
     (b"\xff\xd8" + b"\0" * 5000, "oversize"),
+    (_headers_only(), "corrupt_image"),
+    (encode_jpeg(np.zeros((40, 50, 3), np.uint8)), "image_size_mismatch"),  # the message says 96x96
+    (junk_before_sof(96), "image_header_unreadable"),
+    (jpeg_with_size(encode_jpeg(np.zeros((96, 96, 3), np.uint8)), 2100, 2000), "image_too_large"),
 ])
 def test_bad_crops_are_counted_errors(svc: AttendanceService, recognizer: ImageMatchRecognizer, payload: bytes, reason: str) -> None:
     svc.settings = CloudSettings(max_crop_bytes=4096)

@@ -243,8 +243,8 @@ def test_corrupt_jpeg_is_counted_not_raised(detector, yunet_model):
     processor, metrics = make_processor(detector, yunet_model)
     bad = make_image_message(MessageType.FRAME, b"\xff\xd8 definitely not a jpeg", 480, 270, "cam-1", "room-1")
     result = processor.process(bad)
-    assert result.corrupt and result.outgoing == []
-    assert metrics.count("frames_corrupt") == 1
+    assert result.refused == "header_unreadable" and result.outgoing == []
+    assert metrics.count("frames_refused") == 1 and metrics.count("frames_refused_header_unreadable") == 1
 
 
 def photo_message(name, width, height, source_ms, seq, camera="cam-photo"):

@@ -126,7 +126,7 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
         push.send(tiny_frame(camera="cam-2", seq=7))  # hits the bug
         push.send(tiny_frame(camera="cam-1"))  # still alive afterwards
         wait_until(
-            lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_corrupt") == 1,
+            lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_refused") == 1,
             timeout=10, message="the good and the corrupt frame were not both handled")
         rejected = service.receiver.rejected
         assert rejected["bad_json"] == 2 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
@@ -317,3 +317,38 @@ def test_curve_settings_are_checked(tmp_path):
         settings(bind_curve_secret_file=tmp_path / "missing.key_secret")
     with pytest.raises(Exception, match="needs BIND_CURVE_SECRET_FILE"):
         settings(bind_curve_allowed_clients_dir=tmp_path)
+
+
+def test_100k_camera_ids_keep_the_metrics_line_small(yunet_model):
+    """Frames and END_OF_STREAMs from 100k new camera ids (the workers not started): the buffer,
+    the trackers and the metrics line stay bounded (counts and the top 20, never whole maps)."""
+    import json
+
+    service = EdgeService(
+        settings(buffer_capacity=16, max_cameras=100),
+        detector=SlowDetector(0),
+        face_finder_factory=lambda: FaceFinder(yunet_model),
+        metrics_interval_s=60,
+    )
+    try:
+        frame = tiny_frame()
+        for i in range(100_000):
+            header = frame.header
+            message = Message(header=Header(type=MessageType.FRAME, camera_id=f"cam-{i}", classroom_id="room-1",
+                                            image=header.image, ts=dict(header.ts)), payloads=frame.payloads)
+            service.accept(message)
+            if i % 10 == 0:
+                service.accept(Message(header=Header(type=MessageType.END_OF_STREAM, camera_id=f"eos-{i}",
+                                                     classroom_id="room-1")))
+            with service.tracks.lock:
+                service.tracks.tracker(f"cam-{i}")
+        line = service._extra_metrics()
+        assert line["buffer_depth"] == 16 and line["buffer_cameras"] <= 16 + service.buffer.max_pending_eos
+        assert len(line["buffer_by_camera"]) <= 20 and len(line["buffer_dropped_by_camera"]) <= 20
+        assert line["cameras_tracked"] == 100 and line["cameras_forgotten"] == 100_000 - 100
+        assert len(service.buffer.stats.dropped_by_camera) <= 1024
+        assert len(json.dumps({**service.metrics.snapshot(), **line})) < 8192
+    finally:
+        service.receiver.close()
+        service.uplink.close()
+        service.outbox.close()

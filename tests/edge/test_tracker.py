@@ -334,3 +334,19 @@ def test_a_late_result_for_an_older_crop_does_not_free_the_pending_one():
     CropPolicy.sent(track, Candidate(1.0, "c3"), 7000, "crop-3")
     registry.apply_result("cam", track.track_id, "recognised", None, ack_of="crop-1")
     assert track.recognised
+
+
+def test_100k_camera_ids_stay_bounded():
+    clock = [0.0]
+    registry = TrackRegistry(0.3, 5000, monotonic=lambda: clock[0], max_cameras=64)
+    for i in range(100_000):
+        clock[0] += 0.001  # 100 s in all: nobody is idle for 600 s, only the bound forgets
+        with registry.lock:
+            registry.tracker(f"cam-{i}").update([(0, 0, 50, 100)], i)
+    assert registry.cameras() == 64 and len(registry._last_used) == 64
+    assert registry.cameras_forgotten == 100_000 - 64
+    assert registry.active_tracks() == 64
+    with registry.lock:  # the newest cameras are the ones kept
+        assert registry.tracker("cam-99999").tracks
+    clock[0] += 601  # and all of them go once idle
+    assert registry.active_tracks() == 0 and registry.cameras() == 0

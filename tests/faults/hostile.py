@@ -30,15 +30,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from common.images import encode_jpeg
+from common.images import encode_jpeg, image_dimensions
 from common.protocol import DEFAULT_LIMITS, HOPS, MAX_HOPS, MessageType, ProtocolError, decode
 
 Frames = list[bytes]
 Generator = Callable[[random.Random, "Kit"], Iterator[Frames]]
 
-#: A JPEG announcing HUGE_SIDE x HUGE_SIDE is refused before decoding (common.images.MAX_PIXELS, 40 MP)...
+#: A JPEG announcing HUGE_SIDE x HUGE_SIDE is refused before decoding (over every tier's pixel cap)...
 HUGE_SIDE = 60000
-#: ...BIG_SIDE x BIG_SIDE is not: it decodes into a 108 MB array from a few hundred bytes.
+#: ...and so is BIG_SIDE x BIG_SIDE since issue 13 (it was inside the old 40 MP guard and decoded into a
+#: 108 MB array from a few hundred bytes); it also differs from the size the message header claims.
 BIG_SIDE = 6000
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _MB = 1024 * 1024
@@ -437,7 +438,7 @@ def gen_big_payload(rng: random.Random, kit: Kit) -> Iterator[Frames]:
 
 def gen_sof_bomb(rng: random.Random, kit: Kit) -> Iterator[Frames]:
     """Small JPEGs / PNGs whose own header announces huge dimensions (the protocol header states a
-    modest size): 60000x60000 (over the 40 MP decode limit) most of the time."""
+    modest size): 60000x60000 (over every decode limit) most of the time."""
     while True:
         if rng.random() < 0.8:
             payload = jpeg_with_size(kit.jpeg, HUGE_SIDE, HUGE_SIDE)
@@ -447,8 +448,9 @@ def gen_sof_bomb(rng: random.Random, kit: Kit) -> Iterator[Frames]:
 
 
 def gen_decodable_bomb(rng: random.Random, kit: Kit) -> Iterator[Frames]:
-    """A JPEG of a few hundred bytes announcing 6000x6000 (36 MP, under the 40 MP limit): it decodes
-    into a 108 MB array and costs the edge about 1.7 s of CPU. Costly: use rarely."""
+    """A JPEG of a few hundred bytes announcing 6000x6000 (36 MP, under the old 40 MP limit): it decoded
+    into a 108 MB array and cost the edge about 1.7 s of CPU; since issue 13 it is refused before
+    decoding (over the edge's 8.3 MP and the cloud's 4 MP caps). Was costly: still used rarely."""
     while True:
         yield image_message(rng, kit, jpeg_with_size(kit.extras["tiny"], BIG_SIDE, BIG_SIDE))
 
@@ -502,9 +504,19 @@ def gen_not_an_image(rng: random.Random, kit: Kit) -> Iterator[Frames]:
         yield image_message(rng, kit, payload)
 
 
+def _truthful(h: dict, payload: bytes) -> dict:
+    """``h`` with its ``image`` size set to what ``payload``'s own header says (else the edge and the
+    cloud refuse the image as ``size_mismatch`` before it reaches a model)."""
+    size = image_dimensions(payload)
+    if size is not None:
+        h["image"]["width"], h["image"]["height"] = size
+    return h
+
+
 def gen_odd_images(rng: random.Random, kit: Kit) -> Iterator[Frames]:
-    """Real, decodable images of unusual shape or format: 1x1, 4000x1, 2x4000, grey, progressive,
-    PNG, and the kit's image announced with a mismatching (in-range) size in the header."""
+    """Real, decodable images of unusual shape or format, described truthfully: 1x1, 4000x1, 2x4000,
+    grey, progressive, PNG; and the kit's image announced with a mismatching (in-range) size in the
+    header (refused as ``size_mismatch`` since issue 13)."""
     names = ("tiny", "line", "column", "grey", "progressive", "png")
     while True:
         name = rng.choice((*names, "mismatch"))
@@ -515,7 +527,7 @@ def gen_odd_images(rng: random.Random, kit: Kit) -> Iterator[Frames]:
             yield [dump(h), kit.jpeg]
             continue
         payload = kit.extras[name]
-        h = header(rng, kit, payload=payload)
+        h = _truthful(header(rng, kit, payload=payload), payload)
         h["image"]["encoding"] = "png" if name == "png" else "jpeg"
         yield [dump(h), payload]
 
@@ -629,8 +641,9 @@ def gen_to_open_session(rng: random.Random, kit: Kit) -> Iterator[Frames]:
     names = ("tiny", "line", "column", "grey", "progressive")
     while True:
         payload = kit.extras[rng.choice(names)] if rng.random() < 0.7 else kit.jpeg[: rng.randrange(200, len(kit.jpeg))]
-        frames = image_message(rng, kit, payload, classroom_id=kit.open_classroom_id or kit.classroom_id)
-        yield frames
+        h = _truthful(header(rng, kit, payload=payload), payload)
+        h["classroom_id"] = kit.open_classroom_id or kit.classroom_id
+        yield [dump(h), payload]
 
 
 #: name -> (generator, weight). Weights are relative; costly generators are rare on purpose.
