@@ -5,11 +5,13 @@ receives, stamps ``cloud_received``, puts FACE_CROP messages on a bounded work
 queue and sends the replies the workers leave in the outbox. ``workers`` threads
 call :meth:`AttendanceService.process_crop`. END_OF_STREAM and HEARTBEAT are
 recorded; malformed messages are counted by reason (``ingest_rejected_<reason>``)
-and skipped. A crop the edge sends again while its first copy is still queued or being
-processed is not processed again (``crops_duplicate_in_flight``): the first copy's RESULT answers
-every connection that sent a copy (a restarted edge has a new one), and Rekognition is never
-called twice for it. Nothing a peer sends can stop the loop. On stop, the workers finish
-the crop in hand and the I/O thread sends their RESULTs before the socket closes.
+and skipped. A RESULT that cannot be encoded is dropped, counted (``results_unencodable``) and
+logged with its trace id; the replies behind it are sent without delay. A crop the edge sends
+again while its first copy is still queued or being processed is not processed again
+(``crops_duplicate_in_flight``): the first copy's RESULT answers every connection that sent a
+copy (a restarted edge has a new one), and Rekognition is never called twice for it. Nothing a
+peer sends can stop the loop. On stop, the workers finish the crop in hand and the I/O thread
+sends their RESULTs before the socket closes.
 
 Use from code::
 
@@ -250,7 +252,20 @@ class IngestServer:
                 peer, reply = self._outbox.get_nowait()
             except queue.Empty:
                 return
-            if self.receiver.reply(peer, reply):
+            try:
+                delivered = self.receiver.reply(peer, reply)
+            except Exception as exc:  # cannot be encoded (ProtocolError or a bug): drop this one, send the rest
+                self.service.stats.inc("results_unencodable")
+                log_event(
+                    log,
+                    "result_unencodable",
+                    level=logging.ERROR,
+                    trace_id=reply.header.trace_id,
+                    ack_of=reply.header.meta.get("ack_of"),
+                    detail=f"{type(exc).__name__}: {str(exc)[:200]}",
+                )
+                continue
+            if delivered:
                 self.service.stats.inc("results_sent")
             else:
                 self.service.stats.inc("results_undeliverable")

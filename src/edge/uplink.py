@@ -12,6 +12,8 @@ import queue
 import threading
 import time
 
+import zmq
+
 from common.clock import now_ms
 from common.logs import log_event
 from common.metrics import Metrics
@@ -131,7 +133,17 @@ class Uplink:
                 self._count_dropped([held], f"unreadable: {exc.reason}")
                 continue
             message.header.stamp("edge_sent", now_ms())
-            if not self.sender.send(message):
+            try:
+                accepted = self.sender.send(message)
+            except zmq.ZMQError:
+                raise  # the socket itself: the run loop counts it, the crop stays for a later pass
+            except Exception as exc:  # cannot be encoded (ProtocolError or a bug): never sendable, drop it
+                self.outbox.ack(held.msg_id)
+                self._count_dropped(
+                    [held], f"unencodable: {type(exc).__name__}: {str(exc)[:200]}", trace_id=message.header.trace_id
+                )
+                continue
+            if not accepted:
                 self.metrics.inc("uplink_busy")  # cloud absent or its queue full: stays in the outbox
                 self._next_due_ms = now + RECHECK_MS
                 return
@@ -161,7 +173,22 @@ class Uplink:
         waiting, self._eos_retry = self._eos_retry, []
         for deadline, message in waiting:
             message.header.stamp("edge_sent", now_ms())
-            if self.sender.send(message):
+            try:
+                accepted = self.sender.send(message)
+            except zmq.ZMQError:
+                accepted = False  # the socket itself: retried like a busy link
+            except Exception as exc:  # cannot be encoded: dropped and counted, the others still go
+                self.metrics.inc("eos_unencodable")
+                log_event(
+                    self.log,
+                    "end_of_stream_unencodable",
+                    level=logging.ERROR,
+                    trace_id=message.header.trace_id,
+                    camera_id=message.header.camera_id,
+                    detail=f"{type(exc).__name__}: {str(exc)[:200]}",
+                )
+                continue
+            if accepted:
                 self.metrics.inc("eos_forwarded")
             elif time.monotonic() < deadline:
                 self._eos_retry.append((deadline, message))
@@ -224,13 +251,14 @@ class Uplink:
             ts=header.ts,
         )
 
-    def _count_dropped(self, dropped: list[Held], reason: str) -> None:
+    def _count_dropped(self, dropped: list[Held], reason: str, trace_id: str | None = None) -> None:
         for held in dropped:
             self.metrics.inc(f"outbox_dropped_{reason.removeprefix('outbox_').split(':')[0]}")
             log_event(
                 self.log,
                 "crop_dropped",
                 level=logging.WARNING,
+                trace_id=trace_id,
                 msg_id=held.msg_id,
                 camera_id=held.camera_id,
                 track_id=held.track_id,

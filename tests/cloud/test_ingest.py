@@ -291,3 +291,63 @@ def test_100k_camera_ids_stay_bounded(service: AttendanceService) -> None:
     assert "cam-99999" in metrics["streams_ended"]  # the most recent ones
     assert metrics["counters"]["streams_ended"] == 50_000 and metrics["counters"]["heartbeats"] == 50_003
     assert len(json.dumps(to_json(metrics))) < 16_384
+
+
+def test_unencodable_results_are_counted_and_never_stall(service: AttendanceService, edge: Sender,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 13: 200 crops whose RESULT cannot be encoded (the 32-hop header) delayed the next
+    valid RESULT by 10.6 s (a 50 ms sleep per failure). Each is now dropped, counted and logged
+    with its trace id, and the valid RESULT behind them arrives at once."""
+    import common.transport as transport
+    from common.protocol import ProtocolError
+
+    real_encode = transport.encode
+
+    def encode(message: Message, limits: Any = transport.DEFAULT_LIMITS) -> list[bytes]:
+        if message.header.type is MessageType.RESULT and str(message.header.meta.get("ack_of", "")).startswith("bad-"):
+            raise ProtocolError("oversize_field", "ts has more than 23 hops not in HOPS")
+        return real_encode(message, limits)
+
+    monkeypatch.setattr(transport, "encode", encode)
+    caplog.set_level(logging.DEBUG, logger="rollcall")
+    service.open_session("room-1")
+    for i in range(200):
+        send(edge, face_crop(7, f"bad-{i}"))
+    counters = lambda: service.metrics()["counters"]  # noqa: E731
+    wait_until(lambda: counters().get("results_unencodable", 0) == 200, timeout=30, interval=0.01,
+               message="the 200 unencodable RESULTs were not all counted")
+    started = time.monotonic()
+    send(edge, face_crop(1, "good"))
+    [reply] = replies(edge, 1, deadline_s=5)
+    elapsed = time.monotonic() - started
+    assert reply.header.meta["ack_of"] == "good"
+    assert elapsed < 1.0, f"valid RESULT took {elapsed:.2f} s behind 200 unencodable ones"
+    assert counters()["results_unencodable"] == 200
+    assert counters().get("ingest_loop_errors", 0) == 0
+    logged = [r for r in caplog.records if getattr(r, "event", None) == "result_unencodable"]
+    assert len(logged) == 200 and all(getattr(r, "trace_id", None) for r in logged)
+
+
+def test_unencodable_results_interleaved_with_valid_ones_lose_nothing(service: AttendanceService, edge: Sender,
+                                                                      ingest: IngestServer) -> None:
+    """Replies queued behind an unencodable one in the same flush are all still sent."""
+    from common.protocol import ProtocolError
+
+    assert ingest.receiver is not None
+    real_reply = ingest.receiver.reply
+    calls = {"n": 0}
+
+    def reply(peer: bytes, message: Message) -> bool:
+        calls["n"] += 1
+        if calls["n"] % 2:
+            raise ProtocolError("oversize_field", "forced")
+        return real_reply(peer, message)
+
+    ingest.receiver.reply = reply  # type: ignore[method-assign]
+    service.open_session("room-1")
+    for i in range(20):
+        send(edge, face_crop(7, f"crop-{i}"))
+    got = replies(edge, 10, deadline_s=10)
+    assert len(got) == 10
+    wait_until(lambda: service.metrics()["counters"].get("results_unencodable", 0) == 10, timeout=5)
