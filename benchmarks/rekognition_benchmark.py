@@ -228,7 +228,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n, processes in enumerate(args.embedding_processes):
             settings = RekognitionSettings(models_dir=args.assets / "models", models_mirror="", data_dir=Path(tmp),
-                                           embedding_processes=processes)
+                                           embedding_processes=processes,
+                                           access_keys=("AKIDBENCH:bench",))  # the pair client() signs with
             components = build(settings)
             server = RunningServer(components, "127.0.0.1", 0, threads=8).start()
             try:

@@ -44,6 +44,7 @@ ACCESS_CODES = frozenset(
         "AccessDeniedException",
         "UnrecognizedClientException",
         "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
         "ExpiredTokenException",
         "InvalidClientTokenId",
         "AccessDenied",

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -122,10 +123,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _start_rekognition(models_dir: Path, data_dir: Path) -> Any:
+    """An in-process local Rekognition service on loopback that accepts one key pair made for this
+    run; the pair is put in the environment, where boto3 (the cloud's client) signs with it."""
     from rekognition_local.app import RunningServer, build
     from rekognition_local.settings import RekognitionSettings
 
-    settings = RekognitionSettings(models_dir=models_dir, models_mirror="", data_dir=data_dir, access_keys=())
+    key_id, secret = "rollcall-eval", secrets.token_hex(16)
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = key_id, secret
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    settings = RekognitionSettings(
+        models_dir=models_dir, models_mirror="", data_dir=data_dir, access_keys=(f"{key_id}:{secret}",)
+    )
     return RunningServer(build(settings), "127.0.0.1", 0, threads=4).start()
 
 
@@ -135,14 +143,16 @@ def run(args: argparse.Namespace, work_dir: Path) -> list[ScenarioResult]:
     overrides: dict[str, Any] = {"models_dir": args.models_dir} if args.models_dir else {}
     edge = EdgeSettings(**overrides)
     detector = build_person_detector(edge)
-    # The local service takes any caller; boto3 still needs credentials to sign with.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "rollcall-eval")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "rollcall-eval")
+    # --rekognition-url: signed with the AWS_* credentials of the environment (the pair that
+    # service's ROLLCALL_REKOG_ACCESS_KEYS lists); otherwise with the pair made for our own service.
     server = None
     url = args.rekognition_url
     if not url:
         server = _start_rekognition(edge.models_dir, work_dir / "rekognition")
         url = server.url
+    else:  # boto3 needs something to sign with (enough for a service run with ALLOW_ANONYMOUS)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "rollcall-eval")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "rollcall-eval")
     try:
         evaluation = Evaluation(url, edge, detector, work_dir, fps=args.fps, threshold=args.threshold)
         results = []

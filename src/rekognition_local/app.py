@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from common.logs import log_event
 from common.metrics import Metrics
@@ -52,7 +54,7 @@ class RekognitionApp:
         self.settings = settings
         self.logger = logger
         self.metrics = metrics if metrics is not None else Metrics()
-        self.access = AccessChecker(settings.access_keys)
+        self.access = AccessChecker(settings.access_keys, allow_anonymous=settings.allow_anonymous)
         # base64 inflates by 4/3; leave room for the JSON around the image
         self.max_body = settings.max_image_bytes * 4 // 3 + 64 * 1024
 
@@ -112,7 +114,7 @@ class RekognitionApp:
             request_id=request_id,
             trace_id=(environ.get(TRACE_HEADER) or None) and str(environ[TRACE_HEADER])[:64],
         )
-        reason = {200: "200 OK", 400: "400 Bad Request", 500: "500 Internal Server Error"}.get(
+        reason = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 500: "500 Internal Server Error"}.get(
             status, f"{status} Error"
         )
         return self._reply(start_response, reason, body, request_id=request_id, error=error_code)
@@ -136,6 +138,8 @@ class RekognitionApp:
             params = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise Serialization("Request body is not valid JSON") from None
+        except RecursionError:  # nested deeper than the parser's recursion limit (~1000 levels)
+            raise Serialization("Request body is nested too deeply") from None
         if not isinstance(params, dict):
             raise Serialization("Request body must be a JSON object")
         return params
@@ -152,6 +156,33 @@ class RekognitionApp:
             headers.append(("x-amzn-ErrorType", error))
         start_response(status, headers)
         return [payload]
+
+
+class AwsErrorTask(ErrorTask):
+    """waitress's own refusals (body over ``max_request_body_size``, malformed HTTP) in AWS's JSON
+    error shape instead of waitress's plain text: an oversize body is ``ImageTooLargeException``
+    (HTTP 400, as the service's own size check), anything else ``SerializationException``."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        too_large = getattr(error, "code", 0) == 413
+        code = "ImageTooLargeException" if too_large else "SerializationException"
+        detail = str(getattr(error, "body", "") or getattr(error, "reason", "bad request"))[:200]
+        message = f"Request body exceeds the limit ({detail})" if too_large else f"Malformed HTTP request ({detail})"
+        payload = json.dumps({"__type": code, "message": message}, separators=(",", ":")).encode()
+        self.status = "400 Bad Request"
+        self.response_headers.extend(
+            [("Content-Type", JSON_CONTENT_TYPE), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(payload)
+        self.write(payload)
+
+
+class AwsErrorChannel(HTTPChannel):
+    """An HTTP channel whose protocol-level errors are answered by :class:`AwsErrorTask`."""
+
+    error_task_class = AwsErrorTask
 
 
 @dataclass
@@ -197,6 +228,7 @@ class RunningServer:
             ident="rollcall-rekognition",
             clear_untrusted_proxy_headers=True,
         )
+        self.server.channel_class = AwsErrorChannel
         self.host = host
         self.port = int(self.server.effective_port)
         self._thread: threading.Thread | None = None

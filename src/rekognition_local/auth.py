@@ -1,10 +1,12 @@
-"""Access control: SigV4 access key ids, and the signature itself where a secret is configured.
+"""Access control: every call must carry a valid AWS SigV4 signature (key id and secret).
 
-``ROLLCALL_REKOG_ACCESS_KEYS`` entries are ``AKID`` (the request's SigV4
-credential must name this key id) or ``AKID:SECRET`` (additionally the
-signature is recomputed with botocore's SigV4 signer over the headers the
-client signed, the body and X-Amz-Date, and must match; timestamps more than
-15 minutes off are refused, as AWS does).
+``ROLLCALL_REKOG_ACCESS_KEYS`` lists ``AKID:SECRET`` pairs. The signature of each request is
+recomputed with botocore's SigV4 signer over the headers the client signed, the body and
+X-Amz-Date, and compared in constant time; timestamps more than 15 minutes off are refused, as
+AWS does. No ``Authorization`` -> ``MissingAuthenticationTokenException``, an unknown key id ->
+``UnrecognizedClientException`` (HTTP 400, as AWS), a wrong signature ->
+``InvalidSignatureException`` (HTTP 403). With no keys configured every call is refused
+(``UnrecognizedClientException``) unless ``ROLLCALL_REKOG_ALLOW_ANONYMOUS=true``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from .errors import AccessDenied, RekognitionError
+from .errors import RekognitionError
 
 MAX_SKEW_S = 15 * 60
 _AUTH_RE = re.compile(
@@ -31,22 +33,39 @@ _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 class InvalidSignature(RekognitionError):
     code = "InvalidSignatureException"
+    status = 403
+
+
+class UnrecognizedClient(RekognitionError):
+    code = "UnrecognizedClientException"
     status = 400
+
+
+class MissingAuthenticationToken(RekognitionError):
+    code = "MissingAuthenticationTokenException"
+    status = 400
+
+
+def parse_access_keys(entries: tuple[str, ...]) -> dict[str, str]:
+    """``("AKID:SECRET", "AKID2:S:with:colons")`` -> ``{"AKID": "SECRET", "AKID2": "S:with:colons"}``.
+
+    ValueError for an entry without a key id or a secret (a bare key id is no longer accepted)."""
+    keys: dict[str, str] = {}
+    for entry in entries:
+        key, _, secret = entry.partition(":")
+        if not key or not secret:
+            raise ValueError(
+                f"access key entry {key or '(empty)'!r} has no secret: entries are AKID:SECRET "
+                "(a bare key id would let anyone who knows it call the service)"
+            )
+        keys[key] = secret
+    return keys
 
 
 def access_key_of(authorization: str) -> str | None:
     """The access key id in a SigV4 ``Authorization`` header (None if absent/unparseable)."""
     match = _CREDENTIAL_RE.search(authorization or "")
     return match.group(1) if match else None
-
-
-def parse_access_keys(entries: tuple[str, ...]) -> dict[str, str | None]:
-    """``("AKID", "AKID2:SECRET")`` -> ``{"AKID": None, "AKID2": "SECRET"}``."""
-    keys: dict[str, str | None] = {}
-    for entry in entries:
-        key, _, secret = entry.partition(":")
-        keys[key] = secret or None
-    return keys
 
 
 def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
@@ -58,37 +77,44 @@ def _environ_header(environ: Mapping[str, Any], name: str) -> str | None:
 
 
 class AccessChecker:
-    """Checks each request against the configured keys (no keys configured = open)."""
+    """Checks each request's SigV4 signature against the configured key pairs.
 
-    def __init__(self, entries: tuple[str, ...], now: Any = None) -> None:
+    No keys configured: every call is refused, unless ``allow_anonymous`` (then any caller)."""
+
+    def __init__(self, entries: tuple[str, ...], now: Any = None, allow_anonymous: bool = False) -> None:
         self.keys = parse_access_keys(entries)
+        self.allow_anonymous = allow_anonymous and not self.keys
         self._now = now or (lambda: datetime.now(UTC))
 
     @property
     def enabled(self) -> bool:
-        return bool(self.keys)
+        return not self.allow_anonymous
 
     def check_key(self, environ: Mapping[str, Any]) -> None:
-        """AccessDenied unless the request's SigV4 credential names a configured key (cheap, before the body)."""
-        if not self.keys:
+        """Refuse unless the request's SigV4 credential names a configured key (cheap, before the body)."""
+        if self.allow_anonymous:
             return
-        key = access_key_of(environ.get("HTTP_AUTHORIZATION", ""))
-        if key is None:
-            raise AccessDenied("Missing SigV4 Authorization credential")
-        if key not in self.keys:
-            raise AccessDenied(
-                f"The security token included in the request is invalid (access key {key} is not allowed)"
+        if not self.keys:
+            raise UnrecognizedClient(
+                "No access keys are configured (ROLLCALL_REKOG_ACCESS_KEYS): every call is refused "
+                "(ROLLCALL_REKOG_ALLOW_ANONYMOUS=true accepts any caller)"
             )
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if not authorization:
+            raise MissingAuthenticationToken("Missing Authentication Token")
+        key = access_key_of(authorization)
+        if key is None or key not in self.keys:
+            raise UnrecognizedClient("The security token included in the request is invalid.")
 
     def check_signature(self, environ: Mapping[str, Any], body: bytes) -> None:
-        """InvalidSignature unless the signature matches (only for keys configured with a secret)."""
-        if not self.keys:
+        """InvalidSignature unless the request's SigV4 signature matches its key's secret."""
+        if self.allow_anonymous:
             return
         authorization = environ.get("HTTP_AUTHORIZATION", "")
-        key = access_key_of(authorization)
-        secret = self.keys.get(key or "")
-        if key is not None and secret is not None:
-            self._verify(environ, body, key, secret, authorization)
+        key = access_key_of(authorization) or ""
+        if key not in self.keys:  # check_key came first; never verify against nothing
+            raise UnrecognizedClient("The security token included in the request is invalid.")
+        self._verify(environ, body, key, self.keys[key], authorization)
 
     def _verify(self, environ: Mapping[str, Any], body: bytes, key: str, secret: str, authorization: str) -> None:
         match = _AUTH_RE.match(authorization.strip())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from typing import Any
@@ -86,6 +87,15 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if not settings.access_keys:
+        log_event(
+            logger,
+            "access_unauthenticated" if settings.allow_anonymous else "access_closed",
+            level=logging.WARNING,
+            detail="ROLLCALL_REKOG_ALLOW_ANONYMOUS=true: ANY caller may list, index and delete faces"
+            if settings.allow_anonymous
+            else "no ROLLCALL_REKOG_ACCESS_KEYS (AKID:SECRET): every call is refused",
+        )
     log_event(
         logger,
         "listening",
@@ -93,6 +103,7 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
         port=server.port,
         data_dir=str(settings.data_dir),
         access_keys=len(settings.access_keys),
+        allow_anonymous=settings.allow_anonymous and not settings.access_keys,
         workers=settings.inference_workers,
         embedding_processes=settings.embedding_processes,
     )

@@ -32,7 +32,11 @@ class RekognitionSettings(RollcallSettings):
     region: str = Field("us-east-1", description="Region written into collection ARNs.")
     access_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
-        description="Comma-separated `AKID` or `AKID:SECRET` entries allowed to call the service. `AKID`: the request's SigV4 `Credential=` must name it (key id check only). `AKID:SECRET`: the SigV4 signature is also verified. Other or missing keys -> AccessDeniedException; a bad signature -> InvalidSignatureException. Empty = any caller.",
+        description="Comma-separated `AKID:SECRET` pairs allowed to call the service: the AWS SigV4 signature of every request is verified with the key's secret. No `Authorization` -> MissingAuthenticationTokenException, an unknown key id -> UnrecognizedClientException, a wrong signature -> InvalidSignatureException (403). A bare `AKID` without a secret is refused at start. Empty = every call refused, unless `ROLLCALL_REKOG_ALLOW_ANONYMOUS`.",
+    )
+    allow_anonymous: bool = Field(
+        False,
+        description="With no `ROLLCALL_REKOG_ACCESS_KEYS`: `true` accepts any caller, signed or not (local experiments only; logged as a warning at start). Ignored when keys are configured.",
     )
 
     # --- storage ---
@@ -98,5 +102,13 @@ class RekognitionSettings(RollcallSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            for entry in value:
+                key, _, secret = str(entry).partition(":")
+                if not key or not secret:
+                    raise ValueError(
+                        f"entry {key or '(empty)'!r} has no secret: entries are AKID:SECRET "
+                        "(a bare key id would let anyone who knows it call the service)"
+                    )
         return value

@@ -25,7 +25,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from rekognition_local.settings import RekognitionSettings
 
     models = require_asset("models/face_detection_yunet_2023mar.onnx").parent
-    rek_settings = RekognitionSettings(models_dir=models, models_mirror="", data_dir=tmp_path_factory.mktemp("rek"))
+    rek_settings = RekognitionSettings(models_dir=models, models_mirror="", data_dir=tmp_path_factory.mktemp("rek"),
+                                       access_keys=("AKIDLOCALTEST:local-secret",))  # the pair the cloud signs with
     server = RunningServer(build(rek_settings), "127.0.0.1", 0, threads=2).start()
     mp = pytest.MonkeyPatch()
     mp.setenv("AWS_ACCESS_KEY_ID", "AKIDLOCALTEST")

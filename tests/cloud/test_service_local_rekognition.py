@@ -33,7 +33,8 @@ def rekognition_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from rekognition_local.settings import RekognitionSettings
 
     models = require_asset("models/face_detection_yunet_2023mar.onnx").parent
-    settings = RekognitionSettings(models_dir=models, models_mirror="", data_dir=tmp_path_factory.mktemp("rek"))
+    settings = RekognitionSettings(models_dir=models, models_mirror="", data_dir=tmp_path_factory.mktemp("rek"),
+                                   access_keys=("AKIDLOCALTEST:local-secret",))  # the pair the cloud signs with below
     server = RunningServer(build(settings), "127.0.0.1", 0, threads=4).start()
     yield server.url
     server.stop()

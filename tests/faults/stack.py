@@ -63,8 +63,8 @@ PEOPLE_CLASSES = "Normal,Fall"
 START_TIMEOUT_S = 90.0
 #: Longest wait for a process to exit after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
-#: Credentials boto3 signs with; the local Rekognition service accepts any key when
-#: ROLLCALL_REKOG_ACCESS_KEYS is empty.
+#: The key pair the cloud signs with (boto3) and the local Rekognition service verifies
+#: (ROLLCALL_REKOG_ACCESS_KEYS); a local test value, not a secret.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "rollcall-faults",
     "AWS_SECRET_ACCESS_KEY": "not-a-secret",
@@ -443,6 +443,7 @@ class Stack:
                 "ROLLCALL_REKOG_DATA_DIR": str(home / "data"),
                 "ROLLCALL_REKOG_MODELS_DIR": str(self.models_dir),
                 "ROLLCALL_REKOG_MODELS_MIRROR": "",  # never download during a test
+                "ROLLCALL_REKOG_ACCESS_KEYS": f"{AWS_ENV['AWS_ACCESS_KEY_ID']}:{AWS_ENV['AWS_SECRET_ACCESS_KEY']}",
                 "ROLLCALL_REKOG_THREADS": "4",
                 "ROLLCALL_REKOG_INFERENCE_WORKERS": "1",  # a 2-core machine runs the other tiers too
                 **(rekognition_env or {}),

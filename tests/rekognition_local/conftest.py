@@ -18,14 +18,18 @@ from tests.conftest import require_asset
 SERVICE_MODEL = botocore.session.get_session().get_service_model("rekognition")
 
 
-def make_client(url: str, key: str = "AKIDLOCALTEST", **config: Any) -> Any:
-    """A boto3 Rekognition client for the local service (dummy credentials, no retries)."""
+#: The key pair the session's service accepts (a local test value, not a secret).
+TEST_KEY_ID, TEST_SECRET = "AKIDLOCALTEST", "dummy-secret"
+
+
+def make_client(url: str, key: str = TEST_KEY_ID, secret: str = TEST_SECRET, **config: Any) -> Any:
+    """A boto3 Rekognition client for the local service (test credentials, no retries)."""
     return boto3.client(
         "rekognition",
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=key,
-        aws_secret_access_key="dummy-secret",
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60, **config),
     )
 
@@ -114,6 +118,7 @@ def manifest(faces_dir: Path) -> list[tuple[str, list[str]]]:
 
 def settings_for(models_dir: Path, data_dir: Path, **overrides: Any) -> RekognitionSettings:
     """Service settings for tests: the shared models, never fetching."""
+    overrides.setdefault("access_keys", (f"{TEST_KEY_ID}:{TEST_SECRET}",))
     return RekognitionSettings(models_dir=models_dir, models_mirror="", data_dir=data_dir, **overrides)
 
 

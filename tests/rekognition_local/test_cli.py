@@ -70,7 +70,7 @@ def env(tmp_path: Path, models_dir: Path) -> Iterator[dict[str, str]]:
         "ROLLCALL_REKOG_MODELS_DIR": str(models_dir),
         "ROLLCALL_REKOG_MODELS_MIRROR": "",
         "ROLLCALL_REKOG_DATA_DIR": str(tmp_path / "data"),
-        "ROLLCALL_REKOG_ACCESS_KEYS": "AKIDGOOD1,AKIDGOOD2",
+        "ROLLCALL_REKOG_ACCESS_KEYS": "AKIDGOOD1:secret-1,AKIDGOOD2:secret-2",
         "ROLLCALL_LOG_DIR": str(tmp_path / "logs"),
         "ROLLCALL_INSTANCE_ID": "test",
         "ROLLCALL_REKOG_INFERENCE_WORKERS": "1",
@@ -87,6 +87,8 @@ def test_help() -> None:
 def test_bad_configuration_is_reported(env: dict[str, str]) -> None:
     out = subprocess.run(CLI + ["serve"], env={**env, "ROLLCALL_REKOG_PORT": "not-a-port"}, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "ROLLCALL_REKOG_PORT" in out.stderr
+    out = subprocess.run(CLI + ["serve"], env={**env, "ROLLCALL_REKOG_ACCESS_KEYS": "rollcall-local"}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "ROLLCALL_REKOG_ACCESS_KEYS" in out.stderr and "no secret" in out.stderr
 
 
 def test_missing_model_without_mirror_fails_clearly(env: dict[str, str], tmp_path: Path) -> None:
@@ -99,7 +101,7 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
     url = f"http://127.0.0.1:{port}"
     proc = _start(env, port)
     try:
-        good = make_client(url, key="AKIDGOOD2")
+        good = make_client(url, key="AKIDGOOD2", secret="secret-2")
 
         def add_trace(request, **_):  # how the cloud tier can tag its calls for the logs
             request.headers["X-Rollcall-Trace-Id"] = "trace-123"
@@ -107,29 +109,32 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
         good.meta.events.register("before-sign.rekognition.CreateCollection", add_trace)
         good.create_collection(CollectionId="persist")
         good.index_faces(CollectionId="persist", Image={"Bytes": (faces_dir / "enroll/biden/1.jpg").read_bytes()}, ExternalImageId="biden")
-        for client in (
-            make_client(url, key="AKIDSTRANGER"),
-            boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1})),
+        for client, code in (
+            (make_client(url, key="AKIDSTRANGER"), "UnrecognizedClientException"),
+            (make_client(url, key="AKIDGOOD1", secret="secret-2"), "InvalidSignatureException"),
+            (boto3.client("rekognition", endpoint_url=url, region_name="us-east-1", config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1})),
+             "MissingAuthenticationTokenException"),
         ):
             with pytest.raises(ClientError) as exc:
                 client.list_collections()
-            assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+            assert exc.value.response["Error"]["Code"] == code
     finally:
         assert _stop(proc) == 0
 
     lines = [json.loads(x) for x in (tmp_path / "logs" / "rekognition-test.jsonl").read_text().splitlines()]
     requests = [x for x in lines if x["event"] == "request"]
     assert [(r["operation"], r["status"]) for r in requests] == [
-        ("CreateCollection", 200), ("IndexFaces", 200), ("ListCollections", 400), ("ListCollections", 400)
+        ("CreateCollection", 200), ("IndexFaces", 200), ("ListCollections", 400), ("ListCollections", 403),
+        ("ListCollections", 400),
     ]
-    assert requests[-1]["error_code"] == "AccessDeniedException" and "error_code" not in requests[0]
+    assert requests[-1]["error_code"] == "MissingAuthenticationTokenException" and "error_code" not in requests[0]
     assert requests[0]["trace_id"] == "trace-123" and "trace_id" not in requests[1]
     assert all(isinstance(r["ms"], float) and r["tier"] == "rekognition" for r in requests)
     assert any(x["event"] == "stopped" for x in lines)
 
     proc = _start(env, port)  # same data dir: the collection and its face survived the restart
     try:
-        client = make_client(url, key="AKIDGOOD1")
+        client = make_client(url, key="AKIDGOOD1", secret="secret-1")
         assert client.describe_collection(CollectionId="persist")["FaceCount"] == 1
         response = client.search_faces_by_image(CollectionId="persist", Image={"Bytes": (faces_dir / "enroll/biden/2.jpg").read_bytes()})
         assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "biden"
