@@ -48,6 +48,7 @@ step "docker engine ready"
 ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_MODELS_DIR:-$REPO/models}" bash scripts/prepare_models.sh
 step "models ready"
 
+bash scripts/local_secret.sh  # the local Rekognition service's key pair secret, in .env
 docker compose down -v --remove-orphans >/dev/null 2>&1 || true
 say "building images"
 mkdir -p res/collected_logs

@@ -34,6 +34,7 @@ if ! docker info >/dev/null 2>&1; then
     die "Docker is not running (start the Docker engine, then run this again)"
   fi
 fi
+./scripts/local_secret.sh  # the local Rekognition service's key pair secret, in .env
 models="$(setting ROLLCALL_MODELS_DIR ./models)"
 ROLLCALL_EDGE_MODELS_DIR="$models" ./scripts/prepare_models.sh
 # Without the mirror's people detector, fall back to the official COCO model prepare_models fetched.

@@ -13,5 +13,9 @@ files=(-f "docker-compose.$tier.yml")
 if [ "$tier" = cloud ] && grep -qx 'ROLLCALL_REKOGNITION_MODE=aws' .env 2>/dev/null; then
   files+=(-f docker-compose.aws.yml)
 fi
+if [ "$tier" = cloud ] && ! grep -q '^ROLLCALL_LOCAL_AWS_SECRET=.' .env 2>/dev/null; then
+  # the local Rekognition service's key pair secret: made here, on the host, never uploaded
+  printf 'ROLLCALL_LOCAL_AWS_SECRET=%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>.env
+fi
 "${compose[@]}" -p "rollcall-$tier" "${files[@]}" up -d --build --remove-orphans
 "${compose[@]}" -p "rollcall-$tier" "${files[@]}" ps

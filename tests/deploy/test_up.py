@@ -20,6 +20,7 @@ def _layout(tmp_path: Path, models: list[str]) -> tuple[Path, dict[str, str]]:
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "scripts" / "up.sh", repo / "scripts" / "up.sh")
+    shutil.copy(REPO / "scripts" / "local_secret.sh", repo / "scripts" / "local_secret.sh")
     touch = " ".join(f'"$ROLLCALL_EDGE_MODELS_DIR/{m}"' for m in models)
     (repo / "scripts" / "prepare_models.sh").write_text(f'#!/bin/sh\nmkdir -p "$ROLLCALL_EDGE_MODELS_DIR"\ntouch {touch}\n')
     assets = tmp_path / "shared" / "assets"
@@ -30,7 +31,8 @@ def _layout(tmp_path: Path, models: list[str]) -> tuple[Path, dict[str, str]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(FAKE_DOCKER)
-    for script in (bin_dir / "docker", repo / "scripts" / "up.sh", repo / "scripts" / "prepare_models.sh"):
+    for script in (bin_dir / "docker", repo / "scripts" / "up.sh", repo / "scripts" / "prepare_models.sh",
+                   repo / "scripts" / "local_secret.sh"):
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
     env.update(PATH=f"{bin_dir}:{os.environ['PATH']}", FAKE_LOG=str(tmp_path / "docker.log"))
@@ -71,3 +73,18 @@ def test_missing_demo_assets_fail_before_docker(tmp_path: Path) -> None:
     env["ROLLCALL_DEMO_VIDEO"] = "lecture.mp4"
     result = _up(repo, env)
     assert result.returncode != 0 and "video/lecture.mp4" in result.stderr
+
+
+def test_the_local_rekognition_secret_is_generated_once_into_dot_env(tmp_path: Path) -> None:
+    """Issue 13: the local Rekognition service verifies signatures; compose takes the pair's secret
+    from .env, where up.sh writes a random one the first time (never a value from the repository)."""
+    repo, env = _layout(tmp_path, ["yolov8s-people-fall.onnx", "face_detection_yunet_2023mar.onnx"])
+    assert _up(repo, env, "-d").returncode == 0
+    lines = [x for x in (repo / ".env").read_text().splitlines() if x.startswith("ROLLCALL_LOCAL_AWS_SECRET=")]
+    assert len(lines) == 1 and len(lines[0].split("=", 1)[1]) == 48
+    assert _up(repo, env, "-d").returncode == 0  # kept, not regenerated
+    assert [x for x in (repo / ".env").read_text().splitlines() if x.startswith("ROLLCALL_LOCAL_AWS_SECRET=")] == lines
+    other = tmp_path / "other"
+    shutil.copytree(repo, other, ignore=shutil.ignore_patterns(".env"))
+    assert _up(other, env, "-d").returncode == 0
+    assert (other / ".env").read_text() != (repo / ".env").read_text()  # random per checkout
