@@ -160,6 +160,14 @@ def test_malformed_json_is_400(client):
     assert_error(response, 400, "bad_json")
 
 
+def test_json_nested_200k_deep_is_400_not_500(client):
+    """Issue 13: JSON nested 200k deep gave a 500 in the API."""
+    for body in (b"[" * 200_000 + b"]" * 200_000, b'{"a":' * 200_000 + b"1" + b"}" * 200_000):
+        response = client.post("/api/students", data=body, content_type="application/json")
+        error = assert_error(response, 400, "bad_json")
+        assert "nested too deeply" in error["message"]
+
+
 def test_json_endpoints_need_json_content_type(client):
     body = json.dumps({"student_id": "s1", "name": "Ada"})
     assert_error(client.post("/api/students", data=body, content_type="text/plain"), 415, "unsupported_media_type")

@@ -86,6 +86,8 @@ def parse_json(model: type[M], allow_empty: bool = False) -> M:
         data: Any = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "bad_json", f"request body is not valid JSON ({exc.__class__.__name__})") from None
+    except RecursionError:  # nested deeper than the parser's recursion limit (~1000 levels): was a 500
+        raise ApiError(400, "bad_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "request body must be a JSON object")
     try:
