@@ -22,7 +22,8 @@ from common.transport import Sender
 
 from .outbox import Held, Outbox
 from .pipeline import Outgoing
-from .tracker import TrackRegistry, parse_result
+from .results import parse_result
+from .tracker import TrackRegistry
 
 #: How often the outbox is asked for crops due again (resends) when nothing new came (ms).
 RECHECK_MS = 100

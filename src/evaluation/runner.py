@@ -27,8 +27,8 @@ from common.protocol import Message, MessageType, decode, encode
 from edge.detection import PersonDetector
 from edge.detector_factory import build_face_finder, build_frame_processor, build_track_registry
 from edge.pipeline import FrameProcessor, record_sent
+from edge.results import parse_result
 from edge.settings import EdgeSettings
-from edge.tracker import parse_result
 from iot.camera import CameraPipeline, Outcome
 from iot.settings import camera_configs, load_iot_settings
 from iot.source_factory import SourceOptions, build_source
