@@ -129,6 +129,11 @@ class CloudSettings(RollcallSettings):
     unknown_retention_days: float = Field(
         30.0, gt=0, description="Pending and dismissed unknown faces (and their crops) older than this are purged."
     )
+    crop_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Face crops of recognised sightings and assigned unknown faces older than this are deleted (hourly); the attendance record stays, its `evidence_ref` becomes null.",
+    )
 
     # --- storage ---
     storage: Literal["sqlite", "dynamodb"] = Field(
