@@ -326,6 +326,7 @@ class IngestServer:
         while True:
             try:
                 self.service.purge_unknown_faces()
+                self.service.purge_crops()
             except Exception as exc:
                 log_event(log, "purge_failed", level=logging.ERROR, detail=str(exc)[:300])
             if self._stop.wait(HOUSEKEEPING_INTERVAL_S):

@@ -64,9 +64,10 @@ class Roster:
         self.deps.store.update_student(updated)
         return updated
 
-    def delete_student(self, student_id: str) -> None:
-        """Delete the student and their faces (in the collection too). Attendance
-        records stay as history. RecognitionUnavailable leaves everything as is."""
+    def delete_student(self, student_id: str) -> int:
+        """Delete the student and their faces (in the collection too, and their enrolment photos);
+        return how many faces. Attendance records stay as history (the crops go too through
+        :meth:`cloud.privacy.Privacy.erase_student`). RecognitionUnavailable leaves everything as is."""
         self.get_student(student_id)
         store, evidence = self.deps.store, self.deps.evidence
         faces = store.list_faces(student_id)
@@ -78,6 +79,7 @@ class Roster:
                 evidence.delete(face.photo_ref)
         store.delete_student(student_id)
         log_event(log, "student_deleted", student_id=student_id, faces_removed=len(faces))
+        return len(faces)
 
     def enrol_photo(self, student_id: str, image_bytes: bytes) -> Enrolment:
         """Index the one face of a JPEG/PNG photo for the student.

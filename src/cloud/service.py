@@ -4,6 +4,7 @@ It delegates to collaborators that share one :class:`cloud.deps.ServiceDeps`:
 :class:`cloud.roster.Roster` (students, enrolment), :class:`cloud.sessions.Sessions`
 (classrooms, sessions, overlap rule), :class:`cloud.attendance.Attendance` (records, CSV),
 :class:`cloud.review.UnknownReview` (unknown faces, retention purge),
+:class:`cloud.privacy.Privacy` (retention of every crop, student erasure, audit log),
 :class:`cloud.crops.CropProcessor` (the crop path) and :class:`cloud.health.ServiceMonitor`
 (metrics, health). Nothing here imports boto3: the recognizer is a :class:`cloud.ports.Recognizer`.
 
@@ -46,6 +47,7 @@ from .deps import ServiceDeps
 from .health import HEALTH_CACHE_S, ServiceMonitor
 from .inputs import parse_time
 from .ports import Recognizer
+from .privacy import Privacy
 from .records import AttendanceRecord, Classroom, Enrolment, Session, Student, UnknownFace
 from .review import UnknownReview
 from .roster import MAX_PHOTO_BYTES, Roster
@@ -85,6 +87,7 @@ class AttendanceService:
         self.sessions = Sessions(self.deps)
         self.attendance = Attendance(self.deps, self.roster, self.sessions)
         self.review = UnknownReview(self.deps, self.roster, self.attendance)
+        self.privacy = Privacy(self.deps, self.roster)
         self.crops = CropProcessor(self.deps, self.sessions)
         self.monitor = ServiceMonitor(
             self.deps,
@@ -172,9 +175,10 @@ class AttendanceService:
         """Change name and/or email (``email=""`` clears it)."""
         return self.roster.update_student(student_id, name, email)
 
-    def delete_student(self, student_id: str) -> None:
-        """Delete the student and their faces; attendance history stays."""
-        self.roster.delete_student(student_id)
+    def delete_student(self, student_id: str, actor: str = "api", peer: str | None = None) -> dict[str, Any]:
+        """Erase the student: faces (collection + enrolment photos) and every crop of them, audited;
+        attendance rows stay under the student id (docs/cloud.md "Privacy"). Returns the counts."""
+        return self.privacy.erase_student(student_id, actor, peer)
 
     def enrol_photo(self, student_id: str, image_bytes: bytes) -> Enrolment:
         """Index the one face of a JPEG/PNG photo for the student."""
@@ -257,6 +261,10 @@ class AttendanceService:
     def purge_unknown_faces(self) -> int:
         """Delete pending/dismissed unknown faces older than the retention period."""
         return self.review.purge_unknown_faces()
+
+    def purge_crops(self) -> dict[str, int]:
+        """Delete recognised and assigned crops older than ``crop_retention_days`` (records stay)."""
+        return self.privacy.purge_crops()
 
     def get_evidence(self, ref: str) -> bytes:
         """Bytes of an evidence crop / enrolment photo (NotFound, InvalidInput)."""

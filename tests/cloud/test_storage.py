@@ -185,6 +185,31 @@ def test_attendance_by_student(store) -> None:
     assert store.attendance_for_student("nobody") == []
 
 
+def test_sighting_evidence_listed_and_cleared_record_stays(store) -> None:
+    """Retention / erasure: a crop can be forgotten; the attendance record and sighting stay."""
+    store.record_sighting(sighting("old", 1000, 95.0, student="s1", session="S1"))
+    store.record_sighting(sighting("new", 9000, 80.0, student="s1", session="S1"))
+    store.record_sighting(sighting("other", 1000, 90.0, student="s2", session="S1"))
+    assert {s.sighting_id for s in store.sightings_with_evidence()} == {"old", "new", "other"}
+    assert {s.sighting_id for s in store.sightings_with_evidence(before_ms=5000)} == {"old", "other"}
+    assert {s.sighting_id for s in store.sightings_with_evidence(student_id="s1")} == {"old", "new"}
+    assert [s.sighting_id for s in store.sightings_with_evidence(before_ms=5000, student_id="s2")] == ["other"]
+    old = store.get_sighting("old")
+    record = {r.student_id: r for r in store.attendance_for_session("S1")}["s1"]
+    assert record.evidence_ref == old.evidence_ref  # the best crop
+    store.clear_sighting_evidence(old)
+    assert store.get_sighting("old").evidence_ref is None
+    assert store.get_sighting("new").evidence_ref == evidence_ref_for("new")
+    record = {r.student_id: r for r in store.attendance_for_session("S1")}["s1"]
+    assert (record.evidence_ref, record.sightings, record.first_seen_ms) == (None, 2, 1000)
+    # clearing a crop that is not the record's leaves the record's crop alone
+    store.clear_sighting_evidence(store.get_sighting("new"))
+    other = {r.student_id: r for r in store.attendance_for_session("S1")}["s2"]
+    assert other.evidence_ref == evidence_ref_for("other")
+    assert {s.sighting_id for s in store.sightings_with_evidence()} == {"other"}
+    store.clear_sighting_evidence(old)  # twice: harmless
+
+
 def test_unknown_faces(store) -> None:
     u = UnknownFace("u1", "S1", "room-1", "cam1", 1000, "b" * 32 + ".jpg", trace_id="t", msg_id="m")
     assert store.add_unknown(u) is True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from .context import created, no_content, service, to_json
 from .errors import ApiError
@@ -45,8 +45,9 @@ def update_student(student_id: str) -> Response:
 
 @bp.delete("/<student_id>")
 def delete_student(student_id: str) -> Response:
-    """Delete a student (and their enrolled faces)."""
-    service().delete_student(require_id(student_id, "student_id"))
+    """Erase a student: their faces, enrolment photos and crops (audited); attendance rows stay.
+    The actor is "api" until the API has users (issue 13 item 3); the peer address is recorded."""
+    service().delete_student(require_id(student_id, "student_id"), actor="api", peer=request.remote_addr)
     return no_content()
 
 

@@ -62,6 +62,16 @@ class AttendanceStore(ABC):
     @abstractmethod
     def get_sighting(self, sighting_id: str) -> Sighting | None: ...
     @abstractmethod
+    def sightings_with_evidence(self, before_ms: int | None = None, student_id: str | None = None) -> list[Sighting]:
+        """Sightings that still have an evidence crop, seen before ``before_ms`` and/or of ``student_id``
+        (None = any)."""
+
+    @abstractmethod
+    def clear_sighting_evidence(self, sighting: Sighting) -> None:
+        """Forget the sighting's evidence crop: its ``evidence_ref`` becomes None, and so does its
+        attendance record's when it names the same crop. The attendance record itself stays."""
+
+    @abstractmethod
     def attendance_for_session(self, session_id: str) -> list[AttendanceRecord]: ...
     @abstractmethod
     def attendance_for_student(self, student_id: str) -> list[AttendanceRecord]: ...

@@ -136,12 +136,9 @@ class DynamoDBStore(AttendanceStore):
         values: dict[str, Any],
         names: dict[str, str] | None = None,
     ) -> bool:
-        kwargs: dict[str, Any] = dict(
-            Key=key,
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=to_dynamo(values),
-        )
+        kwargs: dict[str, Any] = dict(Key=key, UpdateExpression=update, ConditionExpression=condition)
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            kwargs["ExpressionAttributeValues"] = to_dynamo(values)
         if names:
             kwargs["ExpressionAttributeNames"] = names
         try:
@@ -313,6 +310,33 @@ class DynamoDBStore(AttendanceStore):
 
     def get_sighting(self, sighting_id: str) -> Sighting | None:
         return self._get("sightings", Sighting, sighting_id=sighting_id)
+
+    def sightings_with_evidence(self, before_ms: int | None = None, student_id: str | None = None) -> list[Sighting]:
+        # A scan: the purge runs hourly and erasure is rare; neither is on the crop path.
+        return [
+            s
+            for s in self._scan("sightings", Sighting)
+            if s.evidence_ref is not None
+            and (before_ms is None or s.seen_ms < before_ms)
+            and (student_id is None or s.student_id == student_id)
+        ]
+
+    def clear_sighting_evidence(self, sighting: Sighting) -> None:
+        self._conditional_update(
+            "sightings",
+            {"sighting_id": sighting.sighting_id},
+            "REMOVE evidence_ref",
+            "attribute_exists(sighting_id)",
+            {},
+        )
+        if sighting.evidence_ref is not None:
+            self._conditional_update(
+                "attendance",
+                {"session_id": sighting.session_id, "student_id": sighting.student_id},
+                "REMOVE evidence_ref",
+                "evidence_ref = :e",
+                {":e": sighting.evidence_ref},
+            )
 
     def attendance_for_session(self, session_id: str) -> list[AttendanceRecord]:
         return self._query("attendance", AttendanceRecord, Key("session_id").eq(session_id))

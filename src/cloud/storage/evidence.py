@@ -17,6 +17,9 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 
+#: Why an evidence image may be missing (in the 404's message).
+GONE = "crops are deleted after the retention period or erased with their student"
+
 _REF = re.compile(r"^[0-9a-f]{32}\.(jpg|png)$")
 _EXPORT = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
@@ -79,7 +82,7 @@ class LocalEvidenceStore(EvidenceStore):
         try:
             return self._path(ref).read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"evidence {ref} not found") from None
+            raise NotFound(f"evidence {ref} not found ({GONE})") from None
 
     def delete(self, ref: str) -> None:
         try:
@@ -136,7 +139,7 @@ class S3EvidenceStore(EvidenceStore):
             obj = self.client.get_object(Bucket=self.bucket, Key=self._key(ref))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                raise NotFound(f"evidence {ref} not found") from None
+                raise NotFound(f"evidence {ref} not found ({GONE})") from None
             raise
         return obj["Body"].read()
 

@@ -251,6 +251,24 @@ class SQLiteStore(AttendanceStore):
         row = self._one("SELECT * FROM sightings WHERE sighting_id = ?", (sighting_id,))
         return Sighting(**row) if row else None
 
+    def sightings_with_evidence(self, before_ms: int | None = None, student_id: str | None = None) -> list[Sighting]:
+        sql, params = "SELECT * FROM sightings WHERE evidence_ref IS NOT NULL", list[Any]()
+        if before_ms is not None:
+            sql, params = sql + " AND seen_ms < ?", [*params, before_ms]
+        if student_id is not None:
+            sql, params = sql + " AND student_id = ?", [*params, student_id]
+        return [Sighting(**r) for r in self._all(sql, params)]
+
+    def clear_sighting_evidence(self, sighting: Sighting) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sightings SET evidence_ref = NULL WHERE sighting_id = ?", (sighting.sighting_id,))
+            if sighting.evidence_ref is not None:
+                self._db.execute(
+                    "UPDATE attendance SET evidence_ref = NULL WHERE session_id = ? AND student_id = ?"
+                    " AND evidence_ref = ?",
+                    (sighting.session_id, sighting.student_id, sighting.evidence_ref),
+                )
+
     def attendance_for_session(self, session_id: str) -> list[AttendanceRecord]:
         rows = self._all("SELECT * FROM attendance WHERE session_id = ?", (session_id,))
         return [AttendanceRecord(**r) for r in rows]
