@@ -4,11 +4,15 @@ Order: message checks (type, payload, size, JPEG/PNG header readable, at most
 ``max_crop_pixels``, the size the message says, decodable) -> idempotency (same
 ``msg_id`` answered again from the stored sighting or unknown face - or, for ``no_face``, from
 memory - with ``duplicate: true``: a crop the edge resends never calls Rekognition twice) ->
-classroom (id rule, registered or auto-created) -> open session (or
+classroom (id rule; registered, or auto-created only with ``auto_create_classrooms``) -> open session (or
 ``no_open_session``, nothing recognised or stored) ->
 evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
 searched) -> recognition (traced) -> stale-student guard -> the decision rule
-(:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). An ``error`` is never
+(:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). A recorded crop is
+seen at the cloud's own receive time (``ts.cloud_received``) clamped to the session
+(:func:`trusted_seen_ms`): the times in the header are the sender's claims, used for latency
+metrics only; the one source time kept is a recorded lecture's video position
+(:func:`video_position`). An ``error`` is never
 recorded; its RESULT says ``retry: true`` unless the crop itself is at fault
 (:data:`PERMANENT_ERRORS`). See docs/cloud.md.
 """
@@ -74,6 +78,20 @@ def unknown_id_for(msg_id: str) -> str:
     return hashlib.sha256(f"unknown:{msg_id}".encode()).hexdigest()[:32]
 
 
+#: Latency observations outside [0, this] come from a sender's wrong or forged clock: not observed
+#: (counted ``latency_implausible``), so one header cannot skew the percentiles.
+MAX_PLAUSIBLE_LATENCY_MS = 3_600_000
+
+
+def trusted_seen_ms(received_ms: int, session: Session, now_ms: int) -> int:
+    """When the cloud saw a crop, as a fact to store: its own receive time, clamped to the
+    session's interval [start, end or now] (and never later than now). Header times
+    (``ts.captured`` ...) are never used: a sender could claim any of them."""
+    end = session.end_ms()
+    upper = now_ms if end is None else min(end, now_ms)
+    return max(session.starts_ms, min(int(received_ms), upper))
+
+
 def video_position(camera_ms: Any) -> int | None:
     """``meta.camera_ms`` if it is plausibly a position in a video (an int in [0, 10**11),
     i.e. under ~3 years); live cameras' epoch times give None."""
@@ -103,7 +121,7 @@ class CropProcessor:
             header.stamp("cloud_received", self.deps.clock())
         stats.inc("crops_received")
         if "edge_sent" in header.ts:
-            stats.observe("latency_edge_to_cloud_ms", header.ts["cloud_received"] - header.ts["edge_sent"])
+            self._observe_latency("latency_edge_to_cloud_ms", header.ts["edge_sent"], header.ts["cloud_received"])
         try:
             return self._process_crop(message)
         except Exception as exc:  # storage down etc.: fail closed, keep serving
@@ -246,7 +264,7 @@ class CropProcessor:
             session_id=session.session_id,
             student_id=outcome.student_id or "",
             camera_id=header.camera_id,
-            seen_ms=header.ts.get("captured", header.ts["cloud_received"]),
+            seen_ms=trusted_seen_ms(header.ts["cloud_received"], session, deps.clock()),
             similarity=outcome.similarity,
             evidence_ref=ref,
             emotion=emotion,
@@ -289,7 +307,7 @@ class CropProcessor:
             session_id=session.session_id,
             classroom_id=header.classroom_id,
             camera_id=header.camera_id,
-            seen_ms=header.ts.get("captured", header.ts["cloud_received"]),
+            seen_ms=trusted_seen_ms(header.ts["cloud_received"], session, deps.clock()),
             evidence_ref=ref,
             trace_id=header.trace_id,
             msg_id=header.msg_id,
@@ -318,9 +336,17 @@ class CropProcessor:
     def _observe_pipeline(self, header: Header) -> None:
         ts = header.ts
         if "captured" in ts and "recorded" in ts:
-            self.deps.stats.observe("latency_captured_to_recorded_ms", ts["recorded"] - ts["captured"])
+            self._observe_latency("latency_captured_to_recorded_ms", ts["captured"], ts["recorded"])
         if "cloud_received" in ts and "recorded" in ts:
-            self.deps.stats.observe("latency_cloud_ms", ts["recorded"] - ts["cloud_received"])
+            self._observe_latency("latency_cloud_ms", ts["cloud_received"], ts["recorded"])
+
+    def _observe_latency(self, name: str, start_ms: int, end_ms: int) -> None:
+        """A latency between two header times (metrics only, never stored as a fact)."""
+        latency = end_ms - start_ms
+        if 0 <= latency <= MAX_PLAUSIBLE_LATENCY_MS:
+            self.deps.stats.observe(name, latency)
+        else:
+            self.deps.stats.inc("latency_implausible")
 
     # ---------------------------------------------------------------- reply
     def _reply(

@@ -119,8 +119,8 @@ class CloudSettings(RollcallSettings):
 
     # --- attendance policy ---
     auto_create_classrooms: bool = Field(
-        True,
-        description="A crop from a classroom id that is not registered creates the classroom (true) or is answered `error` (reason `unknown_classroom`) and counted (false).",
+        False,
+        description="A crop from a classroom id that is not registered is answered `error` (reason `unknown_classroom`, permanent: the edge drops it) and counted (false, the default: register classrooms through the API or `rollcall-cloud`), or creates the classroom (true; anyone who can reach the ingest port can then create classrooms).",
     )
     auto_open_session: bool = Field(
         False,

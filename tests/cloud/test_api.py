@@ -333,7 +333,8 @@ def test_session_errors(client):
 @pytest.mark.parametrize("bad_id", ["_lab", "-x", ".hidden"])
 def test_one_id_rule_from_camera_header_to_api(env, bad_id):
     """A classroom id the API cannot address never becomes a classroom: a crop naming it is
-    refused (counted, clear reason); a valid id auto-created by a crop is reachable."""
+    refused (counted, clear reason); a valid id is refused until registered through the API
+    (``unknown_classroom``, nothing created), then its crops are recorded."""
     client, service, recognizer = env
     add_student(client)
     upload(client, "s1", make_jpeg(1))
@@ -351,10 +352,13 @@ def test_one_id_rule_from_camera_header_to_api(env, bad_id):
     with pytest.raises(InvalidInput):
         service.create_classroom(bad_id)
 
-    # The same camera with a valid id: auto-created, reachable, and its crops recorded.
+    # The same camera with a valid id: refused while unregistered (auto-creation is off by
+    # default), then registered through the API, reachable, and its crops recorded.
     first = service.process_crop(face_crop(crop, "lab_1"))
-    assert first.header.meta["reason"] == "no_open_session"
-    assert client.get("/api/classrooms/lab_1").get_json()["classroom"]["auto_created"] is True
+    assert (first.header.meta["reason"], first.header.meta["retry"]) == ("unknown_classroom", False)
+    assert client.get("/api/classrooms").get_json()["classrooms"] == []
+    assert client.post("/api/classrooms", json={"classroom_id": "lab_1"}).status_code == 201
+    assert client.get("/api/classrooms/lab_1").get_json()["classroom"]["auto_created"] is False
     session = open_session(client, classroom_id="lab_1")
     again = service.process_crop(face_crop(crop, "lab_1"))
     assert (again.header.meta["status"], again.header.meta["session_id"]) == ("recognised", session["session_id"])

@@ -58,9 +58,10 @@ def test_recognised_then_duplicate(crops: CropProcessor, recognizer: ImageMatchR
 
 
 def test_no_session_evidence_and_unknown(crops: CropProcessor, recognizer: ImageMatchRecognizer) -> None:
+    crops.sessions.create_classroom("room-1")
     assert crops.process_crop(crop(synthetic_face(1))).header.meta["reason"] == "no_open_session"
     assert recognizer.calls["search"] == 0
-    crops.sessions.open_session("room-1")  # auto-created by the first crop
+    crops.sessions.open_session("room-1")
     small = crops.process_crop(crop(synthetic_face(5), purpose="evidence"))
     assert (small.header.meta["status"], small.header.meta["reason"]) == ("unknown", "too_small")
     stranger = crop(synthetic_face(9))

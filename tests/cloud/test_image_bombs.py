@@ -34,6 +34,7 @@ class Recognizer:
 root = Path(tempfile.mkdtemp())
 deps = ServiceDeps(store=SQLiteStore(root / "db.sqlite3"), evidence=LocalEvidenceStore(root), recognizer=Recognizer(),
                    settings=CloudSettings(data_dir=root, auto_open_session=True), stats=Metrics(), clock=lambda: 1)
+Sessions(deps).create_classroom("room-1")
 data = open(sys.argv[1], "rb").read()
 crop = make_image_message(MessageType.FACE_CROP, data, {width}, {height}, "cam-1", "room-1")
 meta = CropProcessor(deps, Sessions(deps)).process_crop(crop).header.meta

@@ -271,10 +271,10 @@ def test_bad_crops_are_counted_errors(svc: AttendanceService, recognizer: ImageM
 
 def test_no_open_session_is_not_recognised(svc: AttendanceService, recognizer: ImageMatchRecognizer) -> None:
     enrolled(svc)
-    result = svc.process_crop(crop(synthetic_face(1)))  # classroom auto-created, no session
+    svc.create_classroom("room-1", "Room 1")
+    result = svc.process_crop(crop(synthetic_face(1)))  # registered classroom, no session
     assert result.header.meta == {**result.header.meta, "status": "unknown", "reason": "no_open_session", "session_id": None}
     assert recognizer.calls["search"] == 0
-    assert svc.get_classroom("room-1").auto_created
     assert svc.metrics()["counters"]["crops_no_open_session"] == 1
     assert svc.list_unknown_faces(None) == []
 
@@ -291,6 +291,7 @@ def test_auto_open_session_and_emotions(tmp_path: Path, recognizer: ImageMatchRe
     svc = make_service(SQLiteStore(":memory:"), LocalEvidenceStore(tmp_path), recognizer, clock,
                        auto_open_session=True, detect_emotions=True)
     enrolled(svc)
+    svc.create_classroom("room-1", "Room 1")
     result = svc.process_crop(crop(synthetic_face(1, noise=3)))
     assert result.header.meta["status"] == "recognised" and result.header.meta["session_id"]
     [record] = svc.attendance_for_session(result.header.meta["session_id"])

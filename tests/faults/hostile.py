@@ -618,7 +618,8 @@ def gen_bad_meta(rng: random.Random, kit: Kit) -> Iterator[Frames]:
 
 def gen_bad_classroom(rng: random.Random, kit: Kit) -> Iterator[Frames]:
     """Classroom ids that pass the wire rule but not the cloud's id rule (``_lab``, spaces, slashes,
-    65 characters), and a few new well-formed classroom ids (the cloud auto-creates those)."""
+    65 characters), and a few new well-formed classroom ids (unregistered: refused ``unknown_classroom``,
+    nothing created, as auto-creation is off by default)."""
     while True:
         h = header(rng, kit, payload=kit.jpeg)
         if rng.random() < 0.1:
