@@ -17,8 +17,9 @@ RecognitionUnavailable 503).
 Crop policy (see docs/cloud.md):
 
 * Same crop ``msg_id`` twice -> recorded once; the second RESULT repeats the first.
-* Classroom not registered -> auto-created (``auto_create_classrooms``) or answered
-  ``error``/``unknown_classroom``.
+* Classroom not registered -> answered ``error``/``unknown_classroom`` (permanent), nothing
+  created; auto-created only with ``auto_create_classrooms`` (off by default).
+* Seen times are the cloud's receive time clamped to the session, never the header's claims.
 * No open session in the classroom -> the crop is *not* sent to Rekognition nor
   stored (no biometric processing outside class time, no cost); the RESULT is
   ``unknown`` with ``reason: no_open_session`` and ``session_id: null``; counted.

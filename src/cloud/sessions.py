@@ -1,5 +1,5 @@
 """Classrooms and class sessions: scheduling, the overlap rule, and the locked
-auto-create / auto-open used by the crop path."""
+auto-create (opt-in, ``auto_create_classrooms``) / auto-open used by the crop path."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ class CloudSettings(RollcallSettings):
     # --- attendance policy ---
     auto_create_classrooms: bool = Field(
         False,
-        description="A crop from a classroom id that is not registered is answered `error` (reason `unknown_classroom`, permanent: the edge drops it) and counted (false, the default: register classrooms through the API or `rollcall-cloud`), or creates the classroom (true; anyone who can reach the ingest port can then create classrooms).",
+        description="A crop from a classroom id that is not registered is answered `error` (reason `unknown_classroom`, permanent: the edge drops it) and counted (false, the default: register classrooms through the API or the dashboard), or creates the classroom (true; anyone who can reach the ingest port can then create classrooms).",
     )
     auto_open_session: bool = Field(
         False,
