@@ -138,3 +138,46 @@ def test_auto_create_is_an_explicit_opt_in(tmp_path: Path, recognizer: ImageMatc
     reply = svc.process_crop(crop(synthetic_face(1), classroom="lab_1"))
     assert reply.header.meta["reason"] == "no_open_session"
     assert svc.get_classroom("lab_1").auto_created
+
+
+def test_over_the_wire_header_times_are_overwritten_and_unknown_classroom_refused(tmp_path: Path) -> None:
+    """Through the real ZeroMQ ingest: a sender cannot pick its seen time, even by claiming
+    ``cloud_received`` itself, nor create a classroom."""
+    import time
+
+    from cloud.ingest import IngestServer
+    from common.protocol import MessageType, make_image_message
+    from common.transport import Sender
+
+    from tests.conftest import wait_until
+
+    settings = CloudSettings(zmq_bind="tcp://127.0.0.1:*", workers=1, queue_size=8, data_dir=tmp_path)
+    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), ImageMatchRecognizer(),
+                            settings, metrics=Metrics())
+    svc.create_student("ada", "Ada")
+    svc.enrol_photo("ada", synthetic_face(1))
+    svc.create_classroom("room-1", "Room 1")
+    session = svc.open_session("room-1")
+    lie = {"captured": 1, "edge_sent": 2, "cloud_received": 3}
+    server = IngestServer(svc).start()
+    edge = Sender(server.bound_address, kind="dealer", hwm=100)
+    try:
+        for classroom, msg_id in (("room-1", "crop-1"), ("room-forged", "crop-2")):
+            message = make_image_message(MessageType.FACE_CROP, synthetic_face(1, noise=4), 96, 96, "cam-FORGED",
+                                         classroom, msg_id=msg_id, meta={"track_id": 3}, ts=dict(lie))
+            wait_until(lambda m=message: edge.send(m), timeout=5, interval=0.01, message="could not send")
+        got: dict[str, dict] = {}
+        end = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < end:
+            reply = edge.recv(timeout_ms=100)
+            if reply is not None:
+                got[reply.header.meta["ack_of"]] = reply.header.meta
+    finally:
+        edge.close()
+        server.stop()
+    assert got["crop-1"]["status"] == "recognised"
+    assert (got["crop-2"]["status"], got["crop-2"]["reason"], got["crop-2"]["retry"]) == (
+        "error", "unknown_classroom", False)
+    [record] = svc.attendance_for_session(session.session_id)
+    assert session.starts_ms <= record.first_seen_ms <= int(time.time() * 1000)
+    assert [c.classroom_id for c in svc.list_classrooms()] == ["room-1"]
