@@ -2,7 +2,8 @@
 # CI end-to-end check of `docker compose up` (called by .ci/run after the tests):
 #   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh:
 #      idempotent, under a second when ./models is current, re-exports a stale ONNX);
-#   2. build the images, `docker compose up -d` (the README's demo);
+#   2. build the images, scan each rollcall/* image's filesystem for secrets (scan_image_secrets.sh,
+#      fails on a finding), `docker compose up -d` (the README's demo);
 #   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 600 s) until the API shows EVERY enrolled demo
 #      student present in the demo session (the students camera shows all of them), and nobody else;
 #   4. collect_logs.sh + `python -m analysis`, check both produced output;
@@ -58,6 +59,10 @@ if ! docker compose build >"res/collected_logs/$RUN_ID.build.log" 2>&1; then
 fi
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^rollcall/' >&2
 step "images built"
+
+say "secrets scan of the built images (/app and the project's packages)"
+PYTHON="$PY" bash scripts/scan_image_secrets.sh
+step "images scanned for secrets"
 
 say "docker compose up -d"
 docker compose up -d
