@@ -131,7 +131,13 @@ def face_crop(jpeg: bytes, classroom_id: str, camera_id: str = "cam-1", track_id
     """A FACE_CROP message as the edge sends it."""
     from common.clock import now_ms
 
-    message = make_image_message(MessageType.FACE_CROP, jpeg, 96, 96, camera_id=camera_id, classroom_id=classroom_id)
+    from common.images import image_dimensions
+
+    # the size its header says, as the edge does (the cloud refuses a crop whose size differs)
+    width, height = image_dimensions(jpeg) or (96, 96)
+    message = make_image_message(
+        MessageType.FACE_CROP, jpeg, width, height, camera_id=camera_id, classroom_id=classroom_id
+    )
     now = now_ms()
     for hop in ("captured", "sent", "edge_received", "detect_start", "detect_end", "edge_sent"):
         message.header.stamp(hop, now)
