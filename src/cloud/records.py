@@ -19,7 +19,6 @@ ID_PATTERN = ID_RE
 
 SESSION_STATUSES = ("scheduled", "open", "closed")
 UNKNOWN_STATUSES = ("pending", "assigned", "dismissed")
-RESULT_STATUSES = ("recognised", "unknown", "no_face", "error")
 
 
 def iso(ms: int | None) -> str | None:

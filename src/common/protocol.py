@@ -69,6 +69,10 @@ MAX_HOPS = 32
 MAX_DEPTH = 32
 
 
+#: Statuses a RESULT (cloud -> edge) carries in ``meta.status``.
+RESULT_STATUSES = frozenset({"recognised", "unknown", "no_face", "error"})
+
+
 class MessageType(str, Enum):
     """Kinds of message on the wire."""
 

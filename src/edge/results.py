@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: RESULT statuses the cloud sends.
-RESULT_STATUSES = frozenset({"recognised", "unknown", "no_face", "error"})
+from common.protocol import RESULT_STATUSES
 
 
 @dataclass(frozen=True)
