@@ -65,7 +65,7 @@ class Uplink:
         header = out.message.header
         dropped = self.outbox.add(out.message, out.track.track_id, now_ms())
         self._queued.set()
-        self._count_dropped(dropped, "outbox_full")
+        self._count_dropped(dropped, "full")
         log_event(
             self.log,
             "crop_queued",
@@ -91,18 +91,15 @@ class Uplink:
         next_expiry = time.monotonic() + EXPIRE_INTERVAL_S
         while not stop.is_set():
             try:
-                got = self._read_results(self.result_wait_ms)
+                self._read_results(self.result_wait_ms)
                 self._send_eos()
                 self.send_due()
                 if time.monotonic() >= next_expiry:
                     next_expiry = time.monotonic() + EXPIRE_INTERVAL_S
-                    self._count_dropped(self.outbox.expire(now_ms()), "outbox_expired")
+                    self._count_dropped(self.outbox.expire(now_ms()), "expired")
             except Exception:  # deliberately broad: the link must outlive one bad moment
                 self.metrics.inc("uplink_errors")
                 self.log.exception("uplink error", extra={"event": "uplink_error"})
-                got = False
-            if not got and self._queued.is_set():
-                continue  # new work: no idle wait
 
     def _read_results(self, timeout_ms: int) -> bool:
         """Apply the RESULTs waiting on the link (waits up to ``timeout_ms`` for the first)."""
@@ -126,12 +123,13 @@ class Uplink:
         if not self._queued.is_set() and now < self._next_due_ms:
             return
         self._queued.clear()
-        for held in self.outbox.due(now, SEND_BATCH):
+        batch = self.outbox.due(now, SEND_BATCH)
+        for held in batch:
             try:
                 message = held.message()
             except ProtocolError as exc:  # a row no longer readable (e.g. written by another version)
                 self.outbox.ack(held.msg_id)
-                self._count_dropped([held], f"unreadable: {exc.reason}")
+                self._count_dropped([held], "unreadable", detail=exc.reason)
                 continue
             message.header.stamp("edge_sent", now_ms())
             try:
@@ -141,7 +139,10 @@ class Uplink:
             except Exception as exc:  # cannot be encoded (ProtocolError or a bug): never sendable, drop it
                 self.outbox.ack(held.msg_id)
                 self._count_dropped(
-                    [held], f"unencodable: {type(exc).__name__}: {str(exc)[:200]}", trace_id=message.header.trace_id
+                    [held],
+                    "unencodable",
+                    detail=f"{type(exc).__name__}: {str(exc)[:200]}",
+                    trace_id=message.header.trace_id,
                 )
                 continue
             if not accepted:
@@ -161,8 +162,8 @@ class Uplink:
                 ts=message.header.ts,
             )
         self._next_due_ms = now + RECHECK_MS
-        if len(self.outbox.due(now, 1)):
-            self._queued.set()  # more than one batch was due
+        if len(batch) == SEND_BATCH:
+            self._queued.set()  # a full batch: more may be due, no wait for the next pass
 
     def _send_eos(self) -> None:
         """Forward END_OF_STREAM messages; while the cloud is unreachable, retry for a while."""
@@ -252,9 +253,12 @@ class Uplink:
             ts=header.ts,
         )
 
-    def _count_dropped(self, dropped: list[Held], reason: str, trace_id: str | None = None) -> None:
+    def _count_dropped(
+        self, dropped: list[Held], reason: str, detail: str | None = None, trace_id: str | None = None
+    ) -> None:
+        """Count (``outbox_dropped_<reason>``) and log crops the outbox gave up on."""
         for held in dropped:
-            self.metrics.inc(f"outbox_dropped_{reason.removeprefix('outbox_').split(':')[0]}")
+            self.metrics.inc(f"outbox_dropped_{reason}")
             log_event(
                 self.log,
                 "crop_dropped",
@@ -265,4 +269,5 @@ class Uplink:
                 track_id=held.track_id,
                 attempts=held.attempts,
                 reason=reason,
+                detail=detail,
             )
