@@ -11,10 +11,14 @@ from common.settings_base import load_settings
 
 from .api import register_api
 from .api.context import EXTENSION_KEY
+from .audit import AUDIT_FILE, AuditLog
+from .auth import install_auth
+from .auth.setup import build_accounts
 from .settings import CloudSettings
 from .web import bp as dashboard_bp
 
 if TYPE_CHECKING:
+    from .auth.accounts import Accounts
     from .service import AttendanceService
 
 _CONTENT_SECURITY_POLICY = (
@@ -23,8 +27,18 @@ _CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(service: AttendanceService | None = None, settings: CloudSettings | None = None) -> Flask:
-    """Build the Flask app around ``service`` (built from ``settings`` when not given)."""
+def _audit_log(service: AttendanceService, settings: CloudSettings) -> AuditLog:
+    privacy = getattr(service, "privacy", None)
+    return privacy.audit if privacy is not None else AuditLog(settings.data_dir / AUDIT_FILE)
+
+
+def create_app(
+    service: AttendanceService | None = None,
+    settings: CloudSettings | None = None,
+    accounts: Accounts | None = None,
+) -> Flask:
+    """Build the Flask app around ``service`` (built from ``settings`` when not given), with login
+    required everywhere (see :mod:`cloud.auth`); ``accounts`` default to the settings' backend."""
     settings = settings or load_settings(CloudSettings)
     if service is None:
         from .bootstrap import build_service
@@ -40,6 +54,8 @@ def create_app(service: AttendanceService | None = None, settings: CloudSettings
     logger = logging.getLogger("rollcall.cloud.http")
     register_api(app, logger)
     app.register_blueprint(dashboard_bp)
+    svc = service
+    install_auth(app, settings, accounts or build_accounts(settings, lambda: _audit_log(svc, settings)))
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from common.settings_base import RollcallSettings
@@ -62,6 +62,38 @@ class CloudSettings(RollcallSettings):
     max_upload_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="Largest accepted upload (enrolment photo); larger gets 413."
     )
+
+    # --- HTTP authentication (cloud.auth; see docs/security.md "HTTP authentication") ---
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs session cookies and CSRF tokens. Empty = read `<data_dir>/secret_key`, generated (random, mode 0600) on first start. Never commit it.",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Mark the session cookie `Secure` (sent over HTTPS only). Turn on whenever the dashboard is served behind HTTPS (a TLS proxy); off only for plain-HTTP loopback or demo use.",
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="A dashboard login lasts this long.")
+    admin_user: str = Field(
+        "",
+        description="If set (with `admin_password`) and no such user exists, an admin with this name is created at start (the compose demo's admin).",
+    )
+    admin_password: SecretStr = Field(SecretStr(""), description="Password of `admin_user` (at least 10 characters).")
+    seed_token: SecretStr = Field(
+        SecretStr(""),
+        description="If set, registered at start as the teacher-role API token named `seeder` (the compose demo seeder's token; at least 32 characters).",
+    )
+    login_attempts_per_min: int = Field(
+        5,
+        ge=1,
+        description="Failed logins allowed per minute per client address and per username; beyond them the key is locked out, one minute doubling per further failure up to 15 minutes (429 with Retry-After).",
+    )
+    writes_per_min: float = Field(
+        300.0,
+        ge=0,
+        description="State-changing API requests (create, upload, update, delete) allowed per minute per caller (user or token), bursts up to a third of it; beyond: 429 with Retry-After. 0 = no limit.",
+    )
+    page_size: int = Field(100, ge=1, le=1000, description="Items per page of the list endpoints when `?limit=` is not given.")
+    max_page_size: int = Field(500, ge=1, le=5000, description="Largest `?limit=` the list endpoints accept.")
 
     # --- recognition (AWS Rekognition or the local compatible service) ---
     aws_region: str = Field("us-east-1", description="AWS region for Rekognition, DynamoDB and S3.")

@@ -152,3 +152,13 @@ def face_crop(jpeg: bytes, classroom_id: str, camera_id: str = "cam-1", track_id
         "frame_msg_id": "f" * 32,
     }
     return message
+
+
+def authed_client(app: Any, role: str = "admin") -> Any:
+    """A Flask test client that sends a fresh API token of ``role`` (``Authorization: Bearer``)."""
+    from cloud.auth.guard import AUTH_KEY
+
+    plain, _ = app.extensions[AUTH_KEY].accounts.create_token(f"test-{role}-{uuid.uuid4().hex[:8]}", role, "test")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {plain}"
+    return client

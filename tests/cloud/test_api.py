@@ -10,14 +10,14 @@ import pytest
 
 from cloud.app import create_app
 from cloud.errors import InvalidInput
-from tests.cloud.api_support import face_crop, make_jpeg, make_service
+from tests.cloud.api_support import authed_client, face_crop, make_jpeg, make_service
 
 
 @pytest.fixture()
 def env(tmp_path):
     service, recognizer = make_service(tmp_path)
     app = create_app(service=service, settings=service.settings)
-    return app.test_client(), service, recognizer
+    return authed_client(app), service, recognizer
 
 
 @pytest.fixture()

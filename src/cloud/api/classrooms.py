@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from .context import created, service, to_json
+from .pagination import page
 from .validation import ClassroomCreate, parse_json, require_id
 
 bp = Blueprint("classrooms", __name__, url_prefix="/api/classrooms")
@@ -12,8 +13,8 @@ bp = Blueprint("classrooms", __name__, url_prefix="/api/classrooms")
 
 @bp.get("")
 def list_classrooms() -> Response:
-    """Every classroom."""
-    return jsonify({"classrooms": to_json(service().list_classrooms())})
+    """Classrooms, a page at a time (``?limit=&cursor=``)."""
+    return page(service().list_classrooms(), "classrooms")
 
 
 @bp.post("")

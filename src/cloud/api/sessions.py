@@ -8,6 +8,7 @@ from cloud.records import SESSION_STATUSES
 
 from .context import created, service, to_json
 from .errors import ApiError
+from .pagination import page
 from .validation import SessionCreate, parse_json, require_id
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
@@ -15,7 +16,8 @@ bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
 
 @bp.get("")
 def list_sessions() -> Response:
-    """Sessions, optionally filtered by ``classroom_id`` and ``status`` (scheduled|open|closed)."""
+    """Sessions, optionally filtered by ``classroom_id`` and ``status`` (scheduled|open|closed),
+    a page at a time (``?limit=&cursor=``)."""
     classroom_id = request.args.get("classroom_id") or None
     status = request.args.get("status") or None
     if classroom_id is not None:
@@ -25,7 +27,7 @@ def list_sessions() -> Response:
             422, "invalid_field", f"status must be one of {', '.join(SESSION_STATUSES)}, not {status[:20]!r}"
         )
     sessions = service().list_sessions(classroom_id=classroom_id, status=status)
-    return jsonify({"sessions": to_json(sessions)})
+    return page(sessions, "sessions")
 
 
 @bp.post("")

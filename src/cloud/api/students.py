@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from cloud.auth import admin_only, current_actor
+
 from .context import created, no_content, service, to_json
 from .errors import ApiError
+from .pagination import page
 from .uploads import read_photo_upload
 from .validation import StudentCreate, StudentUpdate, parse_json, require_id
 
@@ -14,8 +17,8 @@ bp = Blueprint("students", __name__, url_prefix="/api/students")
 
 @bp.get("")
 def list_students() -> Response:
-    """Every student."""
-    return jsonify({"students": to_json(service().list_students())})
+    """Students, a page at a time (``?limit=&cursor=``)."""
+    return page(service().list_students(), "students")
 
 
 @bp.post("")
@@ -44,10 +47,11 @@ def update_student(student_id: str) -> Response:
 
 
 @bp.delete("/<student_id>")
+@admin_only
 def delete_student(student_id: str) -> Response:
-    """Erase a student: their faces, enrolment photos and crops (audited); attendance rows stay.
-    The actor is "api" until the API has users (issue 13 item 3); the peer address is recorded."""
-    service().delete_student(require_id(student_id, "student_id"), actor="api", peer=request.remote_addr)
+    """Erase a student (admin only): their faces, enrolment photos and crops, audited with the
+    acting user or token and the peer address; attendance rows stay."""
+    service().delete_student(require_id(student_id, "student_id"), actor=current_actor(), peer=request.remote_addr)
     return no_content()
 
 

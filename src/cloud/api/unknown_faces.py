@@ -9,6 +9,7 @@ from common.images import image_kind
 
 from .context import service, to_json
 from .errors import ApiError
+from .pagination import page
 from .validation import UnknownAssign, parse_json, require_id
 
 bp = Blueprint("unknown_faces", __name__, url_prefix="/api")
@@ -16,13 +17,14 @@ bp = Blueprint("unknown_faces", __name__, url_prefix="/api")
 
 @bp.get("/unknown-faces")
 def list_unknown() -> Response:
-    """Unknown faces, by ``status`` (pending (default), assigned, dismissed or all)."""
+    """Unknown faces, by ``status`` (pending (default), assigned, dismissed or all), a page at a
+    time (``?limit=&cursor=``); ``total`` counts every face of that status."""
     status = request.args.get("status") or "pending"
     if status not in (*UNKNOWN_STATUSES, "all"):
         allowed = ", ".join((*UNKNOWN_STATUSES, "all"))
         raise ApiError(422, "invalid_field", f"status must be one of {allowed}, not {status[:20]!r}")
     faces = service().list_unknown_faces(status=None if status == "all" else status)
-    return jsonify({"unknown_faces": to_json(faces)})
+    return page(faces, "unknown_faces", total=len(faces))
 
 
 @bp.post("/unknown-faces/<unknown_id>/assign")

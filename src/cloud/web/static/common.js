@@ -11,9 +11,16 @@ const Rollcall = (() => {
     }
   }
 
-  /** Call the JSON API. Returns the parsed body (null for 204); throws ApiError. */
-  async function api(path, { method = "GET", json, body, headers = {} } = {}) {
-    const init = { method, headers: { Accept: "application/json", ...headers } };
+  /** The CSRF token of this page (meta tag), sent with every state-changing request. */
+  const csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+  /** Pages followed at most by one GET of a paginated list (limit x pages items). */
+  const MAX_PAGES = 200;
+
+  /** One request; returns the parsed body (null for 204); throws ApiError. */
+  async function request(path, { method = "GET", json, body, headers = {} } = {}) {
+    const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+    if (!SAFE_METHODS.has(method.toUpperCase())) init.headers["X-CSRFToken"] = csrfToken();
     if (json !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(json);
@@ -26,6 +33,10 @@ const Rollcall = (() => {
     } catch (err) {
       throw new ApiError(0, "network", "Cannot reach the Rollcall server. Check that it is running.");
     }
+    if (response.status === 401 && document.body.dataset.page !== "login") {
+      // the session ended (expired, logged out elsewhere, account disabled): log in again, then come back
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+    }
     if (response.status === 204) return null;
     const type = response.headers.get("Content-Type") || "";
     const data = type.includes("application/json") ? await response.json().catch(() => null) : null;
@@ -36,6 +47,26 @@ const Rollcall = (() => {
         (err && err.code) || "http_" + response.status,
         (err && err.message) || `Request failed (HTTP ${response.status}).`
       );
+    }
+    return data;
+  }
+
+  /** Call the JSON API. A GET of a paginated list (an answer with "next") follows every page
+   * and returns the lists joined, so pages keep working past one page of items. */
+  async function api(path, options = {}) {
+    const data = await request(path, options);
+    if (SAFE_METHODS.has((options.method || "GET").toUpperCase()) && data && typeof data.next === "string") {
+      let next = data.next;
+      for (let n = 1; next && n < MAX_PAGES; n++) {
+        const url = new URL(path, window.location.origin);
+        url.searchParams.set("cursor", next);
+        const more = await request(url.pathname + url.search, options);
+        for (const [key, value] of Object.entries(more || {})) {
+          if (Array.isArray(value) && Array.isArray(data[key])) data[key] = data[key].concat(value);
+        }
+        next = more && typeof more.next === "string" ? more.next : null;
+      }
+      data.next = next;
     }
     return data;
   }
@@ -182,8 +213,8 @@ const Rollcall = (() => {
     const badge = document.getElementById("unknown-count");
     if (!badge) return;
     try {
-      const data = await api("/api/unknown-faces?status=pending");
-      const n = data.unknown_faces.length;
+      const data = await request("/api/unknown-faces?status=pending&limit=1");
+      const n = data.total;
       badge.textContent = String(n);
       badge.hidden = n === 0;
       badge.setAttribute("aria-label", `${n} pending`);
@@ -221,7 +252,7 @@ const Rollcall = (() => {
   });
 
   return {
-    ApiError, api, el, notify, showError, withBusy, fmtTime, fmtDateTime, fmtDuration, fmtSimilarity,
+    ApiError, api, request, csrfToken, el, notify, showError, withBusy, fmtTime, fmtDateTime, fmtDuration, fmtSimilarity,
     initials, evidenceUrl, avatar, statusBadge, fillClassroomSelect, poll, refreshUnknownCount, checkHealth,
   };
 })();
