@@ -162,3 +162,27 @@ def authed_client(app: Any, role: str = "admin") -> Any:
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {plain}"
     return client
+
+
+TEST_PASSWORD = "correct horse battery"
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a dashboard page (meta tag or hidden form field)."""
+    import re
+
+    found = re.search(r'name="csrf[-_]token" (?:content|value)="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def login_client(app: Any, username: str = "teacher1", role: str = "teacher") -> Any:
+    """A Flask test client logged in through the real login form as a new ``role`` user."""
+    from cloud.auth.guard import AUTH_KEY
+
+    app.extensions[AUTH_KEY].accounts.create_user(username, role, TEST_PASSWORD, "test")
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

@@ -13,7 +13,7 @@ import pytest
 from cloud.app import create_app
 from cloud.bootstrap import build_service
 from cloud.settings import CloudSettings
-from tests.cloud.api_support import face_crop
+from tests.cloud.api_support import authed_client, face_crop
 from tests.conftest import require_asset
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
                              collection_id="apitest")
     service = build_service(settings)
     app = create_app(service=service, settings=settings)
-    yield app.test_client(), service
+    yield authed_client(app), service
     service.store.close()
     server.stop()
     mp.undo()

@@ -10,7 +10,7 @@ import pytest
 import cloud.web
 from cloud.app import create_app
 from cloud.settings import CloudSettings
-from tests.cloud.api_support import make_service
+from tests.cloud.api_support import authed_client, login_client, make_service
 
 WEB_DIR = Path(cloud.web.__file__).parent
 PAGES = {
@@ -26,7 +26,7 @@ PAGES = {
 @pytest.fixture()
 def client(tmp_path):
     service, _ = make_service(tmp_path)
-    return create_app(service=service, settings=service.settings).test_client()
+    return login_client(create_app(service=service, settings=service.settings), role="admin")
 
 
 def test_factory_builds_the_service_from_settings(tmp_path, monkeypatch):
@@ -38,7 +38,7 @@ def test_factory_builds_the_service_from_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     settings = CloudSettings(data_dir=tmp_path / "data", rekognition_endpoint_url="http://127.0.0.1:9", rekognition_max_retries=0)
     app = create_app(settings=settings)
-    client = app.test_client()
+    client = authed_client(app)
     assert client.post("/api/students", json={"student_id": "s1", "name": "Ada"}).status_code == 201
     assert (tmp_path / "data" / "rollcall.sqlite3").exists()
     health = client.get("/api/health")
@@ -50,10 +50,10 @@ def test_factory_builds_the_service_from_settings(tmp_path, monkeypatch):
 def test_two_apps_do_not_share_state(tmp_path):
     one, _ = make_service(tmp_path / "one")
     two, _ = make_service(tmp_path / "two")
-    a = create_app(service=one, settings=one.settings).test_client()
-    b = create_app(service=two, settings=two.settings).test_client()
+    a = authed_client(create_app(service=one, settings=one.settings))
+    b = authed_client(create_app(service=two, settings=two.settings))
     a.post("/api/students", json={"student_id": "s1", "name": "Ada"})
-    assert b.get("/api/students").get_json() == {"students": []}
+    assert b.get("/api/students").get_json() == {"students": [], "next": None}
     assert b.get("/api/metrics").get_json()["http"]["counters"]["http_requests"] == 1
 
 

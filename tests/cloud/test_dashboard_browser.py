@@ -2,8 +2,9 @@
 
 A teacher adds a classroom and a student with a photo, opens a session, and
 sees the student appear in the live attendance (without reloading) when the
-cloud records a face crop; then reviews an unknown face. Screenshots go to
-/tmp/rollcall-dashboard-*.png.
+cloud records a face crop; then reviews an unknown face. Every page is reached
+through the real login page; lists are paginated at 3 items a page so the
+dashboard must follow ``next``. Screenshots go to /tmp/rollcall-dashboard-*.png.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from common.images import encode_jpeg
 from cloud.app import create_app
-from tests.cloud.api_support import face_crop, make_service
+from tests.cloud.api_support import TEST_PASSWORD, face_crop, make_service
 from tests.conftest import require_asset, require_path
 
 pytestmark = pytest.mark.browser
@@ -54,8 +55,9 @@ def served(tmp_path):
     """The app on 127.0.0.1:<free port> in a waitress thread."""
     from waitress.server import create_server
 
-    service, recognizer = make_service(tmp_path)
+    service, recognizer = make_service(tmp_path, page_size=3)
     app = create_app(service=service, settings=service.settings)
+    app.extensions["rollcall_auth"].accounts.create_user("ms.frizzle", "admin", TEST_PASSWORD, "test")
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
@@ -98,7 +100,20 @@ def _page(browser, base_url: str, contexts: list):
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("request", lambda req: None if req.url.startswith(base_url) else problems.append(f"external request: {req.url}"))
     page.on("dialog", lambda dialog: dialog.accept())
+    log_in(page)
     return page, problems
+
+
+def log_in(page, password: str = TEST_PASSWORD) -> None:
+    """Through the real login page: any page redirects there, and back after the login."""
+    page.goto("/classrooms")
+    page.wait_for_selector("#login-title")
+    assert "/login?next=/classrooms" in page.url
+    page.fill("#username", "ms.frizzle")
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_selector("#logout")
+    assert page.url.endswith("/classrooms")
 
 
 def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser, contexts):
@@ -210,10 +225,10 @@ def test_errors_empty_states_and_scheduling(served, browser, contexts, tmp_path)
     from playwright.sync_api import expect
 
     base_url, service, recognizer = served
-    page, problems = _page(browser, base_url, contexts)
-
-    # recognition down: every page says so; no classroom yet: the live page says what to do
+    # recognition down (before the login page's health check, which is cached): every page says so;
+    # no classroom yet: the live page says what to do
     recognizer.available = False
+    page, problems = _page(browser, base_url, contexts)
     page.goto("/")
     page.wait_for_selector("#no-classrooms:visible")
     banner = page.wait_for_selector("#health-banner:visible")
@@ -223,12 +238,16 @@ def test_errors_empty_states_and_scheduling(served, browser, contexts, tmp_path)
 
     # a photo without a face: the API's reason is shown, nothing is enrolled
     service.create_student("s1", "Ada Lovelace")
+    for n in range(2, 9):  # 8 students: three pages of 3, all shown
+        service.create_student(f"s{n}", f"Student {n}")
     no_face = _square_crop(require_asset("faces/probe/obama_partial_face.jpg"))
     recognizer.faces_in(no_face, 0)
     photo = tmp_path / "no-face.jpg"
     photo.write_bytes(no_face)
     page.goto("/students")
     page.wait_for_selector("tr[data-student-id='s1'][data-faces='0']")
+    page.wait_for_selector("tr[data-student-id='s8']")
+    expect(page.locator("#student-rows tr")).to_have_count(8)
     page.set_input_files("tr[data-student-id='s1'] input[type=file]", str(photo))
     error = page.wait_for_selector(".notice.error")
     assert "no usable face" in error.inner_text()
@@ -280,5 +299,17 @@ def test_errors_empty_states_and_scheduling(served, browser, contexts, tmp_path)
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"page scrolls sideways by {overflow}px on a phone"
 
-    allowed = ("status of 409", "status of 422", "status of 415")
+    # log out: back to the login page, and the dashboard is closed again
+    page.click("#logout")
+    page.wait_for_selector("#login-title")
+    page.goto("/students")
+    page.wait_for_selector("#login-title")
+    # a wrong password is refused with a message, and the form is still there
+    page.fill("#username", "ms.frizzle")
+    page.fill("#password", "not the password")
+    page.click("#login-submit")
+    assert "Wrong username or password" in page.wait_for_selector("#login-error").inner_text()
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-login.png"), full_page=True)
+
+    allowed = ("status of 409", "status of 422", "status of 415", "status of 401")
     assert [p for p in problems if not any(a in p for a in allowed)] == [], problems

@@ -18,6 +18,7 @@ from cloud.storage.sqlite import SQLiteStore
 from common.metrics import Metrics
 
 from .conftest import ImageMatchRecognizer, synthetic_face
+from .api_support import authed_client
 from .domain_support import T0, MsClock
 
 DAY = 86_400_000
@@ -128,13 +129,17 @@ def test_delete_student_erases_photos_crops_and_is_audited(svc: AttendanceServic
 def test_api_delete_audits_and_missing_evidence_is_a_clear_404(svc: AttendanceService) -> None:
     session = setup_class(svc)
     ref = seen(svc, "s1", "ada", session, T0 - 1000)
-    client = create_app(service=svc, settings=svc.settings).test_client()
+    app = create_app(service=svc, settings=svc.settings)
+    client = authed_client(app)
     assert client.get(f"/api/evidence/{ref}").status_code == 200
     assert client.delete("/api/students/ada").status_code == 204
     response = client.get(f"/api/evidence/{ref}")
     assert response.status_code == 404
     assert "retention period or erased" in response.get_json()["error"]["message"]
     lines = (Path(svc.settings.data_dir) / "audit.jsonl").read_text().splitlines()
-    assert [json.loads(line)["action"] for line in lines] == ["student_erased"]
+    entries = [json.loads(line) for line in lines]
+    # the token creation, the erasure (with the token as actor) and the generic change record
+    assert [e["action"] for e in entries] == ["token_created", "student_erased", "http_change"]
+    assert entries[1]["actor"].startswith("token:test-admin-") and entries[2]["status"] == 204
     body = client.get(f"/api/sessions/{session}/attendance").get_json()
     assert [(r["student_id"], r["evidence_ref"]) for r in body["records"]] == [("ada", None)]
