@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
-    client = ApiClient(args.api or settings.api_url, timeout_s=settings.timeout_s)
+    client = ApiClient(
+        args.api or settings.api_url, timeout_s=settings.timeout_s, token=settings.token.get_secret_value()
+    )
     try:
         return _run(command, args, settings, client)
     except ApiError as exc:

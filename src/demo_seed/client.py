@@ -22,7 +22,8 @@ class ApiError(RuntimeError):
 
 
 class ApiClient:
-    """Calls ``base_url``/api/...; JSON in, JSON out; raises ApiError on failures."""
+    """Calls ``base_url``/api/...; JSON in, JSON out; raises ApiError on failures. With a
+    ``token``, every request carries ``Authorization: Bearer <token>``."""
 
     #: Answers worth retrying: no answer, bad gateway, unavailable (e.g. Rekognition starting).
     RETRY_STATUSES = frozenset({0, 502, 503, 504})
@@ -34,8 +35,10 @@ class ApiClient:
         retries: int = 3,
         retry_delay_s: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        token: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self.timeout_s = timeout_s
         self.retries = retries
         self.retry_delay_s = retry_delay_s
@@ -75,6 +78,8 @@ class ApiClient:
             url += "?" + urllib.parse.urlencode(query)
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(url, data=data, method=method)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
@@ -88,6 +93,8 @@ class ApiClient:
                 code, message = str(err.get("code", code)), str(err.get("message", message))
             except (ValueError, KeyError, TypeError):
                 pass
+            if exc.code == 401:
+                message += " (set ROLLCALL_SEED_TOKEN to an API token: rollcall-cloud create-token)"
             raise ApiError(exc.code, code, message) from None
         except (urllib.error.URLError, OSError) as exc:
             raise ApiError(0, "unreachable", f"{url}: {getattr(exc, 'reason', exc)}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from common.settings_base import RollcallSettings
@@ -17,6 +17,10 @@ class SeedSettings(RollcallSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_SEED_", extra="ignore", frozen=True)
 
     api_url: str = Field("http://127.0.0.1:8080", description="Base URL of the cloud HTTP API the seeder talks to.")
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="API token the seeder sends (`Authorization: Bearer`): one made by `rollcall-cloud create-token`, or in the compose demo the value the cloud registers from `ROLLCALL_CLOUD_SEED_TOKEN`.",
+    )
     enroll_dir: Path = Field(
         Path("../shared/assets/faces/enroll"),
         description="Demo students: one folder per student id holding `<n>.jpg` enrolment photos.",

@@ -11,7 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class FakeCloud:
-    """State + a server thread. ``fail_next`` lists statuses to answer before real ones."""
+    """State + a server thread. ``fail_next`` lists statuses to answer before real ones. Like the
+    real API, everything but ``/api/health`` needs ``Authorization: Bearer <TOKEN>`` (else 401)."""
+
+    TOKEN = "rct_fake-seeder-token-0123456789abcdefghij"
 
     def __init__(self) -> None:
         self.classrooms: dict[str, dict] = {}
@@ -112,8 +115,11 @@ class FakeCloud:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, payload = cloud.handle(self.command, parts.path, parse_qs(parts.query), body,
-                                               self.headers.get("Content-Type", ""))
+                if parts.path != "/api/health" and self.headers.get("Authorization") != f"Bearer {cloud.TOKEN}":
+                    status, payload = 401, {"error": {"code": "unauthenticated", "message": "log in first"}}
+                else:
+                    status, payload = cloud.handle(self.command, parts.path, parse_qs(parts.query), body,
+                                                   self.headers.get("Content-Type", ""))
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/csv" if isinstance(payload, str) else "application/json")

@@ -17,6 +17,7 @@ from .fake_api import FakeCloud
 def _quiet_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLCALL_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("ROLLCALL_SEED_WAIT_S", "5")
+    monkeypatch.setenv("ROLLCALL_SEED_TOKEN", FakeCloud.TOKEN)
 
 
 def test_open_session_creates_classroom_and_new_session(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,9 +18,13 @@ from demo_seed.cli import main
 from tests.cloud.api_support import FakeRecognizer, face_crop, make_jpeg, make_service
 
 
+SEED_TOKEN = "rct_compose-demo-seed-token-0123456789abcdef"
+
+
 @pytest.fixture()
 def real_cloud(tmp_path: Path) -> Iterator[tuple[str, object, FakeRecognizer]]:
-    service, recognizer = make_service(tmp_path / "cloud")
+    # the compose demo's way: the cloud registers ROLLCALL_CLOUD_SEED_TOKEN, the seeder sends it
+    service, recognizer = make_service(tmp_path / "cloud", seed_token=SEED_TOKEN)
     app = create_app(service=service, settings=service.settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -50,6 +54,9 @@ def test_seed_then_lecture_helpers_on_the_real_api(real_cloud: tuple[str, object
         monkeypatch.setenv(f"ROLLCALL_SEED_{key}", str(value))
     monkeypatch.setenv("ROLLCALL_LOG_DIR", str(tmp_path / "logs"))
 
+    assert main(["--api", url, "seed"]) == 1  # no token: the real API answers 401, the seeder says what to set
+    assert "ROLLCALL_SEED_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("ROLLCALL_SEED_TOKEN", SEED_TOKEN)
     assert main(["--api", url, "seed"]) == 0
     assert main(["--api", url, "seed"]) == 0  # idempotent against the real service too
     assert {s.student_id for s in service.list_students()} == {"ada_lovelace", "alan_turing"}
@@ -85,3 +92,8 @@ def test_seed_then_lecture_helpers_on_the_real_api(real_cloud: tuple[str, object
     out = tmp_path / "res" / "hall.csv"
     assert main(["--api", url, "export-csv", "--session", session, "--out", str(out), "--close"]) == 0
     assert "alan_turing" in out.read_text() and service.get_session(session).status == "closed"
+    # every change the seeder made is in the audit log under its token's name
+    entries = service.privacy.audit.entries()
+    changes = [e for e in entries if e["action"] == "http_change"]
+    assert changes and {e["actor"] for e in changes} == {"token:seeder"}
+    assert {"POST /api/students", "POST /api/classrooms"} <= {f"{e['method']} {e['path']}" for e in changes}

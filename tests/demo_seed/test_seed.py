@@ -58,6 +58,7 @@ def env(faces: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ROLLCALL_SEED_FRAMES_DIR", str(frames))
     monkeypatch.setenv("ROLLCALL_SEED_CLASSROOM_ID", "room-9")
     monkeypatch.setenv("ROLLCALL_SEED_WAIT_S", "5")
+    monkeypatch.setenv("ROLLCALL_SEED_TOKEN", FakeCloud.TOKEN)
     monkeypatch.setenv("ROLLCALL_LOG_DIR", str(tmp_path / "logs"))
     return frames
 
@@ -114,7 +115,7 @@ def test_display_name() -> None:
 def test_client_retries_unavailable_then_gives_up() -> None:
     sleeps: list[float] = []
     with FakeCloud() as cloud:
-        client = ApiClient(cloud.url, retries=2, retry_delay_s=0.5, sleep=sleeps.append)
+        client = ApiClient(cloud.url, retries=2, retry_delay_s=0.5, sleep=sleeps.append, token=FakeCloud.TOKEN)
         cloud.fail_next = [503, 503]
         assert client.json("GET", "/api/health") == {"status": "ok"}
         assert sleeps == [0.5, 1.0]
