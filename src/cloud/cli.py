@@ -5,6 +5,9 @@
 * ``enrol-dir DIR``: create students and enrol their photos from
   ``DIR/<student_id>/<n>.jpg``.
 * ``export-csv SESSION_ID``: print (or write) a session's attendance as CSV.
+* ``create-admin USERNAME``, ``create-user USERNAME --role teacher|admin``: a dashboard
+  account (password from a prompt, ``--password-stdin`` or ``--password-env NAME``).
+* ``create-token NAME [--role]``: an API token for scripts, printed once (see cloud.auth).
 
 Settings come from ``ROLLCALL_CLOUD_*`` / ``ROLLCALL_*`` environment variables
 or the TOML file in ``ROLLCALL_CONFIG_FILE`` (see docs/dashboard.md, docs/cloud.md).
@@ -66,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-csv", help="print a session's attendance as CSV")
     export.add_argument("session_id", metavar="SESSION_ID")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+
+    from .auth.commands import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -87,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings, common, host=args.host, port=args.port, zmq_bind=args.zmq_bind, ingest=not args.no_ingest
         )
     _log_warnings_to_stderr()
+    if command in ("create-admin", "create-user", "create-token"):
+        from .auth.commands import run
+
+        return run(args, settings)
     if command == "enrol-dir":
         return enrol_dir(build_service(settings), args.directory, include_enrolled=args.all)
     return export_csv(build_service(settings, ensure_collection=False), args.session_id, args.output)

@@ -120,16 +120,22 @@ def test_export_csv(tmp_path, fake_service, capsys):
     assert "not found" in capsys.readouterr().err
 
 
-def _get_json(url: str) -> tuple[int, dict]:
+SEED_TOKEN = "rct_serve-test-token-0123456789abcdefghij"
+AUTH = {"Authorization": f"Bearer {SEED_TOKEN}"}
+
+
+def _get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
 
 def _post_json(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **AUTH}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -157,6 +163,9 @@ def test_serve_runs_ingest_and_http_and_stops_on_sigterm(tmp_path):
         "ROLLCALL_CLOUD_S3_BUCKET": "",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        "ROLLCALL_CLOUD_ADMIN_USER": "demo-admin",
+        "ROLLCALL_CLOUD_ADMIN_PASSWORD": "a demo password",
+        "ROLLCALL_CLOUD_SEED_TOKEN": SEED_TOKEN,
     }
     env.pop("ROLLCALL_CONFIG_FILE", None)
     command = [str(ROLLCALL_CLOUD)] if ROLLCALL_CLOUD.exists() else [sys.executable, "-m", "cloud.cli"]
@@ -177,8 +186,10 @@ def test_serve_runs_ingest_and_http_and_stops_on_sigterm(tmp_path):
         assert status == 200, health
         assert health["status"] == "degraded" and health["rekognition"]["ok"] is False
 
-        with urllib.request.urlopen(f"{base}/", timeout=5) as page:
-            assert page.status == 200 and b"Live attendance" in page.read()
+        with urllib.request.urlopen(f"{base}/", timeout=5) as page:  # follows the redirect to the login page
+            assert page.status == 200 and page.url == f"{base}/login?next=/" and b"Log in" in page.read()
+        assert _get_json(f"{base}/api/classrooms")[0] == 401
+        assert _get_json(f"{base}/api/me", AUTH) == (200, {"actor": "token:seeder", "role": "teacher"})
         assert _post_json(f"{base}/api/classrooms", {"classroom_id": "room-1", "name": "Room 1"})[0] == 201
         assert _post_json(f"{base}/api/sessions", {"classroom_id": "room-1"})[0] == 201
 
@@ -194,7 +205,7 @@ def test_serve_runs_ingest_and_http_and_stops_on_sigterm(tmp_path):
         assert result.header.meta["ack_of"] == crop.header.msg_id
         assert result.header.meta["status"] == "error"  # Rekognition unreachable: fail closed
 
-        status, metrics = _get_json(f"{base}/api/metrics")
+        status, metrics = _get_json(f"{base}/api/metrics", AUTH)
         assert status == 200 and metrics["http"]["counters"]["http_requests"] >= 4
         assert metrics["service"]["counters"]["crops_received"] >= 1
     finally:
@@ -209,9 +220,12 @@ def test_serve_runs_ingest_and_http_and_stops_on_sigterm(tmp_path):
             pytest.fail("rollcall-cloud did not stop within 20 s of SIGTERM:\n" + output[-3000:])
     assert proc.returncode == 0, output[-3000:]
     events = [json.loads(line).get("event") for line in output.splitlines() if line.startswith("{")]
-    for expected in ("http_started", "ingest_started", "shutdown_requested", "ingest_stopped", "cloud_stopped"):
+    for expected in ("http_started", "ingest_started", "shutdown_requested", "ingest_stopped", "cloud_stopped",
+                     "secret_key_generated", "bootstrap_admin_created", "bootstrap_token_registered"):
         assert expected in events, (expected, output[-3000:])
     assert "Traceback" not in output
+    assert "a demo password" not in output and SEED_TOKEN not in output  # secrets never reach the logs
+    assert ((tmp_path / "data" / "secret_key").stat().st_mode & 0o777) == 0o600
 
 
 @pytest.fixture()

@@ -57,6 +57,6 @@ def bootstrap(accounts: Accounts, settings: CloudSettings) -> None:
     if token:
         try:
             if accounts.ensure_token(SEED_TOKEN_NAME, token):
-                log_event(log, "bootstrap_token_registered", name=SEED_TOKEN_NAME)
+                log_event(log, "bootstrap_token_registered", token=SEED_TOKEN_NAME)
         except CloudError as exc:
             log_event(log, "bootstrap_token_failed", level=logging.ERROR, detail=exc.message)
