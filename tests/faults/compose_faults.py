@@ -37,20 +37,33 @@ def say(message: str) -> None:
     print(f"[compose_faults] {message}", file=sys.stderr, flush=True)
 
 
+def _dotenv(name: str) -> str:
+    """``name``'s value in the repository's .env (where scripts/local_secret.sh puts the demo's)."""
+    try:
+        lines = (REPO / ".env").read_text().splitlines()
+    except OSError:
+        return ""
+    values = [line.split("=", 1)[1] for line in lines if line.startswith(name + "=")]
+    return values[-1].strip() if values else ""
+
+
 class Api:
     """The demo cloud's HTTP API (JSON); errors and silence raise RuntimeError / OSError."""
 
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
+        self.token = os.environ.get("ROLLCALL_SEED_TOKEN", "") or _dotenv("ROLLCALL_SEED_TOKEN")
 
     def get(self, path: str) -> Any:
-        status, body = http_json(self.base + path, timeout=10)
+        status, body = http_json(self.base + path, timeout=10, token=self.token)
         if status != 200:
             raise RuntimeError(f"GET {path}: HTTP {status} {body}")
         return body
 
     def post(self, path: str, body: Any = None) -> Any:
-        status, answer = http_json(self.base + path, "POST", body=body if body is not None else {}, timeout=30)
+        status, answer = http_json(
+            self.base + path, "POST", body=body if body is not None else {}, timeout=30, token=self.token
+        )
         if status not in (200, 201):
             raise RuntimeError(f"POST {path}: HTTP {status} {answer}")
         return answer

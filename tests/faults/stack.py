@@ -366,11 +366,14 @@ def http_json(
     raw: bytes | None = None,
     content_type: str = "application/json",
     timeout: float = 10.0,
+    token: str = "",
 ) -> tuple[int, Any]:
-    """One HTTP request; (status, parsed JSON body or None). HTTP errors are returned, not raised;
-    connection problems raise OSError (URLError is one)."""
+    """One HTTP request (with ``Authorization: Bearer <token>`` when given); (status, parsed JSON
+    body or None). HTTP errors are returned, not raised; connection problems raise OSError."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         request.add_header("Content-Type", content_type)
     try:
@@ -380,6 +383,10 @@ def http_json(
     except urllib.error.HTTPError as exc:
         payload, status = exc.read(), exc.code
     return status, (json.loads(payload) if payload else None)
+
+
+#: API token the test stack's cloud registers at start (ROLLCALL_CLOUD_SEED_TOKEN) and its calls send.
+STACK_TOKEN = "rct_fault-stack-token-" + "0123456789abcdef" * 2
 
 
 class ApiError(RuntimeError):
@@ -469,6 +476,7 @@ class Stack:
                 "ROLLCALL_CLOUD_S3_BUCKET": "",
                 "ROLLCALL_CLOUD_REKOGNITION_ENDPOINT_URL": self.rekognition_url,
                 "ROLLCALL_CLOUD_AWS_REGION": "us-east-1",
+                "ROLLCALL_CLOUD_SEED_TOKEN": STACK_TOKEN,  # the API token the stack's own calls send
                 **(cloud_env or {}),
             },
             home,
@@ -615,7 +623,7 @@ class Stack:
         timeout: float = 30.0,
     ) -> tuple[int, Any]:
         """One request to the cloud API: (status, JSON); raises OSError when it does not answer."""
-        return http_json(self.cloud_url + path, method, body, raw, content_type, timeout)
+        return http_json(self.cloud_url + path, method, body, raw, content_type, timeout, token=STACK_TOKEN)
 
     def cloud_api(self, path: str, timeout: float = 10.0) -> Any:
         """``GET path`` of the cloud API, parsed; raises ApiError on a non-2xx answer."""
