@@ -92,7 +92,9 @@ class CloudSettings(RollcallSettings):
         ge=0,
         description="State-changing API requests (create, upload, update, delete) allowed per minute per caller (user or token), bursts up to a third of it; beyond: 429 with Retry-After. 0 = no limit.",
     )
-    page_size: int = Field(100, ge=1, le=1000, description="Items per page of the list endpoints when `?limit=` is not given.")
+    page_size: int = Field(
+        100, ge=1, le=1000, description="Items per page of the list endpoints when `?limit=` is not given."
+    )
     max_page_size: int = Field(500, ge=1, le=5000, description="Largest `?limit=` the list endpoints accept.")
 
     # --- recognition (AWS Rekognition or the local compatible service) ---

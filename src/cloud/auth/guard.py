@@ -25,7 +25,7 @@ from .secret import secret_key
 
 log = logging.getLogger("rollcall.cloud.auth")
 
-AUTH_KEY = "rollcall_auth"
+AUTH_KEY = "rollcall_auth"  # pragma: allowlist secret
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Endpoints anybody may call: the login page, static files, the compose healthcheck.
 OPEN_ENDPOINTS = frozenset({"auth.login", "dashboard.static", "health.health"})

@@ -13,7 +13,7 @@ from ..settings import CloudSettings
 
 log = logging.getLogger("rollcall.cloud.auth")
 
-SECRET_FILE = "secret_key"
+SECRET_FILE = "secret_key"  # pragma: allowlist secret
 
 
 def secret_key(settings: CloudSettings) -> str:

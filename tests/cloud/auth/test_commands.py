@@ -13,7 +13,7 @@ from cloud.audit import AuditLog
 from cloud.auth.accounts import Accounts
 from cloud.storage.accounts import SQLiteAccountStore
 
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # pragma: allowlist secret
 
 
 @pytest.fixture()
