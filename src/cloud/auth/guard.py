@@ -132,7 +132,13 @@ def _guard() -> Response | None:
 
 def _audit_change(response: Response) -> Response:
     actor = g.get("rollcall_actor")
-    if actor is not None and request.method not in SAFE_METHODS and request.blueprint != "auth":
+    # 429s are left out: refused before any change, and a flood of them must not grow the log
+    if (
+        actor is not None
+        and request.method not in SAFE_METHODS
+        and request.blueprint != "auth"
+        and response.status_code != 429
+    ):
         auth_state().accounts.audit(
             actor.name,
             "http_change",

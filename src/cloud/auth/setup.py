@@ -21,15 +21,13 @@ ACCOUNTS_FILE = "accounts.sqlite3"
 def build_account_store(settings: CloudSettings) -> AccountStore:
     """SQLite (``<data_dir>/accounts.sqlite3``) or DynamoDB, following ``settings.storage``."""
     if settings.storage == "dynamodb":
-        import boto3
-
         from ..storage.accounts_dynamodb import DynamoDBAccountStore
 
-        resource = boto3.session.Session(region_name=settings.aws_region).resource(
-            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint_url or None
-        )
-        return DynamoDBAccountStore(
-            resource, prefix=settings.dynamodb_table_prefix, create_tables=settings.dynamodb_create_tables
+        return DynamoDBAccountStore.connect(
+            settings.aws_region,
+            settings.dynamodb_endpoint_url,
+            prefix=settings.dynamodb_table_prefix,
+            create_tables=settings.dynamodb_create_tables,
         )
     return SQLiteAccountStore(settings.data_dir / ACCOUNTS_FILE)
 

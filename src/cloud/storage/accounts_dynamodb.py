@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from ..errors import Conflict
@@ -34,6 +35,16 @@ class DynamoDBAccountStore(AccountStore):
             self._create_tables()
         self.users = resource.Table(prefix + "users")
         self.tokens = resource.Table(prefix + "api_tokens")
+
+    @classmethod
+    def connect(
+        cls, region: str, endpoint_url: str = "", prefix: str = "rollcall-", create_tables: bool = True
+    ) -> DynamoDBAccountStore:
+        """A store on DynamoDB in ``region`` (or at ``endpoint_url``), credentials from the standard chain."""
+        resource = boto3.session.Session(region_name=region).resource(
+            "dynamodb", region_name=region, endpoint_url=endpoint_url or None
+        )
+        return cls(resource, prefix=prefix, create_tables=create_tables)
 
     def _create_tables(self) -> None:
         existing: set[str] = set()

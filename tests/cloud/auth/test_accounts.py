@@ -89,3 +89,15 @@ def test_bootstrap_creates_the_demo_admin_once_and_registers_the_seed_token(acco
     entries = AuditLog(tmp_path / "audit.jsonl").entries()
     assert [e["action"] for e in entries].count("user_created") == 1
     assert all(PASSWORD not in str(e) and "s" * 40 not in str(e) for e in entries)
+
+
+def test_the_dynamodb_backend_follows_the_storage_setting(moto_aws: None, tmp_path: Path) -> None:
+    from cloud.auth.setup import build_account_store
+    from cloud.storage.accounts_dynamodb import DynamoDBAccountStore
+
+    settings = CloudSettings(data_dir=tmp_path, storage="dynamodb", dynamodb_table_prefix="acct-")
+    store = build_account_store(settings)
+    assert isinstance(store, DynamoDBAccountStore)
+    tables = boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"]
+    assert {"acct-users", "acct-api_tokens"} <= set(tables)
+    assert not (tmp_path / "accounts.sqlite3").exists()

@@ -38,6 +38,7 @@ def test_login_sets_a_strict_httponly_cookie_and_opens_the_dashboard(app, tmp_pa
     assert "Secure" not in cookie  # cookie_secure is off by default (plain-HTTP demo)
     page = client.get("/students")
     assert page.status_code == 200 and "ada (teacher)" in page.get_data(as_text=True)
+    assert 'data-role="teacher"' in page.get_data(as_text=True)  # the pages hide admin-only buttons
     assert client.get("/api/me").get_json() == {"actor": "user:ada", "role": "teacher"}
     entry = _audit(tmp_path)[-1]
     assert (entry["action"], entry["actor"], entry["peer"]) == ("login", "user:ada", "127.0.0.1")

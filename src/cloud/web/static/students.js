@@ -63,7 +63,9 @@ document.addEventListener("DOMContentLoaded", () => {
         label.removeAttribute("aria-disabled");
       });
     });
-    const del = el("button", { type: "button", class: "button small danger" }, "Delete");
+    // erasing a student is admin-only (the API answers 403 to teachers): teachers do not get the button
+    const isAdmin = document.body.dataset.role === "admin";
+    const del = el("button", { type: "button", class: "button small danger", hidden: !isAdmin }, "Delete");
     del.addEventListener("click", () => {
       if (!confirm(`Delete ${student.name} (${student.student_id}) and all their enrolled photos? Attendance records stay.`)) return;
       withBusy(del, async () => {
