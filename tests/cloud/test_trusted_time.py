@@ -19,6 +19,7 @@ from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
 from common.metrics import Metrics
 
+from .api_support import authed_client
 from .conftest import ImageMatchRecognizer, synthetic_face
 from .domain_support import T0, MsClock, crop
 
@@ -64,7 +65,7 @@ def test_seen_time_is_the_clamped_receive_time() -> None:
 def test_captured_1970_is_first_seen_inside_the_session_in_api_and_csv(
     svc: AttendanceService, recognizer: ImageMatchRecognizer, clock: MsClock
 ) -> None:
-    client = create_app(service=svc, settings=svc.settings).test_client()
+    client = authed_client(create_app(service=svc, settings=svc.settings))
     assert client.post("/api/classrooms", json={"classroom_id": "room-1"}).status_code == 201
     session = client.post("/api/sessions", json={"classroom_id": "room-1"}).get_json()
     clock.t = T0 + 2_000
