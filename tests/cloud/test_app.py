@@ -20,6 +20,7 @@ PAGES = {
     "/sessions": "History",
     "/unknown": "Unknown faces",
     "/sessions/0123456789abcdef": "Attendance",
+    "/users": "Users and API tokens",
 }
 
 

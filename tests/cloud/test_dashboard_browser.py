@@ -217,6 +217,26 @@ def test_teacher_enrols_opens_session_and_sees_attendance_live(served, browser, 
     page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-session.png"), full_page=True)
     assert service.get_session(session.session_id).status == "closed"
 
+    # --- users page (admin): add a teacher, create a token (shown once) and check it works, revoke it
+    page.goto("/users")
+    page.wait_for_selector("tr[data-username='ms.frizzle']")
+    page.fill("#user-name", "mr.teacher")
+    page.fill("#user-password", "a long teacher password")
+    page.click("#user-form button[type=submit]")
+    page.wait_for_selector("tr[data-username='mr.teacher']:has-text('teacher')")
+    page.fill("#token-name", "nightly-export")
+    page.click("#token-form button[type=submit]")
+    page.wait_for_selector("#new-token-box:visible")
+    token = page.input_value("#new-token")
+    assert token.startswith("rct_")
+    answer = page.evaluate(
+        "(t) => fetch('/api/me', {credentials: 'omit', headers: {Authorization: 'Bearer ' + t}}).then(r => r.json())", token
+    )
+    assert answer == {"actor": "token:nightly-export", "role": "teacher"}
+    page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-dashboard-users.png"), full_page=True)
+    page.click("tr[data-token='nightly-export'] button:has-text('Revoke')")
+    page.wait_for_selector("tr[data-token='nightly-export'] .badge.closed")
+
     expected = "the server responded with a status of 409"  # the duplicate student above
     assert [p for p in problems if expected not in p] == [], problems
 

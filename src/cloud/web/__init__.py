@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from cloud.api.validation import require_id
+from cloud.auth import admin_only
 
 bp = Blueprint(
     "dashboard",
@@ -26,7 +27,11 @@ NAV = (
     ("dashboard.classrooms", "Classrooms"),
     ("dashboard.sessions", "Sessions"),
     ("dashboard.unknown_faces", "Unknown faces"),
+    ("dashboard.users", "Users"),
 )
+
+#: Navigation entries only admins see.
+ADMIN_NAV = frozenset({"dashboard.users"})
 
 #: Milliseconds between two polls of the live attendance.
 POLL_MS = 2000
@@ -34,7 +39,7 @@ POLL_MS = 2000
 
 @bp.app_context_processor
 def _layout_context() -> dict[str, object]:
-    return {"nav": NAV, "poll_ms": POLL_MS}
+    return {"nav": NAV, "admin_nav": ADMIN_NAV, "poll_ms": POLL_MS}
 
 
 @bp.get("/")
@@ -71,3 +76,10 @@ def session_detail(session_id: str) -> str:
 def unknown_faces() -> str:
     """Review of faces nobody matched."""
     return render_template("unknown.html", page="unknown")
+
+
+@bp.get("/users")
+@admin_only
+def users() -> str:
+    """Users and API tokens (admins only)."""
+    return render_template("users.html", page="users")

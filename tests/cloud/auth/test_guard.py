@@ -115,12 +115,15 @@ def test_teachers_cannot_do_admin_things(app) -> None:
         ("POST", "/api/users", {"username": "eve", "password": "0123456789ab", "role": "admin"}),
         ("POST", "/api/tokens", {"name": "mine"}),
         ("GET", "/api/tokens", None),
+        ("GET", "/users", None),
     ):
         response = teacher.open(path, method=method, json=body)
         assert response.status_code == 403, (method, path)
         assert response.get_json()["error"]["code"] == "forbidden"
     assert service.get_student("s1").name == "Ada"
     assert teacher.get("/api/me").get_json()["role"] == "teacher"
+    page = login_client(app).get("/students").get_data(as_text=True)
+    assert 'href="/users"' not in page  # teachers do not see the admin page in the navigation
 
 
 def test_admins_manage_users_and_tokens(app) -> None:
