@@ -1,8 +1,9 @@
 """A minimal append-only audit trail: one JSON object per line in ``<data_dir>/audit.jsonl``.
 
 Each entry has ``ts_ms`` (epoch ms), ``time`` (ISO 8601 UTC), ``actor`` (who asked: the API
-caller when known, else ``"api"``; ``"retention"`` for the purge), ``action`` (e.g.
-``student_erased``, ``crops_purged``) and the action's own fields (ids, counts erased). Entries
+caller, ``user:<name>`` or ``token:<name>``; ``"retention"`` for the purge; ``"cli"`` /
+``"bootstrap"`` for accounts; ``"api"`` if none was given), ``action`` (e.g. ``student_erased``,
+``crops_purged``, ``login``, ``http_change``: docs/security.md) and the action's own fields. Entries
 are only ever appended (opened in append mode, flushed and fsynced per entry); the same entry is
 also logged as an ``audit`` event through :mod:`common.logs`. See docs/cloud.md "Privacy".
 """
