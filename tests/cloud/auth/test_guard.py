@@ -50,6 +50,15 @@ def test_every_route_refuses_an_anonymous_caller(app) -> None:
     assert checked >= 25  # the whole API and the dashboard pages
 
 
+def test_the_probes_anonymous_delete_of_a_student_is_refused(app) -> None:
+    """Issue 13: ``DELETE /api/students/<id>`` from any peer returned 204."""
+    service = app.extensions["rollcall"]["service"]
+    service.create_student("s1", "Ada")
+    response = app.test_client().delete("/api/students/s1", headers={"Origin": "http://192.0.2.9"})
+    assert response.status_code == 401
+    assert service.get_student("s1").name == "Ada"
+
+
 def test_a_bad_or_revoked_token_is_401(app) -> None:
     client = app.test_client()
     for header in ("Bearer nope-not-a-token", "Basic dXNlcjpwYXNz", "Bearer", "Bearer " + "x" * 5000):
