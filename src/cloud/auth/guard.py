@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from common.logs import log_event
 
 from ..api.errors import error_response
+from ..api.http_metrics import http_metrics
 from ..settings import CloudSettings
 from ..storage.accounts import User
 from .accounts import Accounts
@@ -96,6 +97,7 @@ def _identify(state: AuthState) -> Actor | Response:
         scheme, _, value = header.partition(" ")
         token = state.accounts.token_for(value.strip()) if scheme.lower() == "bearer" else None
         if token is None:
+            http_metrics().inc("auth_token_refused")
             log_event(log, "auth_token_refused", level=logging.WARNING, peer=request.remote_addr, path=request.path)
             return _unauthenticated("invalid, revoked or malformed API token (Authorization: Bearer <token>)")
         return Actor(f"token:{token.name}", token.role)
@@ -119,10 +121,12 @@ def _guard() -> Response | None:
     g.rollcall_actor = actor
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "rollcall_admin_only", False) and actor.role != "admin":
+        http_metrics().inc("auth_forbidden")
         return error_response(403, "forbidden", "this action needs an admin account")
     if request.method not in SAFE_METHODS:
         wait = state.writes.take(actor.name)
         if wait > 0:
+            http_metrics().inc("auth_writes_rate_limited")
             retry = max(1, math.ceil(wait))
             return error_response(
                 429, "rate_limited", f"too many changes; retry in {retry} s", {"Retry-After": str(retry)}
@@ -152,6 +156,7 @@ def _audit_change(response: Response) -> Response:
 
 
 def _csrf_refused(exc: CSRFError) -> Response:
+    http_metrics().inc("auth_csrf_refused")
     log_event(log, "csrf_refused", level=logging.WARNING, peer=request.remote_addr, path=request.path[:200])
     message = f"CSRF check failed: {exc.description} Reload the page and try again."
     if wants_json() or request.endpoint != "auth.login":

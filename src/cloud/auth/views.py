@@ -6,6 +6,7 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from flask_login import current_user, login_user, logout_user
 
 from ..api.errors import error_response
+from ..api.http_metrics import http_metrics
 from .guard import LoginUser, auth_state, current_actor, wants_json
 
 bp = Blueprint("auth", __name__)
@@ -41,13 +42,16 @@ def login() -> Response | str:
     keys = (f"ip:{peer}", f"user:{username.lower()}")
     wait = state.throttle.retry_after(*keys)
     if wait:
+        http_metrics().inc("auth_login_locked")
         state.accounts.audit(f"user:{username}", "login_refused", peer=peer, reason="rate_limited", retry_after=wait)
         return _answer(429, "rate_limited", f"Too many failed logins. Try again in {wait} s.", nxt, retry_after=wait)
     user = state.accounts.authenticate(username, password)
     if user is None:
+        http_metrics().inc("auth_login_failed")
         state.throttle.failed(*keys)
         state.accounts.audit(f"user:{username}", "login_failed", peer=peer)
         return _answer(401, "login_failed", "Wrong username or password.", nxt)
+    http_metrics().inc("auth_logins")
     state.throttle.succeeded(keys[1])
     session.clear()  # no session fixation: a fresh session (and CSRF token) per login
     login_user(LoginUser(user))

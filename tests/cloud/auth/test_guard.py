@@ -99,6 +99,7 @@ def test_cross_site_posts_are_refused_even_without_a_body(app) -> None:
         assert response.get_json()["error"]["code"] == "csrf_failed"
     assert teacher.delete("/api/students/nobody").status_code == 403
     assert service.get_session(session_id).status == "open"
+    assert teacher.get("/api/metrics").get_json()["http"]["counters"]["auth_csrf_refused"] == 4
     # the page's own token works
     token = csrf_of(teacher.get("/").get_data(as_text=True))
     response = teacher.post(f"/api/sessions/{session_id}/close", headers={"X-CSRFToken": token})

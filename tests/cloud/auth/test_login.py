@@ -9,7 +9,7 @@ import pytest
 
 from cloud.app import create_app
 from cloud.auth.guard import AUTH_KEY
-from tests.cloud.api_support import TEST_PASSWORD, csrf_of, login_client, make_service
+from tests.cloud.api_support import TEST_PASSWORD, authed_client, csrf_of, login_client, make_service
 
 
 @pytest.fixture()
@@ -101,6 +101,8 @@ def test_lockout_after_five_failures_per_username_and_per_address(app, tmp_path:
     assert _login(other, "ada").status_code == 429
     assert _login(other, "bob").status_code == 302
     assert any(e["action"] == "login_refused" for e in _audit(tmp_path))
+    counters = authed_client(app).get("/api/metrics").get_json()["http"]["counters"]
+    assert (counters["auth_login_failed"], counters["auth_login_locked"], counters["auth_logins"]) == (5, 4, 1)
 
 
 def test_logout_ends_the_session(app, tmp_path: Path) -> None:
