@@ -72,7 +72,9 @@ class CloudSettings(RollcallSettings):
         False,
         description="Mark the session cookie `Secure` (sent over HTTPS only). Turn on whenever the dashboard is served behind HTTPS (a TLS proxy); off only for plain-HTTP loopback or demo use.",
     )
-    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="A dashboard login lasts this long.")
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="A dashboard login ends after this many hours without a request."
+    )
     admin_user: str = Field(
         "",
         description="If set (with `admin_password`) and no such user exists, an admin with this name is created at start (the compose demo's admin).",
