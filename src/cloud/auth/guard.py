@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -52,14 +53,19 @@ class AuthState:
     writes: KeyedRateLimiter
 
 
+def _stamp(user: User) -> str:
+    """A fingerprint of the user's password hash: a new password ends every older session."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
 class LoginUser(UserMixin):
-    """Flask-Login's view of a :class:`User`."""
+    """Flask-Login's view of a :class:`User`; its session id is ``<username>|<password stamp>``."""
 
     def __init__(self, user: User) -> None:
         self.user = user
 
     def get_id(self) -> str:
-        return self.user.username
+        return f"{self.user.username}|{_stamp(self.user)}"
 
 
 def admin_only(view: F) -> F:
@@ -105,7 +111,7 @@ def _identify(state: AuthState) -> Actor | Response:
         return _unauthenticated("log in first, or send an API token as 'Authorization: Bearer <token>'")
     if request.method not in SAFE_METHODS:
         state.csrf.protect()  # raises CSRFError (403) without a valid token
-    return Actor(f"user:{current_user.get_id()}", current_user.user.role)
+    return Actor(f"user:{current_user.user.username}", current_user.user.role)
 
 
 def _guard() -> Response | None:
@@ -183,9 +189,10 @@ def install_auth(app: Flask, settings: CloudSettings, accounts: Accounts) -> Aut
     manager = LoginManager(app)
 
     @manager.user_loader
-    def _load(username: str) -> LoginUser | None:
+    def _load(session_id: str) -> LoginUser | None:
+        username, _, stamp = session_id.partition("|")
         user = accounts.active_user(username)  # a disabled user's sessions end at the next request
-        return LoginUser(user) if user is not None else None
+        return LoginUser(user) if user is not None and stamp == _stamp(user) else None
 
     burst = max(1.0, settings.writes_per_min / 3)
     state = AuthState(

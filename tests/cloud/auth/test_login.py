@@ -70,11 +70,14 @@ def test_wrong_password_unknown_user_and_disabled_account(app, tmp_path: Path) -
     assert _login(client).status_code == 401
 
 
-def test_disabling_a_user_ends_their_session(app) -> None:
+def test_disabling_a_user_or_changing_the_password_ends_their_sessions(app) -> None:
     client = login_client(app, "bob")
     assert client.get("/api/students").status_code == 200
     app.extensions[AUTH_KEY].accounts.update_user("bob", "test", disabled=True)
     assert client.get("/api/students").status_code == 401
+    other = login_client(app, "carol")
+    app.extensions[AUTH_KEY].accounts.update_user("carol", "test", password="a brand new password")
+    assert other.get("/api/students").status_code == 401
 
 
 def test_login_without_csrf_token_is_403(app) -> None:
