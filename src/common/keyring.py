@@ -22,6 +22,7 @@ the peer is from its key (the ZAP ``User-Id``: the edge name or the camera id).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any, Literal
 import zmq
 import zmq.auth
 
+from .logs import log_event
 from .settings_base import ConfigError
 
 REGISTRY_FILE = "registry.json"
@@ -272,3 +274,15 @@ def camera_keys(directory: Path | None, camera_id: str, classroom_id: str) -> Cl
     if edge_public is None:
         raise KeyringError(f"{directory}/{REGISTRY_FILE} has no public key of edge {entry.edge!r}")
     return ClientKeys(public, secret, edge_public.encode())
+
+
+PLAINTEXT_WARNING = (
+    "transport=plaintext: ZeroMQ links without CurveZMQ, unencrypted and unauthenticated; anyone who "
+    "can reach the port can send messages. Use only on a trusted network or in tests."
+)
+
+
+def warn_if_plaintext(logger: logging.Logger, tier: str, transport: TransportMode) -> None:
+    """Log the plain-TCP opt-in as a WARNING (every tier calls it at start)."""
+    if transport == "plaintext":
+        log_event(logger, "transport_plaintext", level=logging.WARNING, tier=tier, detail=PLAINTEXT_WARNING)
