@@ -102,10 +102,10 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
     ).start()
     accept = service.accept
 
-    def accept_with_a_bug(message):  # an unexpected exception in the receiver thread
+    def accept_with_a_bug(message, user_id=None):  # an unexpected exception in the receiver thread
         if message.header.camera_id == "cam-2" and message.header.seq == 7:
             raise RuntimeError("bug")
-        accept(message)
+        accept(message, user_id)
 
     service.accept = accept_with_a_bug
     ctx = zmq.Context.instance()
@@ -279,7 +279,7 @@ def test_results_carry_their_reason_to_the_track(yunet_model):
 def test_missing_model_fails_before_binding(tmp_path):
     from edge.models import MissingModelError
 
-    with pytest.raises(MissingModelError, match="yolov8n.onnx"):
+    with pytest.raises(MissingModelError, match=PEOPLE_MODEL):
         EdgeService(settings(models_dir=tmp_path))
 
 
