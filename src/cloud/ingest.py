@@ -34,7 +34,7 @@ from typing import Any
 
 from common.bounded import LruDict
 from common.clock import now_ms
-from common.keyring import Registry, cloud_keys, warn_if_plaintext
+from common.keyring import RegistryWatch, cloud_keys, warn_if_plaintext
 from common.logs import log_event, setup_logging
 from common.metrics import PeriodicReporter, top
 from common.protocol import Message, MessageType
@@ -62,7 +62,7 @@ class IngestServer:
         self.settings = settings or service.settings
         self.bind = bind or self.settings.zmq_bind
         self.receiver: Receiver | None = None
-        self.registry: Registry | None = None  # with CurveZMQ: which edge may speak for which camera
+        self.keys_watch: RegistryWatch | None = None  # with CurveZMQ: which edge may speak for which camera
         self._work: queue.Queue[Message | None] = queue.Queue(maxsize=self.settings.queue_size)
         self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
         self._stop = threading.Event()  # workers and housekeeping stop; the I/O thread stops receiving
@@ -92,7 +92,7 @@ class IngestServer:
         curve = None
         warn_if_plaintext(log, "cloud", self.settings.transport)
         if self.settings.transport == "curve":  # KeyringError (a ConfigError) says how to create keys
-            keys, self.registry = cloud_keys(self.settings.keys_dir)
+            keys, self.keys_watch = cloud_keys(self.settings.keys_dir)
             curve = CurveKeys(keys.public, keys.secret, clients=keys.clients)
         self.receiver = Receiver(self.bind, kind="router", hwm=max(100, self.settings.queue_size * 2), curve=curve)
         self._stop.clear()
@@ -113,7 +113,7 @@ class IngestServer:
             workers=self.settings.workers,
             queue_size=self.settings.queue_size,
             transport=self.settings.transport,
-            edges_registered=None if self.registry is None else len(self.registry.edges),
+            edges_registered=None if self.keys_watch is None else len(self.keys_watch.registry.edges),
         )
         return self
 
@@ -218,7 +218,7 @@ class IngestServer:
         header = message.header
         header.stamp("cloud_received", now_ms())
         metrics = self.service.stats
-        refused = key_bindings.refusal(self.registry, edge, header)
+        refused = key_bindings.refusal(self.keys_watch.current() if self.keys_watch else None, edge, header)
         if refused is not None:
             self._refuse(peer, message, edge, *refused)
             return

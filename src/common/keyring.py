@@ -25,6 +25,9 @@ import json
 import logging
 import os
 import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -189,13 +192,72 @@ def keypair() -> tuple[bytes, bytes]:
 
 
 # ----------------------------------------------------------------------------- loading per tier
+class RegistryWatch:
+    """The registry of a running server, re-read when ``registry.json`` changes (cameras added or
+    re-bound by ``rollcall-keys generate`` need no restart). Checked at most once per
+    ``interval_s``, and at once by :meth:`refresh` (a key the server does not know yet)."""
+
+    def __init__(self, directory: Path, registry: Registry, interval_s: float = 1.0) -> None:
+        self.directory = directory
+        self.registry = registry
+        self.interval_s = interval_s
+        self._stamp = self._mtime()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _mtime(self) -> int | None:
+        try:
+            return (self.directory / REGISTRY_FILE).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def current(self) -> Registry:
+        """The registry, re-read if the file changed and ``interval_s`` passed since the last look."""
+        if time.monotonic() - self._checked >= self.interval_s:
+            self.refresh()
+        return self.registry
+
+    def refresh(self) -> Registry:
+        """Re-read the registry now if the file changed (an unreadable file keeps the old one)."""
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = self._mtime()
+            if stamp is not None and stamp != self._stamp:
+                try:
+                    self.registry = Registry.load(self.directory)
+                    self._stamp = stamp
+                except KeyringError:
+                    pass  # half-written by hand: keep serving with the previous registry
+        return self.registry
+
+
+class LiveClients(Mapping[bytes, str]):
+    """Public key -> identity from a :class:`RegistryWatch` (what a server's ZAP handler asks)."""
+
+    def __init__(self, watch: RegistryWatch, select: Callable[[Registry], dict[bytes, str]]) -> None:
+        self._watch = watch
+        self._select = select
+
+    def __getitem__(self, key: bytes) -> str:
+        clients = self._select(self._watch.current())
+        if key not in clients:  # maybe registered a moment ago
+            clients = self._select(self._watch.refresh())
+        return clients[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._select(self._watch.current()))
+
+    def __len__(self) -> int:
+        return len(self._select(self._watch.current()))
+
+
 @dataclass(frozen=True)
 class ServerKeys:
     """A binding side: its key pair and the registered clients (public key -> identity)."""
 
     public: bytes
     secret: bytes
-    clients: dict[bytes, str]
+    clients: Mapping[bytes, str]
 
 
 @dataclass(frozen=True)
@@ -221,12 +283,12 @@ def _load_secret(path: Path, tier: str) -> tuple[bytes, bytes]:
     return read_secret(path)
 
 
-def cloud_keys(directory: Path | None) -> tuple[ServerKeys, Registry]:
-    """The cloud's key pair and the edges it accepts."""
+def cloud_keys(directory: Path | None) -> tuple[ServerKeys, RegistryWatch]:
+    """The cloud's key pair and the edges it accepts (followed as the registry changes)."""
     directory = _require_dir(directory, "cloud")
-    registry = Registry.load(directory)
+    watch = RegistryWatch(directory, Registry.load(directory))
     public, secret = _load_secret(secret_path(directory, "cloud", CLOUD_NAME), "cloud")
-    return ServerKeys(public, secret, registry.edge_clients()), registry
+    return ServerKeys(public, secret, LiveClients(watch, Registry.edge_clients)), watch
 
 
 def edge_name_in(directory: Path, name: str) -> str:
@@ -240,8 +302,9 @@ def edge_name_in(directory: Path, name: str) -> str:
     return found[0]
 
 
-def edge_keys(directory: Path | None, name: str = "") -> tuple[str, ServerKeys, ClientKeys, Registry]:
-    """The edge's name, its server keys (cameras registered to it) and its client keys (to the cloud)."""
+def edge_keys(directory: Path | None, name: str = "") -> tuple[str, ServerKeys, ClientKeys, RegistryWatch]:
+    """The edge's name, its server keys (cameras registered to it, followed as the registry
+    changes), its client keys (to the cloud) and the registry."""
     directory = _require_dir(directory, "edge")
     registry = Registry.load(directory)
     name = edge_name_in(directory, name)
@@ -250,8 +313,9 @@ def edge_keys(directory: Path | None, name: str = "") -> tuple[str, ServerKeys, 
         raise KeyringError(f"edge {name!r}: its key in {directory} is not the one in {REGISTRY_FILE}")
     if not registry.cloud:
         raise KeyringError(f"{directory}/{REGISTRY_FILE} has no cloud public key: {how_to_create('edge')}")
-    server = ServerKeys(public, secret, registry.camera_clients(name))
-    return name, server, ClientKeys(public, secret, registry.cloud.encode()), registry
+    watch = RegistryWatch(directory, registry)
+    server = ServerKeys(public, secret, LiveClients(watch, lambda r: r.camera_clients(name)))
+    return name, server, ClientKeys(public, secret, registry.cloud.encode()), watch
 
 
 def camera_keys(directory: Path | None, camera_id: str, classroom_id: str) -> ClientKeys:

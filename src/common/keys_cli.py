@@ -86,30 +86,34 @@ def generate(directory: Path, cameras: Sequence[tuple[str, str, str]], edges: Se
 
 
 def write_bundles(directory: Path, registry: Registry) -> list[Path]:
-    """(Re)write ``directory/bundles``: one folder per host with only its own secret."""
+    """(Re)write ``directory/bundles``: one folder per host with only its own secret. Files are
+    replaced atomically (a running server re-reads its ``registry.json``); what no longer belongs
+    to a bundle is deleted."""
     root = directory / "bundles"
-    if root.exists():
-        shutil.rmtree(root)
-    made: list[Path] = []
-
-    def bundle(name: str, part: Registry, secrets: list[tuple[str, str]]) -> None:
-        target = root / name
-        target.mkdir(parents=True)
-        part.save(target)
-        for kind, who in secrets:
-            src = secret_path(directory, kind, who)  # type: ignore[arg-type]
-            public, secret = read_secret(src)
-            write_secret(secret_path(target, kind, who), public, secret)  # type: ignore[arg-type]
-        made.append(target)
-
-    bundle("cloud", registry, [("cloud", CLOUD_NAME)])
+    wanted: dict[str, tuple[Registry, list[tuple[str, str]]]] = {"cloud": (registry, [("cloud", CLOUD_NAME)])}
     for edge in sorted(registry.edges):
-        cams = {c.camera_id for c in registry.cameras.values() if c.edge == edge}
-        bundle(f"edge-{edge}", registry.subset({edge}, cams), [("edges", edge)])
-        bundle(f"iot-{edge}", registry.subset({edge}, cams, cloud=False), [("cameras", c) for c in sorted(cams)])
-    for camera in sorted(registry.cameras.values(), key=lambda c: c.camera_id):
+        cams = sorted(c.camera_id for c in registry.cameras.values() if c.edge == edge)
+        wanted[f"edge-{edge}"] = (registry.subset({edge}, set(cams)), [("edges", edge)])
+        wanted[f"iot-{edge}"] = (registry.subset({edge}, set(cams), cloud=False), [("cameras", c) for c in cams])
+    for camera in registry.cameras.values():
         part = registry.subset({camera.edge}, {camera.camera_id}, cloud=False)
-        bundle(f"camera-{camera.camera_id}", part, [("cameras", camera.camera_id)])
+        wanted[f"camera-{camera.camera_id}"] = (part, [("cameras", camera.camera_id)])
+    made = []
+    for name, (part, secrets) in sorted(wanted.items()):
+        target = root / name
+        keep = {target / REGISTRY_FILE}
+        for kind, who in secrets:
+            public, secret = read_secret(secret_path(directory, kind, who))  # type: ignore[arg-type]
+            path = secret_path(target, kind, who)  # type: ignore[arg-type]
+            write_secret(path, public, secret)
+            keep.add(path)
+        part.save(target)
+        for stale in [p for p in target.rglob("*") if p.is_file() and p not in keep]:
+            stale.unlink()
+        made.append(target)
+    if root.is_dir():
+        for stale_dir in [d for d in root.iterdir() if d.is_dir() and d.name not in wanted]:
+            shutil.rmtree(stale_dir)
     return made
 
 

@@ -78,7 +78,7 @@ class ZapHandler:
 
     def register(self, domain: str, clients: Mapping[bytes, str]) -> None:
         with self._lock:
-            self._domains[domain] = dict(clients)
+            self._domains[domain] = clients  # may be live (common.keyring.LiveClients)
 
     def forget(self, domain: str) -> None:
         with self._lock:
@@ -90,7 +90,10 @@ class ZapHandler:
             return False, "not_curve"
         with self._lock:
             clients = self._domains.get(domain)
-        identity = None if clients is None else clients.get(zmq.utils.z85.encode(credentials[0]))
+        try:
+            identity = None if clients is None else clients.get(zmq.utils.z85.encode(credentials[0]))
+        except Exception:  # a registry that cannot be read must refuse, never kill the handler
+            identity = None
         if identity is None:
             return False, "unregistered_key"
         return True, identity

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import Counter
 
-from common.keyring import Registry
+from common.keyring import RegistryWatch
 from common.logs import log_event
 from common.metrics import Metrics
 from common.protocol import Header
@@ -24,24 +24,24 @@ LOG_EVERY = 100
 class CameraBindings:
     """Checks each received header against the key registry (nothing to check without one)."""
 
-    def __init__(self, metrics: Metrics, logger: logging.Logger, registry: Registry | None = None) -> None:
+    def __init__(self, metrics: Metrics, logger: logging.Logger, watch: RegistryWatch | None = None) -> None:
         self.metrics = metrics
         self.log = logger
-        self.registry = registry
+        self.watch = watch  # the registry, followed as cameras are added or re-bound
         self.refused: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def own_cameras(self, edge: str) -> list[str]:
         """Camera ids registered to ``edge``."""
-        if self.registry is None:
+        if self.watch is None:
             return []
-        return sorted(c.camera_id for c in self.registry.cameras.values() if c.edge == edge)
+        return sorted(c.camera_id for c in self.watch.current().cameras.values() if c.edge == edge)
 
     def reason(self, header: Header, user_id: str | None) -> str | None:
         """Why ``header`` may not come from the key registered as ``user_id`` (None: it may)."""
-        if self.registry is None:
+        if self.watch is None:
             return None
-        entry = self.registry.cameras.get(user_id) if user_id else None
+        entry = self.watch.current().cameras.get(user_id) if user_id else None
         if entry is None:
             return "no_key_identity"
         if header.camera_id != entry.camera_id:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.clock import now_ms
-from common.keyring import Registry, edge_keys, warn_if_plaintext
+from common.keyring import RegistryWatch, edge_keys, warn_if_plaintext
 from common.logs import log_event
 from common.metrics import Metrics, PeriodicReporter
 from common.protocol import Message, MessageType
@@ -84,13 +84,13 @@ class EdgeService:
         """(frame server keys, cloud client keys); None, None with transport=plaintext.
         Raises KeyringError (a ConfigError) saying how to create the keys."""
         self.name = settings.name or "edge"
-        self.registry: Registry | None = None
+        self.keys_watch: RegistryWatch | None = None
         self.bindings = CameraBindings(self.metrics, self.log)
         warn_if_plaintext(self.log, "edge", settings.transport)
         if settings.transport == "plaintext":
             return None, None
-        self.name, server, client, self.registry = edge_keys(settings.keys_dir, settings.name)
-        self.bindings.registry = self.registry
+        self.name, server, client, self.keys_watch = edge_keys(settings.keys_dir, settings.name)
+        self.bindings.watch = self.keys_watch
         return (
             CurveKeys(server.public, server.secret, clients=server.clients),
             CurveKeys(client.public, client.secret, server_public=client.server_public),
@@ -132,7 +132,7 @@ class EdgeService:
             cloud=self.settings.cloud_address,
             transport=self.settings.transport,
             edge_name=self.name,
-            cameras_registered=None if self.registry is None else len(self.bindings.own_cameras(self.name)),
+            cameras_registered=None if self.keys_watch is None else len(self.bindings.own_cameras(self.name)),
             backend=self.settings.backend,
             person_model=getattr(self.detector, "model_name", None),
             person_classes=getattr(self.detector, "person_classes", None),

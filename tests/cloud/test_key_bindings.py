@@ -16,13 +16,13 @@ from cloud.service import AttendanceService
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
-from common.keyring import Registry, edge_keys
+from common.keyring import Registry, RegistryWatch, edge_keys
 from common.keys_cli import generate
 from common.metrics import Metrics
 from common.protocol import Header, Message, MessageType
 from common.settings_base import ConfigError
 from common.transport import CurveKeys, Sender
-from tests.conftest import assert_nothing_within, wait_until
+from tests.conftest import assert_nothing_within
 
 from .conftest import ImageMatchRecognizer, synthetic_face
 from .test_ingest import face_crop, replies, send
@@ -113,7 +113,7 @@ def test_the_forged_crop_is_refused(tmp_path: Path, keys: Path) -> None:
 def test_other_messages_from_another_edges_camera_are_dropped(tmp_path: Path, keys: Path) -> None:
     service = make_service(tmp_path)
     ingest = IngestServer(service)  # not started: messages go straight to its dispatcher
-    ingest.registry = Registry.load(keys)
+    ingest.keys_watch = RegistryWatch(keys, Registry.load(keys))
     eos = Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-2", classroom_id="room-2"))
     ingest._dispatch(b"peer", eos, "edge-a")
     assert service.metrics()["counters"]["ingest_refused_camera_of_another_edge"] == 1

@@ -25,7 +25,8 @@ def keys(tmp_path):
 
 def test_each_tier_loads_its_bundle(keys):
     bundles = keys / "bundles"
-    server, registry = cloud_keys(bundles / "cloud")
+    server, watch = cloud_keys(bundles / "cloud")
+    registry = watch.registry
     assert sorted(server.clients.values()) == ["edge-a", "edge-b"]
     name, frames, uplink, _ = edge_keys(bundles / "edge-edge-a")
     assert name == "edge-a" and list(frames.clients.values()) == ["cam-1"]  # only its own cameras
@@ -63,6 +64,16 @@ def test_a_key_that_is_not_the_registered_one_is_refused(keys):
     target.write_bytes(other.read_bytes())
     with pytest.raises(KeyringError, match="not the one in registry.json"):
         camera_keys(keys, "cam-1", "room-1")
+
+
+def test_servers_follow_the_registry_as_cameras_are_added(keys):
+    name, frames, _, watch = edge_keys(keys / "bundles" / "edge-edge-a")
+    assert set(frames.clients.values()) == {"cam-1"}
+    generate(keys, [("cam-3", "room-3", "edge-a"), ("cam-1", "room-9", "edge-a")])
+    new_key = Registry.load(keys).cameras["cam-3"].public_key.encode()
+    assert frames.clients[new_key] == "cam-3"  # an unknown key re-reads the registry at once
+    assert watch.registry.cameras["cam-1"].classroom_id == "room-9"
+    assert len(frames.clients) == 2
 
 
 def test_registry_round_trip_and_client_maps(keys):

@@ -32,7 +32,10 @@ def test_generate_writes_keys_registry_and_bundles(tmp_path, capsys):
     assert mode(keys) == 0o700
 
     bundles = keys / "bundles"
-    files = lambda b: sorted(str(p.relative_to(bundles / b)) for p in (bundles / b).rglob("*") if p.is_file())
+
+    def files(b):
+        return sorted(str(p.relative_to(bundles / b)) for p in (bundles / b).rglob("*") if p.is_file())
+
     assert files("cloud") == ["cloud/cloud.key_secret", "registry.json"]
     assert files("edge-edge-a") == ["edges/edge-a.key_secret", "registry.json"]
     assert files("camera-cam-1") == ["cameras/cam-1.key_secret", "registry.json"]

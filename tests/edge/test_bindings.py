@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from common.keyring import Registry
+from common.keyring import Registry, RegistryWatch
 from common.keys_cli import generate
 from common.metrics import Metrics
 from common.protocol import Header, MessageType
@@ -44,7 +44,7 @@ def test_reasons(keys):
     bindings = CameraBindings(Metrics(), logging.getLogger("t"))
     header = Header(type=MessageType.FRAME, camera_id="cam-1", classroom_id="room-1")
     assert bindings.reason(header, None) is None  # plain TCP: nothing to check
-    bindings.registry = Registry.load(keys)
+    bindings.watch = RegistryWatch(keys, Registry.load(keys))
     assert bindings.reason(header, "cam-1") is None
     assert bindings.reason(header, None) == "no_key_identity"
     assert bindings.reason(header, "cam-2") == "camera_key_mismatch"
