@@ -2,11 +2,13 @@
 
     rollcall-keys generate --dir keys --camera cam-1=room-101@edge-1 --camera cam-2=room-102@edge-1
     rollcall-keys show --dir keys
+    rollcall-keys install --from keys/bundles --owner 10001:10001 cloud=/out/cloud
 
 ``generate`` is idempotent: existing key pairs are kept, new cameras and edges get new ones, a
 camera given with another classroom or edge is re-bound (its key stays), and the per-host
 bundles under ``<dir>/bundles`` are rewritten (see :mod:`common.keyring`). Secret files are mode
-0600. Exit status: 0 done, 2 bad arguments or unusable directory.
+0600. ``install`` copies bundles into a service's directory (:mod:`common.keys_install`).
+Exit status: 0 done, 2 bad arguments or unusable directory.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .keyring import (
     secret_path,
     write_secret,
 )
+from .keys_install import install, parse_owner
 from .rules import ID_RE, ID_RULE_TEXT
 
 DEFAULT_EDGE = "edge-1"
@@ -146,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="print nothing but errors")
     shw = sub.add_parser("show", help="print the registry (public keys and bindings)")
     shw.add_argument("--dir", type=Path, default=Path("keys"))
+    ins = sub.add_parser("install", help="copy bundles into the directories services read (see common.keys_install)")
+    ins.add_argument("--from", dest="source", type=Path, default=Path("keys/bundles"), help="the bundles directory")
+    ins.add_argument("--owner", help="UID:GID to own the installed files (the service's user)")
+    ins.add_argument("spec", nargs="+", metavar="BUNDLE[,BUNDLE...]=TARGET", help="bundle names (globs allowed)")
     return parser
 
 
@@ -155,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "show":
             print(show(args.dir))
+            return 0
+        if args.command == "install":
+            owner = parse_owner(args.owner)
+            for spec in args.spec:
+                print(f"installed {install(args.source, spec, owner)}")
             return 0
         default_edge = check_name("edge", args.default_edge)
         cameras = [parse_camera(text, default_edge) for text in args.camera]

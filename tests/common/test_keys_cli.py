@@ -1,6 +1,7 @@
 """rollcall-keys: key pairs, the registry binding them, per-host bundles, idempotence, errors."""
 
 import json
+import os
 import stat
 
 import pytest
@@ -84,3 +85,24 @@ def test_a_corrupt_registry_is_reported(tmp_path, capsys):
     (tmp_path / "registry.json").write_text("{not json")
     assert main(["generate", "--dir", str(tmp_path)]) == 2
     assert "not a valid key registry" in capsys.readouterr().err
+
+
+def test_install_merges_bundles_into_a_service_directory(tmp_path, capsys):
+    keys = tmp_path / "keys"
+    cams = ["--camera", "cam-load-1=room-1@edge", "--camera", "cam-load-2=room-1@edge", "--camera", "cam-x=room-2@edge"]
+    assert main(["generate", "--dir", str(keys), *cams]) == 0
+    out = tmp_path / "out"
+    (out / "load").mkdir(parents=True)
+    (out / "load" / "stale.key_secret").write_text("old")
+    owner = f"{os.getuid()}:{os.getgid()}"
+    assert main(["install", "--from", str(keys / "bundles"), "--owner", owner,
+                 f"camera-cam-load-*={out / 'load'}", f"cloud={out / 'cloud'}"]) == 0
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == ["cloud/cloud/cloud.key_secret", "cloud/registry.json", "load/cameras/cam-load-1.key_secret",
+                     "load/cameras/cam-load-2.key_secret", "load/registry.json"]
+    assert set(Registry.load(out / "load").cameras) == {"cam-load-1", "cam-load-2"}
+    assert mode(out / "load" / "cameras" / "cam-load-1.key_secret") == 0o600 and mode(out / "load") == 0o700
+    capsys.readouterr()
+    assert main(["install", "--from", str(keys / "bundles"), f"camera-nobody={out / 'x'}"]) == 2
+    assert "no key bundle 'camera-nobody'" in capsys.readouterr().err
+    assert main(["install", "--from", str(keys / "bundles"), "cloud"]) == 2
