@@ -46,7 +46,7 @@ SECRET_SUFFIX = ".key_secret"
 
 TransportMode = Literal["curve", "plaintext"]
 TRANSPORT_DESCRIPTION = (
-    "`curve` (default): CurveZMQ encryption and authentication with the keys in `keys_dir` "
+    "`curve` (default): CurveZMQ encryption and authentication with the keys in `KEYS_DIR` "
     "(create them with `rollcall-keys generate`); the tier refuses to start without them. "
     "`plaintext`: unencrypted, unauthenticated TCP (explicit opt-in, logged as a WARNING at start; "
     "anyone who can reach the port can then send messages)."
