@@ -51,13 +51,6 @@ class CurveKeys:
     clients: Mapping[bytes, str] = field(default_factory=dict)
 
 
-def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
-    """Write ``name.key`` and ``name.key_secret`` into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(str(directory), name)
-    return Path(public), Path(secret)
-
-
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 
 
