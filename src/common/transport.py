@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import zmq
-import zmq.auth
 import zmq.utils.z85
 
 from .protocol import DEFAULT_LIMITS, Limits, Message, ProtocolError, decode, encode
