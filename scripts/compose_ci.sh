@@ -87,10 +87,15 @@ print(f"[compose_ci] all {len(enrolled)} enrolled students present in session {d
       file=sys.stderr)
 PYCHECK
 say "all $ENROLLED students present $(( $(date +%s) - wait_start )) s after the stack was up"
-for tier in cloud edge; do  # the links ran CurveZMQ (the default), never the plain-TCP opt-in
-  docker compose logs --no-color "$tier" | grep -q '"transport": *"curve"' \
-    || { say "the $tier did not log transport=curve"; exit 1; }
+# The links ran CurveZMQ (the default), never the plain-TCP opt-in. (Logs to a file first: grep -q
+# closing the pipe early would fail the pipeline under pipefail.)
+docker compose logs --no-color cloud edge >"res/collected_logs/$RUN_ID.transport.log" 2>&1
+for started in ingest_started edge_started; do
+  grep -Eq "\"$started\".*\"transport\": *\"curve\"" "res/collected_logs/$RUN_ID.transport.log" \
+    || { say "no $started event with transport=curve in the logs"; exit 1; }
 done
+! grep -q '"transport_plaintext"' "res/collected_logs/$RUN_ID.transport.log" || { say "a tier ran plain TCP"; exit 1; }
+say "cloud and edge ran CurveZMQ"
 step "attendance shown by the API"
 
 sleep "${CI_EXTRA_RUN_S:-20}"  # a little more traffic for the analysis
