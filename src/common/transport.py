@@ -97,10 +97,11 @@ class ZapHandler:
                 frames = self._sock.recv_multipart()
             except zmq.ZMQError:  # the context is being destroyed
                 return
-            if len(frames) < 6:
-                continue  # not a ZAP request; REP must still answer
-            version, request_id, domain, _address, _identity, mechanism, *credentials = frames
-            ok, detail = self.decide(domain.decode(errors="replace"), mechanism, credentials)
+            if len(frames) < 6:  # not a ZAP request (REP must still answer before the next one)
+                ok, detail, version, request_id = False, "malformed_request", b"1.0", b""
+            else:
+                version, request_id, domain, _address, _identity, mechanism, *credentials = frames
+                ok, detail = self.decide(domain.decode(errors="replace"), mechanism, credentials)
             if not ok:
                 self.refused[detail] += 1
             reply = [version, request_id, b"200" if ok else b"400", b"OK" if ok else detail.encode()]

@@ -147,3 +147,16 @@ def test_keys_of_one_server_do_not_open_another_in_the_same_context(ctx):
     assert recv_until(rx1).header.seq == 3 and rx1.last_user_id == "edge-a"
     for s in (tx1, tx2, rx1, rx2):
         s.close()
+
+
+def test_the_zap_handler_answers_malformed_requests_and_keeps_working(ctx):
+    handler = zap_handler(ctx)
+    client = ctx.socket(zmq.REQ)
+    client.setsockopt(zmq.LINGER, 0)
+    client.connect("inproc://zeromq.zap.01")
+    client.send_multipart([b"1.0", b"junk"])
+    assert client.poll(2000) and client.recv_multipart()[2] == b"400"
+    assert handler.refused["malformed_request"] == 1
+    client.close()
+    assert handler.decide("nowhere", b"NULL", []) == (False, "not_curve")
+    assert handler.decide("nowhere", b"CURVE", [b"k" * 32]) == (False, "unregistered_key")
