@@ -256,18 +256,8 @@ class IngestServer:
     def _refuse(self, peer: bytes, message: Message, edge: str | None, reason: str, detail: str) -> None:
         """A message the sending edge's key may not send: a crop gets a permanent ``error`` RESULT
         (nothing recorded), anything else is counted and dropped."""
-        header = message.header
-        log_event(
-            log,
-            "message_refused_by_key",
-            level=logging.WARNING,
-            reason=reason,
-            detail=detail,
-            edge=edge,
-            type=header.type.value,
-            trace_id=header.trace_id,
-        )
-        if header.type is MessageType.FACE_CROP:
+        key_bindings.log_refusal(log, edge, message.header, reason, detail)
+        if message.header.type is MessageType.FACE_CROP:
             self._outbox.put((peer, self.service.reject_crop(message, reason, detail)))
         else:
             self.service.stats.inc(f"ingest_refused_{reason}")
@@ -382,7 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger = setup_logging("cloud", common)
     service = build_service(settings)
-    ingest = IngestServer(service, settings, bind=args.bind).start()
+    try:
+        ingest = IngestServer(service, settings, bind=args.bind).start()
+    except ConfigError as exc:  # CurveZMQ keys missing: the message says how to create them
+        print(exc)
+        return 2
     reporter = PeriodicReporter(
         service.stats, logger, common.metrics_interval_s, extra=lambda: {"ingest": ingest.stats()}
     ).start()

@@ -10,7 +10,10 @@ counted ``ingest_refused_<reason>`` and dropped.
 
 from __future__ import annotations
 
+import logging
+
 from common.keyring import Registry
+from common.logs import log_event
 from common.protocol import Header
 
 #: Why a message is refused, from the first check that fails.
@@ -36,3 +39,17 @@ def refusal(registry: Registry | None, edge: str | None, header: Header) -> tupl
             f"not {header.classroom_id[:128]!r}",
         )
     return None
+
+
+def log_refusal(logger: logging.Logger, edge: str | None, header: Header, reason: str, detail: str) -> None:
+    """One WARNING line per refused message (``message_refused_by_key``)."""
+    log_event(
+        logger,
+        "message_refused_by_key",
+        level=logging.WARNING,
+        reason=reason,
+        detail=detail,
+        edge=edge,
+        type=header.type.value,
+        trace_id=header.trace_id,
+    )
