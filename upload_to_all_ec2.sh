@@ -2,12 +2,19 @@
 # Deploy Rollcall to EC2, one tier per instance, from an inventory file.
 #
 #   ./upload_to_all_ec2.sh [--inventory deploy/inventory.ini] [--env deploy/inventory.env]
-#                          [--tier cloud|edge|iot]... [--no-start] [--dry-run]
+#                          [--keys deploy/keys] [--tier cloud|edge|iot]... [--no-start] [--dry-run]
+# (--keys defaults to $ROLLCALL_DEPLOY_KEYS_DIR, else deploy/keys)
 #
+# CurveZMQ keys: first `rollcall-keys generate` creates or completes the keys in --keys (git-ignored;
+# kept across runs): the cloud, one edge per [edge] host (edge-1, edge-2, ...), one camera per [iot]
+# host (the k-th id of [iot] camera_ids, default cam-<k>; with ROLLCALL_IOT_REPLICATE=N in --env,
+# <id>-1..N), each bound to ROLLCALL_IOT_CLASSROOM_ID (--env, default demo-101) and to edge-1 (the
+# edge the cameras connect to). Each host is shipped only its own bundle (keys/: its secret, the
+# public keys it needs), installed on the host by the compose file's one-shot `keys` service.
 # For each tier (cloud first, then edge, then iot) and each of its hosts:
-#   1. builds a tarball with only what that tier needs (sources of its packages + common,
-#      dependencies/, docker/, its compose file, deploy/remote/, a generated .env; the edge gets
-#      ./models/*.onnx, the cameras their media, the cloud optionally the demo faces);
+#   1. builds a tarball with only what that host needs (sources of its packages + common,
+#      dependencies/, docker/, its compose file, deploy/remote/, a generated .env, its keys; the
+#      edge gets ./models/*.onnx, the cameras their media, the cloud optionally the demo faces);
 #   2. ssh: creates the remote directory; scp: uploads the tarball; ssh: unpacks it and installs
 #      Docker + Compose when missing (deploy/remote/install_docker.sh);
 #   3. ssh: builds and starts the tier (deploy/remote/start_tier.sh -> docker compose up -d --build).
@@ -26,6 +33,7 @@ REPO="$PWD"
 
 INVENTORY=deploy/inventory.ini
 EXTRA_ENV=deploy/inventory.env
+KEYS="${ROLLCALL_DEPLOY_KEYS_DIR:-deploy/keys}"
 DRY_RUN=0
 START=1
 TIERS=()
@@ -35,6 +43,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --inventory) INVENTORY="${2:?}"; shift 2 ;;
     --env) EXTRA_ENV="${2:?}"; shift 2 ;;
+    --keys) KEYS="${2:?}"; shift 2 ;;
     --tier) TIERS+=("${2:?}"); shift 2 ;;
     --no-start) START=0; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -64,9 +73,56 @@ peer_address() {  # private_address of a tier, else its first host
 }
 resolve() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$REPO/$(expand_home "$1")" ;; esac; }
 
-# tier_env TIER -> the .env uploaded with that tier (non-secret settings only)
+# extra_setting NAME DEFAULT -> NAME's value in --env, else DEFAULT
+extra_setting() {
+  local value=""
+  [ -f "$EXTRA_ENV" ] && value="$(sed -n "s/^$1=//p" "$EXTRA_ENV" | tail -n1)"
+  printf '%s' "${value:-$2}"
+}
+host_count() { local h; read -r -a h <<<"$(ini_get "$INVENTORY" "$1" hosts)"; echo "${#h[@]}"; }
+camera_id() {  # the camera id of the K_HOST-th [iot] host: [iot] camera_ids, else cam-<k>
+  local ids; read -r -a ids <<<"$(ini_get "$INVENTORY" iot camera_ids)"
+  if [ "${#ids[@]}" -ge "$K_HOST" ]; then printf '%s' "${ids[$((K_HOST - 1))]}"; else printf 'cam-%s' "$K_HOST"; fi
+}
+
+rollcall_keys() {  # rollcall-keys from PATH, else ${PYTHON:-python3} with pyzmq on ./src
+  if command -v rollcall-keys >/dev/null 2>&1; then rollcall-keys "$@"
+  elif "${PYTHON:-python3}" -c 'import zmq' >/dev/null 2>&1; then PYTHONPATH="$REPO/src" "${PYTHON:-python3}" -m common.keys_cli "$@"
+  else die "rollcall-keys not found: install the project (pip install -e .) or set PYTHON to a python with pyzmq"
+  fi
+}
+
+# make_keys: create or complete the CurveZMQ keys of every host in the inventory
+make_keys() {
+  local args=(generate --dir "$KEYS" --quiet) room replicate n_edge n_iot k id r
+  room="$(extra_setting ROLLCALL_IOT_CLASSROOM_ID demo-101)"
+  replicate="$(extra_setting ROLLCALL_IOT_REPLICATE 1)"
+  [[ "$replicate" =~ ^[0-9]+$ ]] && [ "$replicate" -ge 1 ] || die "ROLLCALL_IOT_REPLICATE must be a number >= 1"
+  n_edge="$(host_count edge)"; n_iot="$(host_count iot)"
+  for ((k = 1; k <= (n_edge > 0 ? n_edge : 1); k++)); do args+=(--edge "edge-$k"); done
+  for ((K_HOST = 1; K_HOST <= n_iot; K_HOST++)); do
+    id="$(camera_id)"
+    if [ "$replicate" = 1 ]; then args+=(--camera "$id=$room@edge-1")
+    else for ((r = 1; r <= replicate; r++)); do args+=(--camera "$id-$r=$room@edge-1"); done
+    fi
+  done
+  rollcall_keys "${args[@]}" || die "could not create the CurveZMQ keys in $KEYS"
+  echo "== CurveZMQ keys in $KEYS (rollcall-keys show --dir $KEYS)" >&2
+}
+
+# host_bundle TIER K -> the key bundle(s) the K-th host of TIER gets
+host_bundle() {
+  case "$1" in
+    cloud) printf 'cloud' ;;
+    edge) printf 'edge-edge-%s' "$2" ;;
+    iot) K_HOST="$2"; if [ "$(extra_setting ROLLCALL_IOT_REPLICATE 1)" = 1 ]; then printf 'camera-%s' "$(camera_id)";
+         else printf 'camera-%s-*' "$(camera_id)"; fi ;;
+  esac
+}
+
+# tier_env TIER K -> the .env uploaded to the K-th host of that tier (non-secret settings only)
 tier_env() {
-  local tier="$1"
+  local tier="$1" k="$2"
   echo "# written by upload_to_all_ec2.sh from $(basename "$INVENTORY"); no secrets"
   case "$tier" in
     cloud)
@@ -75,14 +131,17 @@ tier_env() {
       echo "ROLLCALL_REKOGNITION_MODE=$mode"
       echo "ROLLCALL_ASSETS_DIR=./assets" ;;
     edge) local cloud; cloud="$(peer_address cloud)"; echo "ROLLCALL_EDGE_CLOUD_ADDRESS=tcp://$cloud:5556" ;;
-    iot) local edge; edge="$(peer_address edge)"; echo "ROLLCALL_IOT_EDGE_ADDRESS=tcp://$edge:5555" ;;
+    iot) local edge; edge="$(peer_address edge)"; echo "ROLLCALL_IOT_EDGE_ADDRESS=tcp://$edge:5555"
+         K_HOST="$k"; echo "ROLLCALL_IOT_CAMERA_ID=$(camera_id)" ;;
   esac
   if [ -f "$EXTRA_ENV" ]; then
     local n=0 line
     while IFS= read -r line || [ -n "$line" ]; do
       n=$((n + 1))
       case "$line" in ''|'#'*) continue ;; esac
-      if [[ "$line" =~ ^ROLLCALL_[A-Z0-9_]+= ]]; then
+      if [[ "$line" =~ ^ROLLCALL_IOT_CAMERA_ID= ]]; then
+        echo "upload_to_all_ec2: $EXTRA_ENV:$n: camera ids come from [iot] camera_ids (keys are bound to them)" >&2
+      elif [[ "$line" =~ ^ROLLCALL_[A-Z0-9_]+= ]]; then
         echo "$line"
       else
         echo "upload_to_all_ec2: $EXTRA_ENV:$n: not a ROLLCALL_* setting, not uploaded (credentials never are)" >&2
@@ -101,9 +160,9 @@ require_file() {
   die "$sub/$name is missing from the bundle ($var names it, default $default; set it in $EXTRA_ENV)"
 }
 
-# build_bundle TIER -> path of the tarball for that tier
+# build_bundle TIER K -> path of the tarball for the K-th host of that tier
 build_bundle() {
-  local tier="$1" stage="$WORK/$1" pkgs
+  local tier="$1" k="$2" stage="$WORK/$1-$2" pkgs
   mkdir -p "$stage/src"
   case "$tier" in
     cloud) pkgs=(common cloud rekognition_local demo_seed) ;;
@@ -140,13 +199,22 @@ build_bundle() {
         -exec cp {} "$stage/media/" \;
       compgen -G "$stage/media/*" >/dev/null || die "no video/image files in [iot] media_dir $media" ;;
   esac
-  tier_env "$tier" >"$stage/.env"
+  tier_env "$tier" "$k" >"$stage/.env"
+  # This host's CurveZMQ bundle only: its own secret and the public keys it needs.
+  rollcall_keys install --from "$KEYS/bundles" "$(host_bundle "$tier" "$k")=$stage/keys" >/dev/null \
+    || die "no CurveZMQ key bundle for $tier host $k in $KEYS"
   find "$stage" \( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \) -prune -exec rm -rf {} +
-  # Refuse anything that looks like a credential.
+  # Refuse anything that looks like a credential (outside keys/, which holds this host's key only).
   local bad
-  bad="$(find "$stage" \( -name '.aws' -o -name 'credentials' -o -name '*.pem' -o -name 'id_rsa*' \
-          -o -name 'id_ed25519*' -o -name '*.key_secret' -o -name 'inventory.*' \) -print)"
+  bad="$(find "$stage" -path "$stage/keys" -prune -o \( -name '.aws' -o -name 'credentials' -o -name '*.pem' \
+          -o -name 'id_rsa*' -o -name 'id_ed25519*' -o -name '*.key_secret' -o -name 'inventory.*' \) -print)"
   [ -z "$bad" ] || die "refusing to upload credential-like files: $bad"
+  local secrets; secrets="$(cd "$stage/keys" && find . -name '*.key_secret' | sort | tr '\n' ' ')"
+  case "$tier" in
+    cloud) [ "$secrets" = "./cloud/cloud.key_secret " ] ;;
+    edge) [ "$secrets" = "./edges/edge-$k.key_secret " ] ;;
+    iot) [[ "$secrets" =~ ^(\./cameras/[^ /]+\.key_secret )+$ ]] ;;
+  esac || die "refusing to upload: the $tier host $k key bundle holds $secrets"
   if grep -rIlE '^(export )?AWS_(SECRET_ACCESS_KEY|SESSION_TOKEN|ACCESS_KEY_ID)=' "$stage" >/dev/null 2>&1; then
     die "refusing to upload: an AWS credential assignment is in the $tier bundle"
   fi
@@ -156,9 +224,9 @@ build_bundle() {
           require_file "$stage" - face_detection_yunet_2023mar.onnx models ;;
     iot) require_file "$stage" ROLLCALL_IOT_MEDIA_FILE classroom.gif media ;;
   esac
-  tar -C "$stage" -czf "$WORK/rollcall-$tier.tgz" .
-  echo "== $tier bundle: $(tar -tzf "$WORK/rollcall-$tier.tgz" | grep -vc '/$') files, $(du -h "$WORK/rollcall-$tier.tgz" | cut -f1)" >&2
-  printf '%s' "$WORK/rollcall-$tier.tgz"
+  tar -C "$stage" -czf "$WORK/rollcall-$tier-$k.tgz" .
+  echo "== $tier host $k bundle: $(tar -tzf "$WORK/rollcall-$tier-$k.tgz" | grep -vc '/$') files, $(du -h "$WORK/rollcall-$tier-$k.tgz" | cut -f1)" >&2
+  printf '%s' "$WORK/rollcall-$tier-$k.tgz"
 }
 
 deploy_host() {  # TIER HOST BUNDLE
@@ -173,19 +241,22 @@ deploy_host() {  # TIER HOST BUNDLE
   run ssh "${opts[@]}" -p "${port:-22}" "$dest" "sudo mkdir -p $qdir && sudo chown \"\$(id -un)\" $qdir"
   run scp "${opts[@]}" -P "${port:-22}" "$bundle" "$dest:$dir/rollcall-$tier.tgz"
   run ssh "${opts[@]}" -p "${port:-22}" "$dest" \
-    "cd $qdir && rm -rf src docker dependencies deploy && tar -xzf rollcall-$tier.tgz && rm -f rollcall-$tier.tgz && sudo bash deploy/remote/install_docker.sh"
+    "cd $qdir && rm -rf src docker dependencies deploy keys && tar -xzf rollcall-$tier.tgz && rm -f rollcall-$tier.tgz && sudo bash deploy/remote/install_docker.sh"
   if [ "$START" = 1 ]; then
     run ssh "${opts[@]}" -p "${port:-22}" "$dest" "cd $qdir && sudo bash deploy/remote/start_tier.sh $tier"
   fi
 }
 
+make_keys
 deployed=0
 for tier in cloud edge iot; do
   [[ " ${TIERS[*]} " == *" $tier "* ]] || continue
   hosts="$(ini_get "$INVENTORY" "$tier" hosts)"
   if [ -z "$hosts" ]; then echo "upload_to_all_ec2: no [$tier] hosts in $INVENTORY, skipping" >&2; continue; fi
-  bundle="$(build_bundle "$tier")"
+  k=0
   for host in $hosts; do
+    k=$((k + 1))
+    bundle="$(build_bundle "$tier" "$k")"
     deploy_host "$tier" "$host" "$bundle"
     deployed=$((deployed + 1))
   done

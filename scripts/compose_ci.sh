@@ -2,8 +2,9 @@
 # CI end-to-end check of `docker compose up` (called by .ci/run after the tests):
 #   1. Docker engine + compose + base image (../shared/ci/docker-engine.sh), models (prepare_models.sh:
 #      idempotent, under a second when ./models is current, re-exports a stale ONNX);
-#   2. build the images, scan each rollcall/* image's filesystem for secrets (scan_image_secrets.sh,
-#      fails on a finding), `docker compose up -d` (the README's demo);
+#   2. CurveZMQ keys (scripts/demo_keys.sh), build the images, scan each rollcall/* image's filesystem
+#      for secrets (scan_image_secrets.sh, fails on a finding), `docker compose up -d` (the README's
+#      demo, Curve on both ZeroMQ links; the edge log must show it);
 #   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 600 s) until the API shows EVERY enrolled demo
 #      student present in the demo session (the students camera shows all of them), and nobody else;
 #   4. collect_logs.sh + `python -m analysis`, check both produced output;
@@ -50,6 +51,7 @@ ROLLCALL_EDGE_MODELS_DIR="${ROLLCALL_MODELS_DIR:-$REPO/models}" bash scripts/pre
 step "models ready"
 
 bash scripts/local_secret.sh  # the local Rekognition service's key pair secret, in .env
+PYTHON="$PY" bash scripts/demo_keys.sh  # CurveZMQ keys (./keys): the demo runs with Curve on both links
 docker compose down -v --remove-orphans >/dev/null 2>&1 || true
 say "building images"
 mkdir -p res/collected_logs
@@ -85,6 +87,15 @@ print(f"[compose_ci] all {len(enrolled)} enrolled students present in session {d
       file=sys.stderr)
 PYCHECK
 say "all $ENROLLED students present $(( $(date +%s) - wait_start )) s after the stack was up"
+# The links ran CurveZMQ (the default), never the plain-TCP opt-in. (Logs to a file first: grep -q
+# closing the pipe early would fail the pipeline under pipefail.)
+docker compose logs --no-color cloud edge >"res/collected_logs/$RUN_ID.transport.log" 2>&1
+for started in ingest_started edge_started; do
+  grep -Eq "\"$started\".*\"transport\": *\"curve\"" "res/collected_logs/$RUN_ID.transport.log" \
+    || { say "no $started event with transport=curve in the logs"; exit 1; }
+done
+! grep -q '"transport_plaintext"' "res/collected_logs/$RUN_ID.transport.log" || { say "a tier ran plain TCP"; exit 1; }
+say "cloud and edge ran CurveZMQ"
 step "attendance shown by the API"
 
 sleep "${CI_EXTRA_RUN_S:-20}"  # a little more traffic for the analysis

@@ -43,6 +43,7 @@ export ROLLCALL_LECTURE_DIR="$VIDEO_DIR" ROLLCALL_LECTURE_FILE_NAME="$(basename 
 # The edge queues the file's frames instead of dropping the oldest (up to this many waiting).
 export ROLLCALL_EDGE_BUFFER_CAPACITY="${ROLLCALL_EDGE_BUFFER_CAPACITY:-2000}"
 export ROLLCALL_LECTURE_CLASSROOM_ID="$CLASSROOM" ROLLCALL_LECTURE_CAMERA_ID="$CAMERA" ROLLCALL_LECTURE_FPS="$FPS"
+bash scripts/demo_keys.sh  # the lecture camera's CurveZMQ key, bound to this camera id and classroom
 api() { docker compose run -T --rm --no-deps seed --api http://cloud:8080 "$@"; }
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 

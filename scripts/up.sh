@@ -8,7 +8,8 @@
 # scripts/prepare_models.sh into ${ROLLCALL_MODELS_DIR:-./models}; without a mirror it downloads
 # the official yolov8n + YuNet, and the edge is then started with yolov8n.onnx / class `person`
 # (unless ROLLCALL_EDGE_PERSON_MODEL is set in the shell or .env). Demo faces and video come from
-# ROLLCALL_ASSETS_DIR (default ../shared/assets). Extra arguments go to `docker compose up`.
+# ROLLCALL_ASSETS_DIR (default ../shared/assets). The ZeroMQ links run CurveZMQ: scripts/demo_keys.sh
+# creates the keys (git-ignored ./keys, kept across runs). Extra arguments go to `docker compose up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[up.sh] %s\n' "$*" >&2; }
@@ -35,6 +36,7 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 ./scripts/local_secret.sh  # the local Rekognition service's key pair secret, in .env
+./scripts/demo_keys.sh     # CurveZMQ keys of the cloud, the edge and every demo camera, in ./keys
 models="$(setting ROLLCALL_MODELS_DIR ./models)"
 ROLLCALL_EDGE_MODELS_DIR="$models" ./scripts/prepare_models.sh
 # Without the mirror's people detector, fall back to the official COCO model prepare_models fetched.

@@ -152,6 +152,7 @@ def serve(
             log_event(
                 logger, "ingest_start_failed", level=logging.ERROR, bind=zmq_bind or settings.zmq_bind, detail=str(exc)
             )
+            print(f"rollcall-cloud: cannot start the ingest: {exc}", file=sys.stderr)
             server.close()
             _close_service(service)
             return 1

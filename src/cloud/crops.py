@@ -34,6 +34,7 @@ from common.rules import is_id
 
 from .decision import MatchDecision, crop_fingerprint
 from .deps import ServiceDeps
+from .key_bindings import REASONS as KEY_REFUSALS
 from .records import RecognitionOutcome, Session, Sighting, UnknownFace
 from .sessions import Sessions
 from .storage.evidence import evidence_ref_for
@@ -69,6 +70,7 @@ PERMANENT_ERRORS = frozenset(
         "invalid_classroom_id",
         "unknown_classroom",
         "bad_image",
+        *KEY_REFUSALS,  # the sending edge's key may not speak for that camera / classroom
     }
 )
 

@@ -34,12 +34,14 @@ from typing import Any
 
 from common.bounded import LruDict
 from common.clock import now_ms
+from common.keyring import RegistryWatch, cloud_keys, warn_if_plaintext
 from common.logs import log_event, setup_logging
 from common.metrics import PeriodicReporter, top
 from common.protocol import Message, MessageType
 from common.settings import CommonSettings
 from common.transport import CurveKeys, Receiver
 
+from . import key_bindings
 from .service import AttendanceService
 from .settings import CloudSettings
 
@@ -60,6 +62,7 @@ class IngestServer:
         self.settings = settings or service.settings
         self.bind = bind or self.settings.zmq_bind
         self.receiver: Receiver | None = None
+        self.keys_watch: RegistryWatch | None = None  # with CurveZMQ: which edge may speak for which camera
         self._work: queue.Queue[Message | None] = queue.Queue(maxsize=self.settings.queue_size)
         self._outbox: queue.SimpleQueue[tuple[bytes, Message]] = queue.SimpleQueue()
         self._stop = threading.Event()  # workers and housekeeping stop; the I/O thread stops receiving
@@ -87,10 +90,10 @@ class IngestServer:
     def start(self) -> IngestServer:
         """Bind and start the I/O, worker and housekeeping threads."""
         curve = None
-        if self.settings.curve_secret_file:
-            curve = CurveKeys(
-                secret_file=self.settings.curve_secret_file, allowed_clients_dir=self.settings.curve_allowed_clients_dir
-            )
+        warn_if_plaintext(log, "cloud", self.settings.transport)
+        if self.settings.transport == "curve":  # KeyringError (a ConfigError) says how to create keys
+            keys, self.keys_watch = cloud_keys(self.settings.keys_dir)
+            curve = CurveKeys(keys.public, keys.secret, clients=keys.clients)
         self.receiver = Receiver(self.bind, kind="router", hwm=max(100, self.settings.queue_size * 2), curve=curve)
         self._stop.clear()
         self._io_stop.clear()
@@ -109,7 +112,8 @@ class IngestServer:
             address=self.receiver.bound_address,
             workers=self.settings.workers,
             queue_size=self.settings.queue_size,
-            curve=curve is not None,
+            transport=self.settings.transport,
+            edges_registered=None if self.keys_watch is None else len(self.keys_watch.registry.edges),
         )
         return self
 
@@ -179,7 +183,7 @@ class IngestServer:
                 if message is None:
                     self._count_rejections()
                 else:
-                    self._dispatch(self.receiver.last_peer or b"", message)
+                    self._dispatch(self.receiver.last_peer or b"", message, self.receiver.last_user_id)
                 self._flush_outbox()
             except Exception as exc:  # never let one bad moment kill the link
                 metrics.inc("ingest_loop_errors")
@@ -210,10 +214,14 @@ class IngestServer:
                     detail=error.detail[:200] if error else None,
                 )
 
-    def _dispatch(self, peer: bytes, message: Message) -> None:
+    def _dispatch(self, peer: bytes, message: Message, edge: str | None = None) -> None:
         header = message.header
         header.stamp("cloud_received", now_ms())
         metrics = self.service.stats
+        refused = key_bindings.refusal(self.keys_watch.current() if self.keys_watch else None, edge, header)
+        if refused is not None:
+            self._refuse(peer, message, edge, *refused)
+            return
         if header.type is MessageType.FACE_CROP:
             self._camera(message, "crops")
             with self._in_flight_lock:
@@ -244,6 +252,15 @@ class IngestServer:
                 type=header.type.value,
                 camera_id=header.camera_id,
             )
+
+    def _refuse(self, peer: bytes, message: Message, edge: str | None, reason: str, detail: str) -> None:
+        """A message the sending edge's key may not send: a crop gets a permanent ``error`` RESULT
+        (nothing recorded), anything else is counted and dropped."""
+        key_bindings.log_refusal(log, edge, message.header, reason, detail)
+        if message.header.type is MessageType.FACE_CROP:
+            self._outbox.put((peer, self.service.reject_crop(message, reason, detail)))
+        else:
+            self.service.stats.inc(f"ingest_refused_{reason}")
 
     def _flush_outbox(self) -> None:
         assert self.receiver is not None
@@ -355,7 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger = setup_logging("cloud", common)
     service = build_service(settings)
-    ingest = IngestServer(service, settings, bind=args.bind).start()
+    try:
+        ingest = IngestServer(service, settings, bind=args.bind).start()
+    except ConfigError as exc:  # CurveZMQ keys missing: the message says how to create them
+        print(exc)
+        return 2
     reporter = PeriodicReporter(
         service.stats, logger, common.metrics_interval_s, extra=lambda: {"ingest": ingest.stats()}
     ).start()

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from common.keyring import KEYS_DIR_DESCRIPTION, TRANSPORT_DESCRIPTION, TransportMode
 from common.settings_base import RollcallSettings
 
 
@@ -46,13 +47,11 @@ class CloudSettings(RollcallSettings):
         ge=1,
         description="Cameras the ingest keeps figures for (`/api/metrics` `ingest.cameras`) and cameras whose END_OF_STREAM is remembered (`streams_ended`); beyond it the least recently seen is forgotten (`cameras_forgotten`). Metrics show counts and the top 20.",
     )
-    curve_secret_file: Path | None = Field(
-        None,
-        description="CurveZMQ secret certificate of the cloud (enables encryption on the edge link). Empty = plain TCP.",
-    )
-    curve_allowed_clients_dir: Path | None = Field(
-        None,
-        description="Directory of edge public `.key` files allowed to connect (CurveZMQ). Empty = any client knowing the server key.",
+    transport: TransportMode = Field("curve", description=TRANSPORT_DESCRIPTION)
+    keys_dir: Path = Field(
+        Path("./keys"),
+        description=KEYS_DIR_DESCRIPTION.format(bundle="cloud")
+        + " The ingest accepts only registered edge keys, and from each edge only crops of the cameras registered to it, with their classroom.",
     )
 
     # --- HTTP (API + dashboard, used by cloud.app / cloud.cli) ---

@@ -19,11 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from common.clock import now_ms
+from common.keyring import RegistryWatch, edge_keys, warn_if_plaintext
 from common.logs import log_event
 from common.metrics import Metrics, PeriodicReporter
 from common.protocol import Message, MessageType
 from common.transport import CurveKeys, Receiver, Sender
 
+from .bindings import CameraBindings
 from .buffer import FrameBuffer
 from .detection import PersonDetector
 from .detector_factory import build_face_finder, build_frame_processor, build_person_detector, build_track_registry
@@ -49,7 +51,8 @@ class EdgeService:
         self.settings = settings
         self.log = logger or logging.getLogger("rollcall.edge")
         self.metrics = metrics or Metrics()
-        # Models first: a missing model fails before any socket is bound.
+        # Keys first, then models: missing keys or models fail before any socket is bound.
+        frames_curve, cloud_curve = self._load_keys(settings)
         self.detector = detector or build_person_detector(settings)
         self._face_finder_factory = face_finder_factory or (lambda: build_face_finder(settings))
         self.outbox = Outbox(
@@ -63,19 +66,9 @@ class EdgeService:
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
-        frames_curve = None
-        if settings.bind_curve_secret_file is not None:
-            frames_curve = CurveKeys(
-                secret_file=settings.bind_curve_secret_file, allowed_clients_dir=settings.bind_curve_allowed_clients_dir
-            )
         self.receiver = Receiver(settings.bind, kind="pull", hwm=settings.receive_hwm, curve=frames_curve)
-        curve = None
-        if settings.curve_secret_file is not None:
-            curve = CurveKeys(
-                secret_file=settings.curve_secret_file, server_public_file=settings.curve_cloud_public_file
-            )
         self.link = Uplink(
-            Sender(settings.cloud_address, kind="dealer", hwm=settings.cloud_hwm, curve=curve),
+            Sender(settings.cloud_address, kind="dealer", hwm=settings.cloud_hwm, curve=cloud_curve),
             self.outbox,
             self.tracks,
             self.metrics,
@@ -86,6 +79,22 @@ class EdgeService:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reporter = PeriodicReporter(self.metrics, self.log, metrics_interval_s, extra=self._extra_metrics)
+
+    def _load_keys(self, settings: EdgeSettings) -> tuple[CurveKeys | None, CurveKeys | None]:
+        """(frame server keys, cloud client keys); None, None with transport=plaintext.
+        Raises KeyringError (a ConfigError) saying how to create the keys."""
+        self.name = settings.name or "edge"
+        self.keys_watch: RegistryWatch | None = None
+        self.bindings = CameraBindings(self.metrics, self.log)
+        warn_if_plaintext(self.log, "edge", settings.transport)
+        if settings.transport == "plaintext":
+            return None, None
+        self.name, server, client, self.keys_watch = edge_keys(settings.keys_dir, settings.name)
+        self.bindings.watch = self.keys_watch
+        return (
+            CurveKeys(server.public, server.secret, clients=server.clients),
+            CurveKeys(client.public, client.secret, server_public=client.server_public),
+        )
 
     @property
     def bound_address(self) -> str:
@@ -121,6 +130,9 @@ class EdgeService:
             "edge_started",
             bind=self.bound_address,
             cloud=self.settings.cloud_address,
+            transport=self.settings.transport,
+            edge_name=self.name,
+            cameras_registered=None if self.keys_watch is None else len(self.bindings.own_cameras(self.name)),
             backend=self.settings.backend,
             person_model=getattr(self.detector, "model_name", None),
             person_classes=getattr(self.detector, "person_classes", None),
@@ -158,15 +170,19 @@ class EdgeService:
             try:
                 message = self.receiver.recv(timeout_ms=100)
                 if message is not None:
-                    self.accept(message)
+                    self.accept(message, self.receiver.last_user_id)
             except Exception:  # deliberately broad: one bad message must not stop all receiving
                 self.metrics.inc("receiver_errors")
                 self.log.exception("receiver error", extra={"event": "receiver_error"})
 
-    def accept(self, message: Message) -> None:
-        """Admit one decoded message from the IoT tier into the buffer (or count why not)."""
+    def accept(self, message: Message, user_id: str | None = None) -> None:
+        """Admit one decoded message from the IoT tier into the buffer (or count why not).
+        With CurveZMQ, ``user_id`` is the camera id of the sender's key: a message claiming
+        another camera or classroom is refused (:class:`edge.bindings.CameraBindings`)."""
         header = message.header
         header.stamp("edge_received", now_ms())
+        if not self.bindings.admit(header, user_id):
+            return
         if self.allowed and header.camera_id not in self.allowed:
             self.metrics.inc("unknown_cameras")
             return
@@ -241,6 +257,7 @@ class EdgeService:
             "cameras_forgotten": self.tracks.cameras_forgotten,
             "buffer_depth": depth,
             "rejected": dict(self.receiver.rejected),
+            "refused_by_key": dict(self.bindings.refused),
             "results_rejected": dict(self.uplink.rejected),
             "buffer_cameras": buffer["cameras"],
             "buffer_by_camera": buffer["by_camera"],

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.keyring import KEYS_DIR_DESCRIPTION, TRANSPORT_DESCRIPTION, TransportMode
 from common.settings_base import RollcallSettings
 
 
@@ -45,21 +46,12 @@ class EdgeSettings(RollcallSettings):
         "",
         description="Comma-separated camera ids accepted from the IoT tier. Empty = any camera; otherwise frames of other cameras are dropped and counted as `unknown_cameras`.",
     )
-    bind_curve_secret_file: Path | None = Field(
-        None,
-        description="CurveZMQ secret certificate of the edge for the frame socket (server side; cameras set its public half as `ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE`). Empty = plain TCP.",
-    )
-    bind_curve_allowed_clients_dir: Path | None = Field(
-        None,
-        description="Directory of camera public `.key` files allowed to send frames (CurveZMQ). Empty = any camera knowing the edge's public key.",
-    )
-    curve_secret_file: Path | None = Field(
-        None, description="CurveZMQ secret certificate of the edge for the cloud link (client side). Empty = plain TCP."
-    )
-    curve_cloud_public_file: Path | None = Field(
-        None,
-        validate_default=True,
-        description="CurveZMQ public certificate of the cloud (needed with `curve_secret_file`).",
+    transport: TransportMode = Field("curve", description=TRANSPORT_DESCRIPTION)
+    keys_dir: Path = Field(Path("./keys"), description=KEYS_DIR_DESCRIPTION.format(bundle="edge-<name>"))
+    name: str = Field(
+        "",
+        max_length=100,
+        description="This edge's name in the key registry: its key pair serves its cameras and connects to the cloud; it accepts only the cameras registered to it. Empty = the only edge whose key is in `keys_dir`.",
     )
 
     # --- frame buffer and workers ---
@@ -213,25 +205,6 @@ class EdgeSettings(RollcallSettings):
         le=1000,
         description="Longest wait (ms) of the uplink thread for a RESULT before it looks at the outbox again (a crop due for a resend waits at most this long).",
     )
-
-    @field_validator("bind_curve_allowed_clients_dir")
-    @classmethod
-    def _curve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and not value.is_dir():
-            raise ValueError(f"directory {value} does not exist")
-        if value is not None and info.data.get("bind_curve_secret_file") is None:
-            raise ValueError("BIND_CURVE_ALLOWED_CLIENTS_DIR needs BIND_CURVE_SECRET_FILE")
-        return value
-
-    @field_validator("bind_curve_secret_file", "curve_secret_file", "curve_cloud_public_file")
-    @classmethod
-    def _curve_files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"key file {value} does not exist")
-        if info.field_name == "curve_cloud_public_file" and "curve_secret_file" in info.data:
-            if (info.data["curve_secret_file"] is None) != (value is None):
-                raise ValueError("CurveZMQ needs both CURVE_SECRET_FILE and CURVE_CLOUD_PUBLIC_FILE, or neither")
-        return value
 
     def allowed_camera_set(self) -> frozenset[str]:
         """The allow-list as a set (empty = every camera allowed)."""

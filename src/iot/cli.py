@@ -102,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     logger = setup_logging("iot", common)
-    runner = Runner(settings, logger, metrics_interval_s=common.metrics_interval_s, cameras=cameras)
+    try:
+        runner = Runner(settings, logger, metrics_interval_s=common.metrics_interval_s, cameras=cameras)
+    except ConfigError as exc:  # CurveZMQ keys missing or not registered for a camera
+        print(f"rollcall-iot: {exc}", file=sys.stderr)
+        return 2
 
     def on_signal(signum: int, _frame: Any) -> None:
         log_event(logger, "shutdown_requested", signal=signal.Signals(signum).name)

@@ -9,6 +9,7 @@ from typing import Any
 import zmq
 
 from common.clock import Clock
+from common.keyring import camera_keys, warn_if_plaintext
 from common.logs import log_event
 from common.metrics import Metrics, PeriodicReporter
 from common.transport import CurveKeys, Sender
@@ -42,6 +43,7 @@ class Runner:
         self.logger = logger
         self.metrics_interval_s = metrics_interval_s
         self.cameras = cameras if cameras is not None else camera_configs(settings)
+        self.keys = camera_curve_keys(settings, self.cameras)  # KeyringError says how to create them
         self.clock = StoppableClock(clock)
         self.metrics = Metrics()
         for name in COUNTERS:
@@ -70,12 +72,6 @@ class Runner:
             "cameras_running": sum(1 for t in self._threads if t.is_alive()),
         }
 
-    def _curve(self) -> CurveKeys | None:
-        s = self.settings
-        if s.curve_secret_key_file is None:
-            return None
-        return CurveKeys(secret_file=s.curve_secret_key_file, server_public_file=s.curve_server_public_key_file)
-
     def _run_camera(self, config: CameraConfig) -> None:
         s = self.settings
         sender = None
@@ -85,7 +81,7 @@ class Runner:
                 s.edge_address,
                 kind="push",
                 hwm=s.send_hwm,
-                curve=self._curve(),
+                curve=self.keys.get(config.camera_id),
                 context=self._context,
                 linger_ms=CLOSE_LINGER_MS,
             )
@@ -131,8 +127,9 @@ class Runner:
             cameras=[c.camera_id for c in self.cameras][:50],
             n_cameras=len(self.cameras),
             edge_address=s.edge_address,
-            curve=s.curve_secret_key_file is not None,
+            transport=s.transport,
         )
+        warn_if_plaintext(self.logger, "iot", s.transport)
         reporter = PeriodicReporter(self.metrics, self.logger, self.metrics_interval_s, extra=self.snapshot).start()
         for config in self.cameras:
             thread = threading.Thread(
@@ -165,3 +162,15 @@ class Runner:
             totals=self.metrics.snapshot()["counters"],
         )
         return status
+
+
+def camera_curve_keys(settings: IotSettings, cameras: list[CameraConfig]) -> dict[str, CurveKeys]:
+    """Each camera's CurveZMQ keys (empty with transport=plaintext). Raises KeyringError (a
+    ConfigError) naming the first camera without a registered key, and how to create one."""
+    if settings.transport == "plaintext":
+        return {}
+    keys = {}
+    for config in cameras:
+        k = camera_keys(settings.keys_dir, config.camera_id, config.classroom_id)
+        keys[config.camera_id] = CurveKeys(k.public, k.secret, server_public=k.server_public)
+    return keys

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from common.keyring import KEYS_DIR_DESCRIPTION, TRANSPORT_DESCRIPTION, TransportMode
 from common.settings_base import ConfigError, RollcallSettings
 
 from .sources import SourceSpec, parse_source
@@ -111,11 +112,11 @@ class IotSettings(RollcallSettings):
     frame_log_level: Literal["DEBUG", "INFO"] = Field(
         "INFO", description="Level of the per-frame `frame_sent`/`frame_dropped` events."
     )
-    curve_secret_key_file: Path | None = Field(
-        None, description="CurveZMQ: this camera's secret certificate (`zmq.auth` format); enables encryption."
-    )
-    curve_server_public_key_file: Path | None = Field(
-        None, description="CurveZMQ: the edge's public certificate (required with `CURVE_SECRET_KEY_FILE`)."
+    transport: TransportMode = Field("curve", description=TRANSPORT_DESCRIPTION)
+    keys_dir: Path = Field(
+        Path("./keys"),
+        description=KEYS_DIR_DESCRIPTION.format(bundle="camera-<camera_id>` or `iot-<edge>")
+        + " Each camera uses its own key; its id and classroom must be the ones registered.",
     )
 
     @field_validator("cameras", mode="before")
@@ -135,13 +136,6 @@ class IotSettings(RollcallSettings):
     @classmethod
     def _source_exists(cls, value: str) -> str:
         parse_source(value)
-        return value
-
-    @field_validator("curve_secret_key_file", "curve_server_public_key_file")
-    @classmethod
-    def _key_file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"key file {value} does not exist")
         return value
 
 
@@ -172,11 +166,6 @@ def camera_configs(settings: IotSettings) -> list[CameraConfig]:
     Raises ConfigError for combinations a single field cannot check.
     """
     problems = []
-    if (settings.curve_secret_key_file is None) != (settings.curve_server_public_key_file is None):
-        problems.append(
-            "  ROLLCALL_IOT_CURVE_SECRET_KEY_FILE / ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE: "
-            "CurveZMQ needs both or neither"
-        )
     specs = list(settings.cameras) or [
         CameraSpec(camera_id=settings.camera_id, classroom_id=settings.classroom_id, source=settings.source)
     ]

@@ -24,6 +24,15 @@ from common.images import decode_image
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="package", autouse=True)
+def plaintext_ingest() -> Iterator[None]:
+    """The cloud tests run the ingest over plain TCP (an explicit opt-in); CurveZMQ and the key
+    bindings are tested in test_key_bindings.py."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROLLCALL_CLOUD_TRANSPORT", "plaintext")
+        yield
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials so nothing can ever reach real AWS."""

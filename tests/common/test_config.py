@@ -2,8 +2,8 @@ import pytest
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.settings_base import CONFIG_FILE_ENV, ConfigError, RollcallSettings, load_settings, settings_table
 from common.settings import CommonSettings
+from common.settings_base import CONFIG_FILE_ENV, ConfigError, RollcallSettings, load_settings, settings_table
 
 
 class DemoSettings(RollcallSettings):

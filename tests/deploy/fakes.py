@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def install_fakes(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "tars").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROLLCALL_"))}
     env.update(
-        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",  # rollcall-keys from this venv
         FAKE_LOG=str(tmp_path / "calls.jsonl"),
         FAKE_UPLOADS=str(tmp_path / "uploads"),
         FAKE_TARS=str(tmp_path / "tars"),

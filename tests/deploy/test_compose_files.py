@@ -39,11 +39,36 @@ def test_demo_compose_structure() -> None:
     assert services["camera-students"]["depends_on"]["seed"]["condition"] == "service_completed_successfully"
     assert any(p.startswith("${ROLLCALL_HTTP_PUBLISH:-8080}:8080") for p in services["cloud"]["ports"])
     for name, service in services.items():
+        if name == "keys":
+            continue
         assert any(v.startswith("logs:/app/logs") for v in service["volumes"]), name
         if name != "seed":  # the one-shot seed has none; YAML merge keys (<<: *camera) are resolved here
             assert service["healthcheck"]["test"][:2] == ["CMD", "rollcall-healthcheck"], name
     assert services["camera-load"]["profiles"] == ["load"]
     assert services["camera-lecture"]["profiles"] == ["lecture"]
+
+
+def test_demo_compose_runs_curve_with_one_key_volume_per_service() -> None:
+    """Issue 13: CurveZMQ on both links. The one-shot `keys` service installs each service's bundle
+    into its own volume; every ZeroMQ service waits for it, mounts only its own volume read-only
+    and never opts in to plain TCP."""
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    keys = services["keys"]
+    assert keys["entrypoint"][:2] == ["rollcall-keys", "install"] and keys["user"] == "0:0"
+    assert "${ROLLCALL_KEYS_DIR:-./keys}/bundles:/bundles:ro" in keys["volumes"]
+    seen = set()
+    for name in ("cloud", "edge", "camera-students", "camera-classroom", "camera-load", "camera-lecture"):
+        service = services[name]
+        assert service["depends_on"]["keys"]["condition"] == "service_completed_successfully", name
+        mounts = [v for v in service["volumes"] if v.split(":")[0].startswith("keys-")]
+        assert len(mounts) == 1 and mounts[0].endswith(":/app/keys:ro"), (name, mounts)
+        volume = mounts[0].split(":")[0]
+        assert volume not in seen and any(t.startswith(volume + ":") for t in keys["volumes"]), name
+        seen.add(volume)
+        env = service["environment"]
+        assert any(env.get(f"ROLLCALL_{tier}_KEYS_DIR") == "/app/keys" for tier in ("CLOUD", "EDGE", "IOT")), name
+    for path in COMPOSE_FILES:
+        assert "TRANSPORT: plaintext" not in path.read_text() and "_TRANSPORT=plaintext" not in path.read_text(), path
 
 
 def test_aws_override_only_passes_credentials_through() -> None:
@@ -56,7 +81,7 @@ def test_aws_override_only_passes_credentials_through() -> None:
 
 def test_dockerignore_keeps_secrets_and_bulk_out() -> None:
     ignored = (REPO / ".dockerignore").read_text().split()
-    for entry in (".git", ".venv*", "models", "data", "res", "tests", ".env", "deploy/inventory.ini"):
+    for entry in (".git", ".venv*", "models", "data", "res", "tests", ".env", "keys", "deploy/inventory.ini"):
         assert entry in ignored
 
 

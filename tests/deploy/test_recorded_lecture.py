@@ -14,6 +14,7 @@ def _run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Complete
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "scripts" / "recorded_lecture.sh", repo / "scripts" / "recorded_lecture.sh")
+    shutil.copy(REPO / "scripts" / "demo_keys.sh", repo / "scripts" / "demo_keys.sh")  # rollcall-keys on PATH
     return subprocess.run(["bash", str(repo / "scripts" / "recorded_lecture.sh"), *args], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
 
@@ -38,6 +39,10 @@ def test_students_are_enrolled_before_the_camera_and_csv_is_written(tmp_path: Pa
     assert "--close-open" in next(c for c in steps if "open-session" in c)
     assert up < seed < camera < next(i for i, c in enumerate(joined) if "wait-eos" in c)
     assert "--close" in steps[-2] and steps[-1][-1] == "stop"  # CSV, then the stack is stopped
+    import json  # the lecture camera's CurveZMQ key is bound to the lecture's classroom before the stack starts
+
+    registry = json.loads((tmp_path / "repo" / "keys" / "registry.json").read_text())
+    assert registry["cameras"]["cam-lecture"]["classroom_id"] == "hall-2"
     csv = list((tmp_path / "repo" / "res").glob("attendance-hall-2-*.csv"))
     assert len(csv) == 1 and csv[0].read_text() == "student_id,name\nobama,Barack Obama\n"
     assert not list((tmp_path / "repo" / "res").glob("*.tmp"))

@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from .fakes import REPO
@@ -21,6 +22,7 @@ def _layout(tmp_path: Path, models: list[str]) -> tuple[Path, dict[str, str]]:
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "scripts" / "up.sh", repo / "scripts" / "up.sh")
     shutil.copy(REPO / "scripts" / "local_secret.sh", repo / "scripts" / "local_secret.sh")
+    shutil.copy(REPO / "scripts" / "demo_keys.sh", repo / "scripts" / "demo_keys.sh")
     touch = " ".join(f'"$ROLLCALL_EDGE_MODELS_DIR/{m}"' for m in models)
     (repo / "scripts" / "prepare_models.sh").write_text(f'#!/bin/sh\nmkdir -p "$ROLLCALL_EDGE_MODELS_DIR"\ntouch {touch}\n')
     assets = tmp_path / "shared" / "assets"
@@ -32,10 +34,11 @@ def _layout(tmp_path: Path, models: list[str]) -> tuple[Path, dict[str, str]]:
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(FAKE_DOCKER)
     for script in (bin_dir / "docker", repo / "scripts" / "up.sh", repo / "scripts" / "prepare_models.sh",
-                   repo / "scripts" / "local_secret.sh"):
+                   repo / "scripts" / "local_secret.sh", repo / "scripts" / "demo_keys.sh"):
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
-    env.update(PATH=f"{bin_dir}:{os.environ['PATH']}", FAKE_LOG=str(tmp_path / "docker.log"))
+    # rollcall-keys from this venv (scripts/demo_keys.sh finds it on PATH)
+    env.update(PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}", FAKE_LOG=str(tmp_path / "docker.log"))
     return repo, env
 
 
@@ -88,3 +91,25 @@ def test_the_local_rekognition_secret_is_generated_once_into_dot_env(tmp_path: P
     shutil.copytree(repo, other, ignore=shutil.ignore_patterns(".env"))
     assert _up(other, env, "-d").returncode == 0
     assert (other / ".env").read_text() != (repo / ".env").read_text()  # random per checkout
+
+
+def test_curve_keys_are_created_before_compose_up_and_kept(tmp_path: Path) -> None:
+    """Issue 13: the demo runs CurveZMQ. up.sh creates the keys (git-ignored ./keys) before
+    `docker compose up`: the cloud, the edge and every demo camera bound to its classroom."""
+    import json
+
+    repo, env = _layout(tmp_path, ["yolov8s-people-fall.onnx", "face_detection_yunet_2023mar.onnx"])
+    env["ROLLCALL_LOAD_CAMERAS"] = "2"
+    assert _up(repo, env, "-d").returncode == 0
+    registry = json.loads((repo / "keys" / "registry.json").read_text())
+    assert set(registry["edges"]) == {"edge"} and registry["cloud"]["public_key"]
+    cameras = {c: (v["classroom_id"], v["edge"]) for c, v in registry["cameras"].items()}
+    assert cameras == {"cam-students": ("demo-101", "edge"), "cam-classroom": ("demo-101", "edge"),
+                       "cam-load-1": ("demo-101", "edge"), "cam-load-2": ("demo-101", "edge"),
+                       "cam-lecture": ("lecture-hall", "edge")}
+    secret = repo / "keys" / "cameras" / "cam-students.key_secret"
+    before = secret.read_bytes()
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert (repo / "keys" / "bundles" / "edge-edge" / "edges" / "edge.key_secret").is_file()
+    assert _up(repo, env, "-d").returncode == 0
+    assert secret.read_bytes() == before  # kept across runs

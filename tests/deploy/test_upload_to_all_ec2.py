@@ -37,6 +37,7 @@ ssh_port = 2222
 @pytest.fixture()
 def setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     env = install_fakes(tmp_path)
+    env["ROLLCALL_DEPLOY_KEYS_DIR"] = str(tmp_path / "keys")  # never the repository's deploy/keys
     models = tmp_path / "models"
     models.mkdir()
     (models / "people.onnx").write_bytes(b"onnx")
@@ -101,6 +102,38 @@ def test_deploys_each_tier_with_only_what_it_needs(setup: tuple[dict[str, str], 
     assert "not a ROLLCALL_* setting, not uploaded" in result.stderr
 
 
+def test_each_host_gets_only_its_own_curve_key(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
+    """Issue 13: the keys are created before the upload and each host ships only its own secret:
+    the cloud's, the edge's, one camera's per camera host (bound to its id and classroom)."""
+    import json
+
+    env, inventory, extra = setup
+    extra.write_text(extra.read_text() + "ROLLCALL_IOT_CLASSROOM_ID=room-7\nROLLCALL_IOT_CAMERA_ID=ignored\n")
+    result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(extra)], env)
+    assert result.returncode == 0, result.stderr
+    assert "camera ids come from [iot] camera_ids" in result.stderr
+    registry = json.loads((tmp_path / "keys" / "registry.json").read_text())
+    assert {c: (v["classroom_id"], v["edge"]) for c, v in registry["cameras"].items()} == {
+        "cam-1": ("room-7", "edge-1"), "cam-2": ("room-7", "edge-1")}
+    secrets = {
+        host: sorted(n for n in _bundle(tmp_path, host, tier) if n.endswith(".key_secret"))
+        for host, tier in [("198.51.100.1", "cloud"), ("198.51.100.2", "edge"), ("198.51.100.3", "iot"),
+                           ("198.51.100.4", "iot")]
+    }
+    assert secrets == {"198.51.100.1": ["keys/cloud/cloud.key_secret"], "198.51.100.2": ["keys/edges/edge-1.key_secret"],
+                       "198.51.100.3": ["keys/cameras/cam-1.key_secret"], "198.51.100.4": ["keys/cameras/cam-2.key_secret"]}
+    iot = _bundle(tmp_path, "198.51.100.4", "iot")
+    assert b"ROLLCALL_IOT_CAMERA_ID=cam-2" in iot[".env"] and b"ignored" not in iot[".env"]
+    camera_registry = json.loads(iot["keys/registry.json"])
+    assert set(camera_registry["cameras"]) == {"cam-2"} and "public_key" not in camera_registry["cloud"]
+    edge_registry = json.loads(_bundle(tmp_path, "198.51.100.2", "edge")["keys/registry.json"])
+    assert set(edge_registry["cameras"]) == {"cam-1", "cam-2"} and edge_registry["cloud"]["public_key"]
+    before = (tmp_path / "keys" / "cameras" / "cam-1.key_secret").read_bytes()
+    assert run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(extra), "--tier", "iot"],
+                      env).returncode == 0
+    assert (tmp_path / "keys" / "cameras" / "cam-1.key_secret").read_bytes() == before  # kept
+
+
 def test_dry_run_prints_every_remote_command_and_runs_none(setup: tuple[dict[str, str], Path, Path], tmp_path: Path) -> None:
     env, inventory, extra = setup
     result = run_script("upload_to_all_ec2.sh", ["--inventory", str(inventory), "--env", str(extra), "--dry-run",
@@ -141,7 +174,7 @@ def test_refuses_credential_files_and_bad_input(setup: tuple[dict[str, str], Pat
 def test_shell_scripts_parse() -> None:
     for script in ("upload_to_all_ec2.sh", "collect_logs.sh", "deploy/remote/install_docker.sh",
                    "deploy/remote/start_tier.sh", "deploy/lib.sh", "scripts/compose_ci.sh",
-                   "scripts/recorded_lecture.sh", "scripts/up.sh"):
+                   "scripts/recorded_lecture.sh", "scripts/up.sh", "scripts/demo_keys.sh"):
         subprocess.run(["bash", "-n", str(REPO / script)], check=True, timeout=30)
 
 

@@ -5,8 +5,15 @@ import subprocess
 import sys
 import time
 
+from common.keys_cli import generate
 from tests.conftest import REPO
 from tests.edge.conftest import PEOPLE_MODEL, models_dir
+
+
+def keys_dir(tmp_path):
+    """CurveZMQ keys of one edge (the default transport): its bundle directory."""
+    generate(tmp_path / "keys", [("cam-1", "room-1", "edge-1")])
+    return str(tmp_path / "keys" / "bundles" / "edge-edge-1")
 
 
 def test_help():
@@ -15,10 +22,18 @@ def test_help():
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    env = dict(os.environ, ROLLCALL_EDGE_MODELS_DIR=str(tmp_path), ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*")
+    env = dict(os.environ, ROLLCALL_EDGE_MODELS_DIR=str(tmp_path), ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
+               ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*", ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path))
     out = subprocess.run([sys.executable, "-m", "edge.cli"], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1
     assert "yolov8n.onnx" in out.stderr and "rollcall-models fetch" in out.stderr
+
+
+def test_missing_keys_are_a_clear_error(tmp_path):
+    env = dict(os.environ, ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_EDGE_KEYS_DIR=str(tmp_path / "none"))
+    out = subprocess.run([sys.executable, "-m", "edge.cli"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1
+    assert "rollcall-keys generate" in out.stderr and "ROLLCALL_EDGE_TRANSPORT=plaintext" in out.stderr
 
 
 def test_port_in_use_is_a_clear_error(tmp_path, monkeypatch, capsys, people_model, yunet_model):
@@ -36,6 +51,7 @@ def test_port_in_use_is_a_clear_error(tmp_path, monkeypatch, capsys, people_mode
             ROLLCALL_EDGE_PERSON_CLASSES="Normal,Fall",
             ROLLCALL_EDGE_BIND=f"tcp://127.0.0.1:{port}",
             ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
+            ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path),
         ).items():
             monkeypatch.setenv(name, value)
         assert main([]) == 1
@@ -54,6 +70,7 @@ def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
         ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*",
         ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
         ROLLCALL_INSTANCE_ID="edge-test",
+        ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path),
     )
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     try:

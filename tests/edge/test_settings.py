@@ -1,7 +1,6 @@
 import pytest
 
 from common.settings_base import CONFIG_FILE_ENV, ConfigError, load_settings
-from common.transport import generate_keypair
 
 from edge.settings import EdgeSettings
 
@@ -54,16 +53,10 @@ def test_every_setting_is_described():
         assert info.description, name
 
 
-def test_curve_files_must_exist_and_come_in_pairs(monkeypatch, tmp_path):
-    public, secret = generate_keypair(tmp_path, "edge")
-    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_SECRET_FILE", str(secret))
-    with pytest.raises(ConfigError, match="ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE: .*both"):
-        load_settings(EdgeSettings)
-    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE", str(tmp_path / "missing.key"))
-    with pytest.raises(ConfigError, match="ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE: .*does not exist"):
-        load_settings(EdgeSettings)
-    monkeypatch.setenv("ROLLCALL_EDGE_CURVE_CLOUD_PUBLIC_FILE", str(public))
-    assert load_settings(EdgeSettings).curve_cloud_public_file == public
-    monkeypatch.delenv("ROLLCALL_EDGE_CURVE_SECRET_FILE")
-    with pytest.raises(ConfigError, match="both"):
+def test_curve_is_the_default_and_plaintext_an_explicit_opt_in(monkeypatch):
+    assert load_settings(EdgeSettings).transport == "curve"
+    monkeypatch.setenv("ROLLCALL_EDGE_TRANSPORT", "plaintext")
+    assert load_settings(EdgeSettings).transport == "plaintext"
+    monkeypatch.setenv("ROLLCALL_EDGE_TRANSPORT", "none")
+    with pytest.raises(ConfigError, match="ROLLCALL_EDGE_TRANSPORT"):
         load_settings(EdgeSettings)

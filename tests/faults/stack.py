@@ -32,6 +32,13 @@ Settings are passed only through environment variables (``ROLLCALL_REKOG_*``, ``
 the calling environment is removed first, so a developer's shell cannot change the stack; extra
 settings per tier can be given to :class:`Stack` (``edge_env=...``) or :meth:`Stack.camera`.
 
+The links run CurveZMQ, the default a user gets: the stack writes keys (``rollcall-keys``'s
+``generate``) under ``root/keys`` for the cloud and one edge (``edge-1``), and :meth:`Stack.camera`
+registers each camera (id + classroom) before starting it; the cloud and the edge read only their
+own bundle and pick new cameras up from the registry without a restart. ``transport="plaintext"``
+runs plain TCP instead (the explicit opt-in; tests/faults/test_hostile_input.py uses it to reach
+the parsers with unauthenticated peers).
+
 This module imports nothing from pytest, so benchmarks can use it too; tests check the assets
 (``require_asset``, ``require_model_file``) before building a stack.
 """
@@ -53,12 +60,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.keys_cli import generate as generate_keys
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 #: The edge's test detector (tests/edge/conftest.py) and its person classes.
 PEOPLE_MODEL = "yolov8s-people-fall.onnx"
 PEOPLE_CLASSES = "Normal,Fall"
+#: The stack's one edge, as named in its key registry.
+EDGE_NAME = "edge-1"
 #: Longest wait for one process to become healthy (the local Rekognition service loads dlib).
 START_TIMEOUT_S = 90.0
 #: Longest wait for a process to exit after SIGTERM before it is killed.
@@ -416,9 +427,14 @@ class Stack:
         camera_env: dict[str, str] | None = None,
         log_level: str = "INFO",
         metrics_interval_s: float = 5.0,
+        transport: str = "curve",
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.transport = transport
+        self.keys_dir = self.root / "keys"
+        if transport == "curve":
+            generate_keys(self.keys_dir, [], edges=[EDGE_NAME])
         self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
         self.rekognition_port = free_port()
         self.http_port = free_port()
@@ -434,6 +450,8 @@ class Stack:
         base = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
         base.update(AWS_ENV)
         base.update({"ROLLCALL_LOG_LEVEL": log_level, "ROLLCALL_METRICS_INTERVAL_S": str(metrics_interval_s)})
+        for tier in ("CLOUD", "EDGE", "IOT"):
+            base[f"ROLLCALL_{tier}_TRANSPORT"] = transport
         base.pop("AWS_PROFILE", None)
         base.pop("AWS_SESSION_TOKEN", None)
         self._base_env = base
@@ -477,6 +495,7 @@ class Stack:
                 "ROLLCALL_CLOUD_REKOGNITION_ENDPOINT_URL": self.rekognition_url,
                 "ROLLCALL_CLOUD_AWS_REGION": "us-east-1",
                 "ROLLCALL_CLOUD_SEED_TOKEN": STACK_TOKEN,  # the API token the stack's own calls send
+                "ROLLCALL_CLOUD_KEYS_DIR": str(self.keys_dir / "bundles" / "cloud"),
                 **(cloud_env or {}),
             },
             home,
@@ -498,6 +517,7 @@ class Stack:
                 # The on-disk outbox (at-least-once crop delivery); ignored by an edge without one.
                 "ROLLCALL_EDGE_DATA_DIR": str(home / "data"),
                 "ROLLCALL_EDGE_OUTBOX_PATH": str(self.edge_outbox),
+                "ROLLCALL_EDGE_KEYS_DIR": str(self.keys_dir / "bundles" / f"edge-{EDGE_NAME}"),
                 **(edge_env or {}),
             },
             home,
@@ -567,6 +587,8 @@ class Stack:
         if previous is not None:
             previous.stop()
         home = self.root / f"camera-{camera_id}"
+        if self.transport == "curve":  # register the camera: its key, bound to its id and classroom
+            generate_keys(self.keys_dir, [(camera_id, classroom_id, EDGE_NAME)])
         proc = TierProcess(
             camera_id,
             "iot",
@@ -581,6 +603,7 @@ class Stack:
                 "ROLLCALL_IOT_LOOP": str(loop).lower(),
                 "ROLLCALL_IOT_REALTIME": str(realtime).lower(),
                 "ROLLCALL_IOT_MAX_FRAMES": str(max_frames),
+                "ROLLCALL_IOT_KEYS_DIR": str(self.keys_dir / "bundles" / f"camera-{camera_id}"),
                 **self._camera_env,
                 **(env or {}),
             },

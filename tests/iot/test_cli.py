@@ -7,15 +7,19 @@ import time
 
 import pytest
 
+from common.keys_cli import generate
 from iot.cli import main
 from tests.conftest import require_asset, wait_until
 from tests.iot.helpers import VIDEO, unused_tcp_address
 
 
 def iot_env(tmp_path, **extra) -> dict[str, str]:
+    """The environment of a rollcall-iot subprocess: CurveZMQ keys of cameras cam-1 and door (room-1)."""
+    generate(tmp_path / "keys", [("cam-1", "room-1", "edge-1"), ("door", "room-1", "edge-1")])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
     env.update(
-        ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="iot-test", ROLLCALL_METRICS_INTERVAL_S="60"
+        ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="iot-test", ROLLCALL_METRICS_INTERVAL_S="60",
+        ROLLCALL_IOT_KEYS_DIR=str(tmp_path / "keys" / "bundles" / "iot-edge-1"),
     )
     env.update(extra)
     return env
@@ -120,3 +124,11 @@ def test_flags_override_env(capsys, monkeypatch):
         ("from-env-1", 0.5, True),
         ("from-env-2", 0.5, True),
     ]
+
+
+def test_without_keys_it_says_how_to_create_them_or_opt_out(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ROLLCALL_IOT_KEYS_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("ROLLCALL_LOG_DIR", str(tmp_path / "logs"))
+    assert main(["--source", str(require_asset(VIDEO))]) == 2
+    err = capsys.readouterr().err
+    assert "rollcall-keys generate" in err and "ROLLCALL_IOT_TRANSPORT=plaintext" in err

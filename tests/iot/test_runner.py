@@ -11,13 +11,22 @@ import pytest
 import zmq
 
 from common.protocol import MessageType
-from common.transport import CurveKeys, Receiver, generate_keypair
+from common.keyring import edge_keys
+from common.keys_cli import generate
+from common.settings_base import ConfigError
+from common.transport import CurveKeys, Receiver
 from iot.runner import Runner
 from iot.settings import load_iot_settings
 from tests.conftest import require_asset, wait_until
 from tests.iot.helpers import SHORT_GIF, VIDEO, unused_tcp_address
 
 LOG = logging.getLogger("test.iot.runner")
+
+
+@pytest.fixture(autouse=True)
+def plaintext(monkeypatch):
+    """Plain TCP unless a test asks for CurveZMQ (test_replicated_cameras_over_curve)."""
+    monkeypatch.setenv("ROLLCALL_IOT_TRANSPORT", "plaintext")
 
 
 @pytest.fixture
@@ -190,9 +199,10 @@ def test_slow_edge_gets_a_bounded_number_of_frames(ctx):
 
 def test_replicated_cameras_over_curve(ctx, tmp_path):
     gif = require_asset(SHORT_GIF)
-    server_public, server_secret = generate_keypair(tmp_path / "server", "edge")
-    _client_public, client_secret = generate_keypair(tmp_path / "client", "camera")
-    rx = Receiver("tcp://127.0.0.1:*", context=ctx, curve=CurveKeys(secret_file=server_secret))
+    keys = tmp_path / "keys"
+    generate(keys, [(f"sim-{k}", "hall", "edge-1") for k in (1, 2, 3)])
+    _, edge, _, _ = edge_keys(keys / "bundles" / "edge-edge-1")
+    rx = Receiver("tcp://127.0.0.1:*", context=ctx, curve=CurveKeys(edge.public, edge.secret, clients=edge.clients))
     settings = load_iot_settings(
         source=str(gif),
         camera_id="sim",
@@ -201,8 +211,8 @@ def test_replicated_cameras_over_curve(ctx, tmp_path):
         fps=0,
         realtime=True,  # 23 frames over 1.8 s; frames sent before the Curve handshake completes are dropped
         edge_address=rx.bound_address,
-        curve_secret_key_file=client_secret,
-        curve_server_public_key_file=server_public,
+        transport="curve",
+        keys_dir=keys / "bundles" / "iot-edge-1",
     )
     run = Background(Runner(settings, LOG, metrics_interval_s=60))
     messages = collect(rx, 15.0, until_eos=3)
@@ -220,6 +230,26 @@ def test_replicated_cameras_over_curve(ctx, tmp_path):
         assert counters["sent"] + counters["dropped"] == 23 and len(camera_messages) == counters["sent"] + 1
         assert counters["sent"] >= 15, counters
     rx.close()
+
+
+def test_a_camera_without_a_registered_key_does_not_start(tmp_path):
+    keys = tmp_path / "keys"
+    generate(keys, [("cam-1", "room-1", "edge-1")])
+    with pytest.raises(ConfigError, match="camera 'cam-2' is not in .*rollcall-keys generate"):
+        Runner(load_iot_settings(camera_id="cam-2", transport="curve", keys_dir=keys), LOG)
+    with pytest.raises(ConfigError, match="registered to classroom 'room-1', not 'room-2'"):
+        Runner(load_iot_settings(camera_id="cam-1", classroom_id="room-2", transport="curve", keys_dir=keys), LOG)
+    with pytest.raises(ConfigError, match="ROLLCALL_IOT_TRANSPORT=plaintext"):
+        Runner(load_iot_settings(transport="curve", keys_dir=tmp_path / "none"), LOG)
+
+
+def test_plaintext_is_logged_as_a_warning(ctx, caplog):
+    gif = require_asset(SHORT_GIF)
+    settings = load_iot_settings(source=str(gif), fps=0, realtime=False, max_frames=1,
+                                 edge_address=unused_tcp_address(), eos_timeout_s=0)
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        Runner(settings, LOG, metrics_interval_s=60).run()
+    assert any(getattr(r, "event", None) == "transport_plaintext" for r in caplog.records)
 
 
 def test_a_failing_camera_does_not_stop_the_others_and_sets_exit_status_1(ctx, tmp_path, monkeypatch):

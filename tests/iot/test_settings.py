@@ -1,7 +1,6 @@
 import pytest
 
 from common.settings_base import ConfigError
-from common.transport import generate_keypair
 from iot.settings import camera_configs, load_iot_settings
 
 
@@ -88,11 +87,8 @@ def test_duplicate_camera_ids_are_rejected(monkeypatch):
         camera_configs(load_iot_settings())
 
 
-def test_curve_needs_both_key_files(tmp_path):
-    public, secret = generate_keypair(tmp_path, "camera")
-    with pytest.raises(ConfigError, match="CURVE"):
-        camera_configs(load_iot_settings(curve_secret_key_file=secret))
-    with pytest.raises(ConfigError, match="ROLLCALL_IOT_CURVE_SERVER_PUBLIC_KEY_FILE: .*does not exist"):
-        load_iot_settings(curve_secret_key_file=secret, curve_server_public_key_file=tmp_path / "nope.key")
-    settings = load_iot_settings(curve_secret_key_file=secret, curve_server_public_key_file=public)
-    assert camera_configs(settings)
+def test_curve_is_the_default_transport(monkeypatch):
+    assert load_iot_settings().transport == "curve"
+    monkeypatch.setenv("ROLLCALL_IOT_TRANSPORT", "tcp")
+    with pytest.raises(ConfigError, match="ROLLCALL_IOT_TRANSPORT"):
+        load_iot_settings()
