@@ -4,7 +4,7 @@
 #      idempotent, under a second when ./models is current, re-exports a stale ONNX);
 #   2. CurveZMQ keys (scripts/demo_keys.sh), build the images, scan each rollcall/* image's filesystem
 #      for secrets (scan_image_secrets.sh, fails on a finding), `docker compose up -d` (the README's
-#      demo, Curve on both ZeroMQ links; the edge log must show it);
+#      demo, Curve on both ZeroMQ links; the edge log must show it; login on: anonymous API calls get 401);
 #   3. wait (bounded, CI_ATTENDANCE_TIMEOUT_S, default 600 s) until the API shows EVERY enrolled demo
 #      student present in the demo session (the students camera shows all of them), and nobody else;
 #   4. collect_logs.sh + `python -m analysis`, check both produced output;
@@ -96,6 +96,12 @@ for started in ingest_started edge_started; do
 done
 ! grep -q '"transport_plaintext"' "res/collected_logs/$RUN_ID.transport.log" || { say "a tier ran plain TCP"; exit 1; }
 say "cloud and edge ran CurveZMQ"
+# Login is on: the published API refuses an anonymous caller (the seeder above used its token).
+anon=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${ROLLCALL_HTTP_PUBLISH}/api/students" || true)
+[ "$anon" = 401 ] || { say "anonymous GET /api/students answered $anon, not 401"; exit 1; }
+anon_post=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:${ROLLCALL_HTTP_PUBLISH}/api/classrooms" || true)
+[ "$anon_post" = 401 ] || { say "anonymous POST /api/classrooms answered $anon_post, not 401"; exit 1; }
+say "the API refuses anonymous callers (401)"
 step "attendance shown by the API"
 
 sleep "${CI_EXTRA_RUN_S:-20}"  # a little more traffic for the analysis
