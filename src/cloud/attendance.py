@@ -103,15 +103,30 @@ class Attendance:
         for line in lines:
             r, m = line.record, line.mark
             seen = (
-                [iso(r.first_seen_ms), iso(r.last_seen_ms), r.camera_id,
-                 "" if r.best_similarity is None else f"{r.best_similarity:.2f}", r.sightings, r.evidence_ref or "",
-                 *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms))]
+                [
+                    iso(r.first_seen_ms),
+                    iso(r.last_seen_ms),
+                    r.camera_id,
+                    "" if r.best_similarity is None else f"{r.best_similarity:.2f}",
+                    r.sightings,
+                    r.evidence_ref or "",
+                    *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
+                ]
                 if r is not None
                 else ["", "", "", "", 0, "", "", ""]
             )
             marked = [m.actor, iso(m.marked_ms), m.reason] if m is not None else ["", "", ""]
-            values = (session.session_id, session.classroom_id, session.name, line.student_id, line.name or "",
-                      *seen, line.state, int(line.on_roster), *marked)
+            values = (
+                session.session_id,
+                session.classroom_id,
+                session.name,
+                line.student_id,
+                line.name or "",
+                *seen,
+                line.state,
+                int(line.on_roster),
+                *marked,
+            )
             writer.writerow([csv_safe(v) for v in values])
         records = lines
         text = buffer.getvalue()

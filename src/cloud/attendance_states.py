@@ -17,6 +17,7 @@ Every mark is stored (who, when, why, the state before) and appended to the audi
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,7 @@ class AttendanceRoll:
     def __init__(self, deps: ServiceDeps, sessions: Sessions) -> None:
         self.deps = deps
         self.sessions = sessions
+        self._sequence = itertools.count()
 
     def audit(self) -> AuditLog:
         """The audit log (``<data_dir>/audit.jsonl``, shared with the privacy actions)."""
@@ -145,11 +147,11 @@ class AttendanceRoll:
             names[student_id] = student.name if student else None
         students = []
         for student_id in roster:
-            record, mark = records.get(student_id), marks.get(student_id)
+            record, latest = records.get(student_id), marks.get(student_id)
             camera = self.camera_state(session, record)
-            state = mark.state if mark else camera
-            source = "manual" if mark else ("camera" if record else "none")
-            students.append(StudentState(student_id, names[student_id], state, True, source, record, mark, camera))
+            state = latest.state if latest else camera
+            source = "manual" if latest else ("camera" if record else "none")
+            students.append(StudentState(student_id, names[student_id], state, True, source, record, latest, camera))
         on_roster = set(roster)
         visitors = [
             StudentState(sid, names[sid], VISITOR, False, "camera", rec, None, self.camera_state(session, rec))
@@ -177,7 +179,7 @@ class AttendanceRoll:
         now = self.deps.clock()
         mark = AttendanceMark(
             session_id=session_id,
-            mark_id=f"{now:013d}-{new_id()[:8]}",
+            mark_id=f"{now:013d}-{next(self._sequence):08d}-{new_id()[:8]}",  # ordered within a ms
             student_id=student_id,
             state=state,
             actor=actor or "api",
@@ -189,8 +191,16 @@ class AttendanceRoll:
         self.deps.stats.inc("attendance_marks")
         evidence = before.record.evidence_ref if before.record else None
         self.audit().record(
-            now, mark.actor, "attendance_marked", session_id=session_id, student_id=student_id, state=state,
-            previous_state=before.state, reason=reason, evidence_ref=evidence, peer=peer,
+            now,
+            mark.actor,
+            "attendance_marked",
+            session_id=session_id,
+            student_id=student_id,
+            state=state,
+            previous_state=before.state,
+            reason=reason,
+            evidence_ref=evidence,
+            peer=peer,
         )
         log_event(log, "attendance_marked", session_id=session_id, student_id=student_id, state=state)
         return dataclasses.replace(before, state=state, source="manual", mark=mark)

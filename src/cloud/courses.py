@@ -57,7 +57,9 @@ class Courses:
         """Rename the course and/or move it to a classroom (``classroom_id=""`` unsets it)."""
         course = self.get_course(course_id)
         if name is not None:
-            course = Course(course.course_id, check_name("name", name) or course.name, course.classroom_id, course.created_ms)
+            course = Course(
+                course.course_id, check_name("name", name) or course.name, course.classroom_id, course.created_ms
+            )
         if classroom_id is not None:
             if classroom_id:
                 self.sessions.get_classroom(classroom_id)

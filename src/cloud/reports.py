@@ -95,18 +95,37 @@ class Reports:
         for course in self.courses.courses_of_student(student_id):
             counts: dict[str, int] = {}
             for session in self.course_sessions(course.course_id, span):
-                line = next((s for s in self.roll.roll(session.session_id).students if s.student_id == student_id), None)
+                line = next(
+                    (s for s in self.roll.roll(session.session_id).students if s.student_id == student_id), None
+                )
                 if line is None:
                     continue
                 counts[line.state] = counts.get(line.state, 0) + 1
                 total[line.state] = total.get(line.state, 0) + 1
-                sessions.append({"session_id": session.session_id, "course_id": course.course_id,
-                                 "name": session.name, "starts_ms": session.starts_ms, "starts_at": iso(session.starts_ms),
-                                 "state": line.state, "reason": line.mark.reason if line.mark else None})
-            per_course.append({"course_id": course.course_id, "name": course.name, "counts": counts, "rate": rate(counts)})
+                sessions.append(
+                    {
+                        "session_id": session.session_id,
+                        "course_id": course.course_id,
+                        "name": session.name,
+                        "starts_ms": session.starts_ms,
+                        "starts_at": iso(session.starts_ms),
+                        "state": line.state,
+                        "reason": line.mark.reason if line.mark else None,
+                    }
+                )
+            per_course.append(
+                {"course_id": course.course_id, "name": course.name, "counts": counts, "rate": rate(counts)}
+            )
         sessions.sort(key=lambda s: s["starts_ms"])
-        return {"student": student.to_dict(), "from": span.first.isoformat(), "to": span.last.isoformat(),
-                "courses": per_course, "sessions": sessions, "counts": total, "rate": rate(total)}
+        return {
+            "student": student.to_dict(),
+            "from": span.first.isoformat(),
+            "to": span.last.isoformat(),
+            "courses": per_course,
+            "sessions": sessions,
+            "counts": total,
+            "rate": rate(total),
+        }
 
     def course_table(self, course_id: str, first: str | None = None, last: str | None = None) -> dict[str, Any]:
         """The course's term: sessions (columns), students (rows) with their states, counts and rate."""
@@ -121,25 +140,49 @@ class Reports:
         for student_id in sorted(names, key=lambda sid: ((names[sid] or "").lower(), sid)):
             states = []
             for r in rolls:
-                line = next((s for s in r.students if s.student_id == student_id), None)
-                states.append(line.state if line else "")
+                cell = next((s for s in r.students if s.student_id == student_id), None)
+                states.append(cell.state if cell else "")
             counts = {s: states.count(s) for s in STATES}
-            rows.append({"student_id": student_id, "name": names[student_id], "states": states, "counts": counts,
-                         "rate": rate(counts)})
+            rows.append(
+                {
+                    "student_id": student_id,
+                    "name": names[student_id],
+                    "states": states,
+                    "counts": counts,
+                    "rate": rate(counts),
+                }
+            )
         zone = ZoneInfo(self.deps.settings.school_timezone)
-        columns = [{"session_id": r.session.session_id, "name": r.session.name,
-                    "local_start": datetime.fromtimestamp(r.session.starts_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")}
-                   for r in rolls]
-        return {"course": course.to_dict(), "from": span.first.isoformat(), "to": span.last.isoformat(),
-                "sessions": columns, "rows": rows}
+        columns = [
+            {
+                "session_id": r.session.session_id,
+                "name": r.session.name,
+                "local_start": datetime.fromtimestamp(r.session.starts_ms / 1000, zone).strftime("%Y-%m-%d %H:%M"),
+            }
+            for r in rolls
+        ]
+        return {
+            "course": course.to_dict(),
+            "from": span.first.isoformat(),
+            "to": span.last.isoformat(),
+            "sessions": columns,
+            "rows": rows,
+        }
 
     @staticmethod
     def _grid(table: dict[str, Any]) -> list[list[Any]]:
         header = ["student_id", "name", *(c["local_start"] for c in table["sessions"]), *STATES, "rate"]
         grid: list[list[Any]] = [header]
         for row in table["rows"]:
-            grid.append([row["student_id"], row["name"] or "", *row["states"],
-                         *(row["counts"][s] for s in STATES), "" if row["rate"] is None else row["rate"]])
+            grid.append(
+                [
+                    row["student_id"],
+                    row["name"] or "",
+                    *row["states"],
+                    *(row["counts"][s] for s in STATES),
+                    "" if row["rate"] is None else row["rate"],
+                ]
+            )
         return grid
 
     def course_csv(self, course_id: str, first: str | None = None, last: str | None = None) -> str:

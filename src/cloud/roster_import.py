@@ -67,28 +67,36 @@ class RosterImport:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
         missing = [c for c in ("student_id", "name") if c not in header]
         if missing:
-            raise InvalidInput(f"the roster file needs a header row with {', '.join(COLUMNS)} (missing: {', '.join(missing)})")
+            raise InvalidInput(
+                f"the roster file needs a header row with {', '.join(COLUMNS)} (missing: {', '.join(missing)})"
+            )
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
             raise InvalidInput(f"unknown column(s) {', '.join(unknown)[:100]}; expected {', '.join(COLUMNS)}")
         reader.fieldnames = header
-        rows = []
+        rows: list[tuple[int, dict[str, str]]] = []
         for raw in reader:
             if len(rows) >= MAX_ROWS:
                 raise InvalidInput(f"the roster file has more than {MAX_ROWS} rows")
             values = {k: (v or "").strip() for k, v in raw.items() if isinstance(k, str)}
             if not any(values.values()):
                 continue  # blank line
-            extra = raw.get(None)  # type: ignore[call-overload]
+            extra = raw.get(None)  # type: ignore[call-overload,unused-ignore]
             if extra:
                 values["_extra"] = "1"
             rows.append((reader.line_num, values))
         return rows
 
-    def _plan(self, line: int, values: dict[str, str], seen: dict[str, tuple[str, str | None]],
-              new_courses: set[str]) -> RowPlan:
-        plan = RowPlan(line, values.get("student_id", ""), values.get("name", ""), values.get("email") or None,
-                       values.get("course") or None)
+    def _plan(
+        self, line: int, values: dict[str, str], seen: dict[str, tuple[str, str | None]], new_courses: set[str]
+    ) -> RowPlan:
+        plan = RowPlan(
+            line,
+            values.get("student_id", ""),
+            values.get("name", ""),
+            values.get("email") or None,
+            values.get("course") or None,
+        )
         try:
             if values.get("_extra"):
                 raise rules.RuleViolation("more fields than the header has columns")
@@ -131,8 +139,9 @@ class RosterImport:
             for plan in plans:
                 if plan.error is None:
                     self._apply(plan)
-            log_event(log, "roster_imported", actor=actor, rows=len(plans),
-                      errors=sum(p.error is not None for p in plans))
+            log_event(
+                log, "roster_imported", actor=actor, rows=len(plans), errors=sum(p.error is not None for p in plans)
+            )
         count = lambda action: sum(action in p.actions for p in plans)  # noqa: E731
         summary = {
             "rows": len(plans),

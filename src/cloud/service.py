@@ -8,7 +8,8 @@ It delegates to collaborators that share one :class:`cloud.deps.ServiceDeps`:
 :class:`cloud.crops.CropProcessor` (the crop path) and :class:`cloud.health.ServiceMonitor`
 (metrics, health). Teacher workflows: :class:`cloud.courses.Courses` (courses, rosters),
 :class:`cloud.roster_import.RosterImport`, :class:`cloud.attendance_states.AttendanceRoll` (states,
-marks), :class:`cloud.timetable.Timetable` and :class:`cloud.reports.Reports`. Nothing here imports boto3: the recognizer is a :class:`cloud.ports.Recognizer`.
+marks), :class:`cloud.timetable.Timetable` and :class:`cloud.reports.Reports`. Nothing here imports boto3:
+the recognizer is a :class:`cloud.ports.Recognizer`.
 
 It ties together the attendance store (SQLite or DynamoDB), the evidence store
 (local files or S3) and the face recognizer (Rekognition). Methods return
@@ -52,11 +53,11 @@ from .health import HEALTH_CACHE_S, ServiceMonitor
 from .inputs import parse_time
 from .ports import Recognizer
 from .privacy import Privacy
-from .reports import Reports
-from .roster_import import RosterImport
 from .records import AttendanceRecord, Classroom, Enrolment, Session, Student, UnknownFace
+from .reports import Reports
 from .review import UnknownReview
 from .roster import MAX_PHOTO_BYTES, Roster
+from .roster_import import RosterImport
 from .sessions import Sessions
 from .settings import CloudSettings
 from .storage.base import AttendanceStore

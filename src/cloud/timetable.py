@@ -79,8 +79,10 @@ class Timetable:
         slot = TimetableSlot(new_id()[:12], course_id, parse_day(day), start_min, end_min, self.deps.clock())
         for other in self.deps.store.list_slots(course_id):
             if other.weekday == slot.weekday and other.start_min < end_min and start_min < other.end_min:
-                raise Conflict(f"the slot overlaps the course's slot {other.slot_id} ({other.to_dict()['day']} "
-                               f"{other.to_dict()['start']}-{other.to_dict()['end']})")
+                raise Conflict(
+                    f"the slot overlaps the course's slot {other.slot_id} ({other.to_dict()['day']} "
+                    f"{other.to_dict()['start']}-{other.to_dict()['end']})"
+                )
         self.deps.store.add_slot(slot)
         log_event(log, "slot_added", course_id=course_id, slot_id=slot.slot_id, day=WEEKDAYS[slot.weekday])
         return slot
@@ -135,13 +137,23 @@ class Timetable:
                     continue
                 try:
                     session = self.sessions.open_session(
-                        course.classroom_id, name=f"{course.name} {day:%a %d %b}", starts_at=start, ends_at=end,
-                        course_id=course.course_id, session_id=session_id,
+                        course.classroom_id,
+                        name=f"{course.name} {day:%a %d %b}",
+                        starts_at=start,
+                        ends_at=end,
+                        course_id=course.course_id,
+                        session_id=session_id,
                     )
                 except (Conflict, NotFound, InvalidInput) as exc:
                     self.deps.stats.inc("timetable_conflicts")
-                    log_event(log, "timetable_session_skipped", level=logging.WARNING, slot_id=slot.slot_id,
-                              session_id=session_id, detail=str(exc)[:200])
+                    log_event(
+                        log,
+                        "timetable_session_skipped",
+                        level=logging.WARNING,
+                        slot_id=slot.slot_id,
+                        session_id=session_id,
+                        detail=str(exc)[:200],
+                    )
                     continue
                 self.deps.stats.inc("timetable_sessions_created")
                 created.append(session)

@@ -27,8 +27,8 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict
 from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
-from .teacher_dynamodb import TEACHER_TABLES, DynamoTeacherOps
 from .dynamodb_items import TABLES, T, is_conditional_failure, item_of, load_record, to_dynamo
+from .teacher_dynamodb import TEACHER_TABLES, DynamoTeacherOps
 
 
 class DynamoDBStore(DynamoTeacherOps, AttendanceStore):

@@ -109,5 +109,7 @@ class SQLiteTeacherOps(TeacherStore):
         return self._change(sql, mark.to_dict()) > 0
 
     def marks_for_session(self, session_id: str) -> list[AttendanceMark]:
-        rows = self._rows("SELECT * FROM attendance_marks WHERE session_id = ? ORDER BY marked_ms, mark_id", (session_id,))
+        rows = self._rows(
+            "SELECT * FROM attendance_marks WHERE session_id = ? ORDER BY marked_ms, mark_id", (session_id,)
+        )
         return [AttendanceMark(**r) for r in rows]
