@@ -25,6 +25,8 @@ NAV = (
     ("dashboard.students", "Students"),
     ("dashboard.classrooms", "Classrooms"),
     ("dashboard.sessions", "Sessions"),
+    ("dashboard.courses", "Courses"),
+    ("dashboard.reports", "Reports"),
     ("dashboard.unknown_faces", "Unknown faces"),
 )
 
@@ -71,3 +73,6 @@ def session_detail(session_id: str) -> str:
 def unknown_faces() -> str:
     """Review of faces nobody matched."""
     return render_template("unknown.html", page="unknown")
+
+
+from . import teacher_pages  # noqa: E402,F401  (courses, course, reports pages on this blueprint)
