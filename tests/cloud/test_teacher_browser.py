@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from cloud.app import create_app
 from cloud.bootstrap import build_service
+from cloud.records import Sighting
 from cloud.settings import CloudSettings
 from cloud.timetable import TimetableScheduler
 from tests.cloud.api_support import face_crop
@@ -226,6 +227,9 @@ def test_teacher_pages_dark_mode_and_phone_width(served, browser, contexts):
     service.courses.enrol("chem", "s1")
     service.timetable.add_slot("chem", "fri", "08:00", "09:30")
     session = service.courses.open_course_session("chem")
+    # seed 003: an emotion stored with the sighting (real Rekognition with ROLLCALL_CLOUD_DETECT_EMOTIONS)
+    service.store.record_sighting(Sighting("m1", session.session_id, "s1", "cam-1", session.starts_ms + 1000, 99.0,
+                                           emotion="HAPPY"))
     context = browser.new_context(viewport={"width": 390, "height": 800}, base_url=base_url, color_scheme="dark")
     contexts.append(context)
     page = context.new_page()
@@ -246,5 +250,8 @@ def test_teacher_pages_dark_mode_and_phone_width(served, browser, contexts):
         unlabelled = page.evaluate("""[...document.querySelectorAll('input, select')].filter(e =>
             !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id || e.name)""")
         assert unlabelled == [], f"{path}: controls without a label: {unlabelled}"
+        if path.startswith("/sessions/"):  # the emotion distribution of the session
+            assert page.inner_text("#emotion-bars li[data-emotion='HAPPY']").split() == ["Happy", "1"]
+            assert page.locator("#emotions-empty").is_hidden()
     page.screenshot(path=str(SCREENSHOT_DIR / "rollcall-teacher-phone-dark.png"), full_page=True)
     assert errors == []
