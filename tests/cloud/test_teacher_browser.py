@@ -219,7 +219,7 @@ def test_teacher_flow_roster_timetable_camera_corrections_exports(served, browse
     assert problems == []  # the mark without a reason was refused in the page, before any request
 
 
-def test_teacher_pages_dark_mode_and_phone_width(served, browser, contexts):
+def test_teacher_pages_dark_mode_and_phone_width(served, browser, contexts, tmp_path):
     base_url, service = served
     service.create_classroom("room-1")
     service.courses.create_course("chem", "Chemistry", "room-1")
@@ -237,6 +237,19 @@ def test_teacher_pages_dark_mode_and_phone_width(served, browser, contexts):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("request", lambda req: None if req.url.startswith(base_url) else errors.append(f"external {req.url}"))
+    # a calendar import on the course page: its weekly event becomes a slot, a one-off event is explained
+    page.goto("/courses/chem")
+    page.wait_for_selector("#slot-rows tr[data-day='fri']")
+    ics = tmp_path / "timetable.ics"
+    ics.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nSUMMARY:Chem lab\nDTSTART:20270105T130000Z\n"
+                   "DTEND:20270105T150000Z\nRRULE:FREQ=WEEKLY;BYDAY=TU\nEND:VEVENT\nBEGIN:VEVENT\nSUMMARY:Trip\n"
+                   "DTSTART:20270106T080000Z\nDTEND:20270106T090000Z\nEND:VEVENT\nEND:VCALENDAR\n")
+    page.set_input_files("#ics-file", str(ics))
+    page.click("#ics-form button[type=submit]")
+    local = datetime(2027, 1, 5, 13, 0, tzinfo=UTC).astimezone(ZoneInfo(service.settings.school_timezone))
+    day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][local.weekday()]
+    page.wait_for_selector(f"#slot-rows tr[data-day='{day}']:has-text('{local:%H:%M}')")
+    page.wait_for_selector('.notice.error:has-text("Trip")')
     for path, ready in (("/courses", "tr[data-course-id='chem']"), ("/courses/chem", "#slot-rows tr[data-day='fri']"),
                         (f"/sessions/{session.session_id}", "#attendance-rows tr[data-student-id='s1']"),
                         ("/reports?student=s1", "#report-session-rows tr")):

@@ -187,3 +187,15 @@ def course_report(course_id: str) -> Response:
 
 def _span() -> tuple[str | None, str | None]:
     return request.args.get("from") or None, request.args.get("to") or None
+
+
+@bp.post("/<course_id>/slots/import")
+def import_slots(course_id: str) -> Response:
+    """Add the weekly recurring events of an iCalendar file (raw body or multipart ``file``) as slots."""
+    from cloud.ics_import import import_ics
+
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else request.get_data(cache=False)
+    if not data:
+        raise ApiError(400, "missing_field", "send the .ics calendar as the body or as the multipart field 'file'")
+    return jsonify(import_ics(service().timetable, require_id(course_id, "course_id"), data))

@@ -110,6 +110,23 @@ document.addEventListener("DOMContentLoaded", () => {
     }, "Could not add the slot");
   });
 
+  document.getElementById("ics-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const file = form.file.files[0];
+    if (!file) {
+      notify("Choose an .ics calendar file first.", "error");
+      return;
+    }
+    withBusy(form.querySelector("button[type=submit]"), async () => {
+      const report = await api(`${base}/slots/import`, { method: "POST", body: file, headers: { "Content-Type": "text/calendar" } });
+      notify(`${report.added.length} weekly slots added from ${report.events} events.`, "success");
+      for (const problem of report.errors) notify(problem.error, "error", `Event "${problem.event || "untitled"}" skipped`);
+      form.reset();
+      await loadCourse();
+    }, "Could not import the calendar");
+  });
+
   document.getElementById("roster-add").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = event.currentTarget;
