@@ -88,7 +88,12 @@ class RosterImport:
         return rows
 
     def _plan(
-        self, line: int, values: dict[str, str], seen: dict[str, tuple[str, str | None]], new_courses: set[str]
+        self,
+        line: int,
+        values: dict[str, str],
+        seen: dict[str, tuple[str, str | None]],
+        new_courses: set[str],
+        rosters: dict[str, set[str]],
     ) -> RowPlan:
         plan = RowPlan(
             line,
@@ -124,8 +129,10 @@ class RosterImport:
             if plan.course not in new_courses and store.get_course(plan.course) is None:
                 new_courses.add(plan.course)
                 plan.actions.append("create_course")
-            on_roster = any(m.student_id == plan.student_id for m in store.list_members(plan.course))
-            if not on_roster:
+            if plan.course not in rosters:
+                rosters[plan.course] = {m.student_id for m in store.list_members(plan.course)}
+            if plan.student_id not in rosters[plan.course]:
+                rosters[plan.course].add(plan.student_id)  # a repeated row is not a second enrolment
                 plan.actions.append("enrol")
         return plan
 
@@ -134,7 +141,8 @@ class RosterImport:
         ``rows`` (line, values, actions, error), ``summary`` counts and ``applied``."""
         seen: dict[str, tuple[str, str | None]] = {}
         new_courses: set[str] = set()
-        plans = [self._plan(line, values, seen, new_courses) for line, values in self._rows(_text(data))]
+        rosters: dict[str, set[str]] = {}  # course -> student ids on it (read once per course)
+        plans = [self._plan(line, values, seen, new_courses, rosters) for line, values in self._rows(_text(data))]
         if apply:
             for plan in plans:
                 if plan.error is None:

@@ -231,3 +231,24 @@ def test_timetable_scheduler_and_term_exports(env):
     slot_id = client.get("/api/courses/bio-1/slots").get_json()["slots"][0]["slot_id"]
     assert client.delete(f"/api/courses/bio-1/slots/{slot_id}").get_json()["sessions_cancelled"] == 1
     assert service.get_session(next_week.session_id).status == "closed"
+
+
+def test_roster_import_bad_files_are_refused_with_the_reason(env):
+    client, service, _ = env
+
+    def message(data, content_type="text/csv"):
+        response = client.post("/api/courses/import", data=data, content_type=content_type)
+        assert response.status_code in (400, 422), response.get_data(as_text=True)
+        return response.get_json()["error"]["message"]
+
+    assert "UTF-8" in message(b"student_id,name\n\xff\xfe,x\n")
+    assert "unknown column" in message("student_id,name,phone\ns1,Ada,123\n")
+    assert "more than 5000 rows" in message("student_id,name\n" + "".join(f"s{i},N{i}\n" for i in range(5001)))
+    assert "send the roster CSV" in message(b"")
+    # a row with more fields than the header, the same student twice with another name, a bad course id
+    report = client.post("/api/courses/import", data="student_id,name,course\ns1,Ada,bio,extra\ns2,Bob,bio\n"
+                         "s2,Robert,bio\ns3,Cy,bad course\ns2,Bob,chem\n", content_type="text/csv").get_json()
+    errors = {row["line"]: row["error"] for row in report["rows"]}
+    assert "more fields" in errors[2] and errors[3] is None and "earlier" in errors[4] and "course" in errors[5]
+    assert errors[6] is None and report["summary"]["enrolments"] == 2 and report["summary"]["students_created"] == 1
+    assert service.list_students() == []
