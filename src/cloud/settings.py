@@ -152,10 +152,10 @@ class CloudSettings(RollcallSettings):
         description="How often the timetable scheduler creates the sessions of the weekly slots (it is idempotent: one session per slot and day, whatever restarts happen).",
     )
     timetable_lookahead_hours: float = Field(
-        24.0,
+        0.25,
         ge=0,
         le=24 * 14,
-        description="The scheduler creates a slot's session this long before it starts (shown as `scheduled`); it opens and closes at the slot's times by itself.",
+        description="The scheduler creates a slot's session this long before it starts (shown as `scheduled`); it opens and closes at the slot's times by itself. Keep it short: while a scheduled session exists, a session opened by hand without an end in that classroom overlaps it and is refused.",
     )
 
     @field_validator("school_timezone")

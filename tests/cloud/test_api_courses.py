@@ -187,9 +187,10 @@ def test_states_marks_visitors_and_session_csv(env):
 
 def test_timetable_scheduler_and_term_exports(env):
     client, service, recognizer = env
-    # Monday 2027-01-04 08:00 UTC
+    # Monday 2027-01-04 08:00 UTC; sessions made a day ahead
     clock = {"now": 1_799_020_800_000 + 8 * 3_600_000}
     service.deps.clock = lambda: clock["now"]
+    service.settings = service.settings.model_copy(update={"timetable_lookahead_hours": 24})
     service.create_classroom("room-1")
     client.post("/api/courses/import?apply=1", data=ROSTER, content_type="text/csv")
     client.patch("/api/courses/bio-1", data=json.dumps({"classroom_id": "room-1"}), content_type="application/json")
