@@ -78,3 +78,26 @@ def test_session_keeps_its_course(store) -> None:
     assert store.get_session("S1").course_id == "bio-1"
     assert store.get_session("S2").course_id is None
     assert {s.session_id: s.course_id for s in store.list_sessions("room-1")} == {"S1": "bio-1", "S2": None}
+
+
+def test_sqlite_sessions_of_an_older_database_get_a_course_column(tmp_path) -> None:
+    import sqlite3
+
+    from cloud.storage.sqlite import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE sessions (
+            session_id TEXT PRIMARY KEY, classroom_id TEXT NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+            starts_ms INTEGER NOT NULL, ends_ms INTEGER, closed_ms INTEGER, scheduled INTEGER NOT NULL);
+        INSERT INTO sessions VALUES ('old', 'room-1', 'Before courses', 1, 2, NULL, 5, 0);
+    """)
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.get_session("old").course_id is None
+    store.create_session(Session("new", "room-1", "Bio", 10, 20, 30, course_id="bio", scheduled=True))
+    assert store.get_session("new").course_id == "bio"
+    assert store.list_courses() == []  # the teacher tables were created
+    store.close()
