@@ -45,8 +45,18 @@ class CourseSessionCreate(_Body):
 
 @bp.get("")
 def list_courses() -> Response:
-    """Every course."""
-    return jsonify({"courses": to_json(service().courses.list_courses())})
+    """Every course, each with its roster size and weekly slots."""
+    svc = service()
+    slots = svc.timetable.list_slots()
+    courses = [
+        {
+            **c.to_dict(),
+            "roster_size": len(svc.courses.roster_ids(c.course_id)),
+            "slots": [s.to_dict() for s in slots if s.course_id == c.course_id],
+        }
+        for c in svc.courses.list_courses()
+    ]
+    return jsonify({"courses": courses})
 
 
 @bp.post("")

@@ -22,8 +22,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   async function loadCourses() {
     const { courses } = await api("/api/courses");
-    const details = await Promise.all(courses.map((c) => api(`/api/courses/${encodeURIComponent(c.course_id)}`)));
-    rows.replaceChildren(...details.map((c) => {
+    rows.replaceChildren(...courses.map((c) => {
       const href = `/courses/${encodeURIComponent(c.course_id)}`;
       const slots = c.slots.map((s) => `${DAYS[s.day].slice(0, 3)} ${s.start}–${s.end}`).join(", ");
       return el("tr", { dataset: { courseId: c.course_id } },
