@@ -138,7 +138,9 @@ class AttendanceRoll:
         for mark in store.marks_for_session(session_id):  # oldest first: the newest wins
             marks[mark.student_id] = mark
         if session.course_id is not None:
-            roster = [m.student_id for m in store.list_members(session.course_id)]
+            end = session.end_ms() if session.status_at(self.deps.clock()) == "closed" else None
+            members = store.list_members(session.course_id, include_removed=True)
+            roster = [m.student_id for m in members if m.member_during(session.starts_ms, end)]
         else:
             roster = sorted(set(records) | set(marks))
         names: dict[str, str | None] = {}

@@ -8,7 +8,7 @@ import logging
 from common.logs import log_event
 
 from .deps import ServiceDeps
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .inputs import check_id, check_name
 from .records import Session, Student
 from .roster import Roster
@@ -69,8 +69,14 @@ class Courses:
         return course
 
     def delete_course(self, course_id: str) -> None:
-        """Delete the course, its roster and timetable; its sessions and their marks stay."""
+        """Delete a course that has no session yet, with its roster and timetable. Conflict if it has
+        sessions: they need its roster (the register stays whole)."""
         self.get_course(course_id)
+        sessions = sum(s.course_id == course_id for s in self.deps.store.list_sessions())
+        if sessions:
+            raise Conflict(
+                f"course {course_id!r} has {sessions} session(s); its register must stay, so it cannot be deleted"
+            )
         self.deps.store.delete_course(course_id)
         log_event(log, "course_deleted", course_id=course_id)
 
@@ -99,16 +105,19 @@ class Courses:
         return added
 
     def unenrol(self, course_id: str, student_id: str) -> None:
-        """Take a student off the roster (NotFound if not on it)."""
+        """Take a student off the roster from now on (NotFound if not on it); the rolls of the sessions
+        they were a member during keep them."""
         self.get_course(course_id)
-        if not self.deps.store.remove_member(course_id, student_id):
+        if not self.deps.store.remove_member(course_id, student_id, self.deps.clock()):
             raise NotFound(f"student {student_id!r} is not on the roster of {course_id!r}")
         log_event(log, "course_student_removed", course_id=course_id, student_id=student_id)
 
-    def courses_of_student(self, student_id: str) -> list[Course]:
-        """The courses the student is enrolled in."""
+    def courses_of_student(self, student_id: str, include_former: bool = False) -> list[Course]:
+        """The courses the student is on the roster of (with ``include_former``, or was)."""
         out = []
         for member in self.deps.store.courses_of_student(student_id):
+            if member.removed_ms is not None and not include_former:
+                continue
             course = self.deps.store.get_course(member.course_id)
             if course is not None:
                 out.append(course)

@@ -92,7 +92,7 @@ class Reports:
         sessions: list[dict[str, Any]] = []
         per_course: list[dict[str, Any]] = []
         total: dict[str, int] = {}
-        for course in self.courses.courses_of_student(student_id):
+        for course in self.courses.courses_of_student(student_id, include_former=True):
             counts: dict[str, int] = {}
             for session in self.course_sessions(course.course_id, span):
                 line = next(

@@ -33,11 +33,18 @@ class Course(_Dict):
 
 @dataclass(frozen=True)
 class CourseMember(_Dict):
-    """One student on a course's roster."""
+    """One student on a course's roster, from ``added_ms`` until ``removed_ms`` (None = still on it).
+    Kept after removal so the rolls of past sessions do not change."""
 
     course_id: str
     student_id: str
     added_ms: int = 0
+    removed_ms: int | None = None
+
+    def member_during(self, starts_ms: int, ends_ms: int | None) -> bool:
+        """On the roster at some time in [starts_ms, ends_ms) (None = still going)."""
+        added_before_end = ends_ms is None or self.added_ms < ends_ms
+        return added_before_end and (self.removed_ms is None or self.removed_ms > starts_ms)
 
 
 @dataclass(frozen=True)

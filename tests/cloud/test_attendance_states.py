@@ -91,3 +91,23 @@ def test_a_deleted_student_stays_on_the_register(course_session) -> None:
     service.delete_student("c")
     roll = service.roll.roll(session.session_id)
     assert ("c", None, "absent") in [(s.student_id, s.name, s.state) for s in roll.students]
+
+
+def test_the_roll_of_a_past_session_keeps_its_roster(course_session) -> None:
+    service, session, now = course_session
+    seen(service, session.session_id, "a", START + MIN)
+    now["ms"] += 60 * MIN
+    service.close_session(session.session_id)
+    now["ms"] += 60 * MIN
+    service.courses.unenrol("bio", "c")  # left the course after that lesson
+    service.create_student("n", "Newcomer")
+    service.courses.enrol("bio", "n")  # joined after it
+    past = service.roll.roll(session.session_id)
+    assert [s.student_id for s in past.students] == ["a", "b", "c"]
+    current = service.courses.open_course_session("bio")
+    assert [s.student_id for s in service.roll.roll(current.session_id).students] == ["a", "b", "n"]
+    # the course cannot be deleted any more: its register would lose its roster
+    from cloud.errors import Conflict
+
+    with pytest.raises(Conflict, match="cannot be deleted"):
+        service.courses.delete_course("bio")

@@ -34,10 +34,16 @@ def test_rosters(store) -> None:
     assert store.add_member(CourseMember("chem-2", "s1", 13)) is True
     assert store.list_members("bio-1") == [CourseMember("bio-1", "s1", 11), CourseMember("bio-1", "s2", 10)]
     assert [m.course_id for m in store.courses_of_student("s1")] == ["bio-1", "chem-2"]
-    assert store.remove_member("bio-1", "s2") is True
-    assert store.remove_member("bio-1", "s2") is False
+    assert store.remove_member("bio-1", "s2", 50) is True
+    assert store.remove_member("bio-1", "s2", 60) is False
+    assert store.remove_member("bio-1", "ghost", 60) is False
     assert [m.student_id for m in store.list_members("bio-1")] == ["s1"]
+    assert store.list_members("bio-1", include_removed=True)[1] == CourseMember("bio-1", "s2", 10, 50)
     assert store.list_members("none") == []
+    # back on the roster: the first added_ms stays, removed_ms goes
+    assert store.add_member(CourseMember("bio-1", "s2", 70)) is True
+    assert store.list_members("bio-1")[1] == CourseMember("bio-1", "s2", 10, None)
+    assert store.add_member(CourseMember("bio-1", "s2", 80)) is False
 
 
 def test_slots_and_course_deletion(store) -> None:
@@ -54,7 +60,7 @@ def test_slots_and_course_deletion(store) -> None:
     assert store.delete_slot("sl2") is False
     assert store.delete_course("bio-1") is True
     assert store.get_course("bio-1") is None
-    assert store.list_members("bio-1") == [] and store.list_slots() == []
+    assert store.list_members("bio-1", include_removed=True) == [] and store.list_slots() == []
     assert store.courses_of_student("s1") == []
     assert store.delete_course("bio-1") is False
 

@@ -31,14 +31,20 @@ class TeacherStore(ABC):
     # rosters
     @abstractmethod
     def add_member(self, member: CourseMember) -> bool:
-        """Put the student on the course's roster; False if already there."""
+        """Put the student on the course's roster (back on it, keeping the first ``added_ms``, if they
+        were removed); False if already on it."""
 
     @abstractmethod
-    def remove_member(self, course_id: str, student_id: str) -> bool: ...
+    def remove_member(self, course_id: str, student_id: str, removed_ms: int) -> bool:
+        """Set ``removed_ms`` (the membership stays as history); False if not on the roster."""
+
     @abstractmethod
-    def list_members(self, course_id: str) -> list[CourseMember]: ...
+    def list_members(self, course_id: str, include_removed: bool = False) -> list[CourseMember]:
+        """The course's members by student id (with ``include_removed``, the former ones too)."""
+
     @abstractmethod
-    def courses_of_student(self, student_id: str) -> list[CourseMember]: ...
+    def courses_of_student(self, student_id: str) -> list[CourseMember]:
+        """Every membership of the student, former ones included, by course id."""
 
     # timetable
     @abstractmethod

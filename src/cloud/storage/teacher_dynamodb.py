@@ -100,22 +100,43 @@ class DynamoTeacherOps(TeacherStore):
             raise
 
     def delete_course(self, course_id: str) -> bool:
-        for member in self.list_members(course_id):
-            self.remove_member(course_id, member.student_id)
+        for member in self.list_members(course_id, include_removed=True):
+            self._delete("course_members", course_id=course_id, student_id=member.student_id)
         for slot in self.list_slots(course_id):
             self.delete_slot(slot.slot_id)
         return self._delete("courses", course_id=course_id)
 
     # ------------------------------------------------------------ rosters
+    def _update_member(self, key: dict[str, str], update: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self.t["course_members"].update_item(
+                Key=key, UpdateExpression=update, ConditionExpression=condition, ExpressionAttributeValues=values
+            )
+            return True
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+
     def add_member(self, member: CourseMember) -> bool:
-        return self._new("course_members", member, "student_id")
+        return self._update_member(
+            {"course_id": member.course_id, "student_id": member.student_id},
+            "SET added_ms = if_not_exists(added_ms, :a) REMOVE removed_ms",
+            "attribute_not_exists(student_id) OR attribute_exists(removed_ms)",
+            {":a": member.added_ms},
+        )
 
-    def remove_member(self, course_id: str, student_id: str) -> bool:
-        return self._delete("course_members", course_id=course_id, student_id=student_id)
+    def remove_member(self, course_id: str, student_id: str, removed_ms: int) -> bool:
+        return self._update_member(
+            {"course_id": course_id, "student_id": student_id},
+            "SET removed_ms = :r",
+            "attribute_exists(student_id) AND attribute_not_exists(removed_ms)",
+            {":r": removed_ms},
+        )
 
-    def list_members(self, course_id: str) -> list[CourseMember]:
+    def list_members(self, course_id: str, include_removed: bool = False) -> list[CourseMember]:
         members = self._items("course_members", CourseMember, Key("course_id").eq(course_id))
-        return sorted(members, key=lambda m: m.student_id)
+        return sorted((m for m in members if include_removed or m.removed_ms is None), key=lambda m: m.student_id)
 
     def courses_of_student(self, student_id: str) -> list[CourseMember]:
         members = self._items("course_members", CourseMember, Key("student_id").eq(student_id), index="by_student")

@@ -14,7 +14,8 @@ TEACHER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS courses (
     course_id TEXT PRIMARY KEY, name TEXT NOT NULL, classroom_id TEXT, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS course_members (
-    course_id TEXT NOT NULL, student_id TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (course_id, student_id));
+    course_id TEXT NOT NULL, student_id TEXT NOT NULL, added_ms INTEGER NOT NULL, removed_ms INTEGER,
+    PRIMARY KEY (course_id, student_id));
 CREATE INDEX IF NOT EXISTS course_members_by_student ON course_members (student_id);
 CREATE TABLE IF NOT EXISTS timetable_slots (
     slot_id TEXT PRIMARY KEY, course_id TEXT NOT NULL, weekday INTEGER NOT NULL, start_min INTEGER NOT NULL,
@@ -66,16 +67,20 @@ class SQLiteTeacherOps(TeacherStore):
 
     # ------------------------------------------------------------ rosters
     def add_member(self, member: CourseMember) -> bool:
-        sql = "INSERT OR IGNORE INTO course_members VALUES (:course_id, :student_id, :added_ms)"
+        sql = (
+            "INSERT INTO course_members VALUES (:course_id, :student_id, :added_ms, NULL) ON CONFLICT (course_id,"
+            " student_id) DO UPDATE SET removed_ms = NULL WHERE removed_ms IS NOT NULL"
+        )
         return self._change(sql, member.to_dict()) > 0
 
-    def remove_member(self, course_id: str, student_id: str) -> bool:
-        sql = "DELETE FROM course_members WHERE course_id = ? AND student_id = ?"
-        return self._change(sql, (course_id, student_id)) > 0
+    def remove_member(self, course_id: str, student_id: str, removed_ms: int) -> bool:
+        sql = "UPDATE course_members SET removed_ms = ? WHERE course_id = ? AND student_id = ? AND removed_ms IS NULL"
+        return self._change(sql, (removed_ms, course_id, student_id)) > 0
 
-    def list_members(self, course_id: str) -> list[CourseMember]:
-        rows = self._rows("SELECT * FROM course_members WHERE course_id = ? ORDER BY student_id", (course_id,))
-        return [CourseMember(**r) for r in rows]
+    def list_members(self, course_id: str, include_removed: bool = False) -> list[CourseMember]:
+        active = "" if include_removed else " AND removed_ms IS NULL"
+        sql = f"SELECT * FROM course_members WHERE course_id = ?{active} ORDER BY student_id"
+        return [CourseMember(**r) for r in self._rows(sql, (course_id,))]
 
     def courses_of_student(self, student_id: str) -> list[CourseMember]:
         rows = self._rows("SELECT * FROM course_members WHERE student_id = ? ORDER BY course_id", (student_id,))
