@@ -93,7 +93,7 @@ def update_course(course_id: str) -> Response:
 
 @bp.delete("/<course_id>")
 def delete_course(course_id: str) -> Response:
-    """Delete a course, its roster and timetable (its sessions stay)."""
+    """Delete a course that has no session yet, with its roster and timetable (409 once it has sessions)."""
     service().courses.delete_course(require_id(course_id, "course_id"))
     return no_content()
 
