@@ -123,4 +123,6 @@ def import_ics(timetable: Timetable, course_id: str, data: bytes | str) -> dict[
                 added.append(timetable.add_slot(course_id, WEEKDAYS[day], start, end).to_dict())
         except CloudError as exc:  # InvalidInput, or Conflict (overlaps a slot)
             errors.append({"event": summary, "error": str(exc)})
+    if errors:
+        timetable.deps.stats.inc("ics_events_rejected", len(errors))
     return {"course_id": course_id, "events": len(events), "added": added, "errors": errors}

@@ -143,7 +143,11 @@ class RosterImport:
         new_courses: set[str] = set()
         rosters: dict[str, set[str]] = {}  # course -> student ids on it (read once per course)
         plans = [self._plan(line, values, seen, new_courses, rosters) for line, values in self._rows(_text(data))]
+        rejected = sum(p.error is not None for p in plans)
+        if rejected:
+            self.deps.stats.inc("roster_rows_rejected", rejected)
         if apply:
+            self.deps.stats.inc("roster_imports")
             for plan in plans:
                 if plan.error is None:
                     self._apply(plan)

@@ -54,6 +54,7 @@ def test_roster_import_previews_then_applies(env):
     assert set(errors) == {5, 6, 7}
     assert "student_id" in errors[5] and "name" in errors[6] and "e-mail" in errors[7].lower() or "email" in errors[7]
     assert service.list_students() == [] and service.courses.list_courses() == []  # a preview changes nothing
+    assert service.stats.snapshot()["counters"]["roster_rows_rejected"] == 3
 
     applied = client.post("/api/courses/import?apply=1", data={"file": (io.BytesIO(ROSTER.encode()), "r.csv")})
     assert applied.get_json()["applied"] is True

@@ -73,6 +73,7 @@ def test_weekly_events_become_slots(service) -> None:
     assert "overlaps" in reasons["Overlap"]
     assert "Lab (UTC, a duration, folded line)" not in reasons
     assert len(service.timetable.list_slots("bio")) == 4
+    assert service.stats.snapshot()["counters"]["ics_events_rejected"] == 3
 
 
 def test_not_a_calendar(service) -> None:
