@@ -83,6 +83,7 @@ class SessionRoll:
     session: Session
     students: list[StudentState]
     visitors: list[StudentState]
+    emotions_enabled: bool = False  # ROLLCALL_CLOUD_DETECT_EMOTIONS
 
     def counts(self) -> dict[str, int]:
         """How many students in each state, ``present`` (all present-like states), ``roster`` and ``visitors``."""
@@ -107,6 +108,7 @@ class SessionRoll:
             "visitors": [s.to_dict() for s in self.visitors],
             "counts": self.counts(),
             "emotions": self.emotions(),
+            "emotions_enabled": self.emotions_enabled,
         }
 
 
@@ -162,7 +164,7 @@ class AttendanceRoll:
         ]
         students.sort(key=lambda s: ((s.name or "").lower(), s.student_id))
         visitors.sort(key=lambda s: s.record.first_seen_ms if s.record else 0)
-        return SessionRoll(session, students, visitors)
+        return SessionRoll(session, students, visitors, bool(self.deps.settings.detect_emotions))
 
     def mark(
         self, session_id: str, student_id: str, state: str, reason: str, actor: str = "api", peer: str | None = None

@@ -46,6 +46,7 @@ def test_late_rule_visitors_and_counts(course_session) -> None:
     counts = roll.counts()
     assert (counts["present"], counts["late"], counts["absent"], counts["roster"], counts["visitors"]) == (2, 1, 1, 3, 1)
     assert roll.emotions() == {"CALM": 1, "HAPPY": 1}  # the visitor's emotion does not count
+    assert roll.to_dict()["emotions_enabled"] is False  # ROLLCALL_CLOUD_DETECT_EMOTIONS is off here
 
 
 def test_marks_win_and_keep_history(course_session) -> None:

@@ -157,6 +157,7 @@ def test_teacher_flow_roster_timetable_camera_corrections_exports(served, browse
     page.wait_for_selector("#attendance-rows tr[data-student-id='s2'][data-state='present_camera']")
     page.wait_for_selector("#visitor-rows tr[data-student-id='v1']")
     assert page.inner_text("#stat-present") == "2" and page.inner_text("#stat-absent") == "2"
+    assert "Emotion detection is off" in page.inner_text("#emotions-empty")  # says why there is no distribution
 
     # the live page: "not seen yet" is the roster minus those present; the visitor is flagged
     live, _ = _page(browser, base_url, contexts)

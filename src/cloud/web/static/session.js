@@ -78,7 +78,11 @@ document.addEventListener("DOMContentLoaded", () => {
       el("span", { class: "bar", role: "img", "aria-label": `${n} students`, dataset: { width: String(n / most) } }),
       el("span", { class: "num" }, String(n)))));
     for (const bar of document.querySelectorAll("#emotion-bars .bar")) bar.style.width = `${Number(bar.dataset.width) * 100}%`;
-    document.getElementById("emotions-empty").hidden = emotions.length > 0;
+    const emptyEmotions = document.getElementById("emotions-empty");
+    emptyEmotions.hidden = emotions.length > 0;
+    emptyEmotions.textContent = data.emotions_enabled
+      ? "No emotion recorded yet. Only AWS Rekognition returns emotions; the local Rekognition service returns none."
+      : "Emotion detection is off (ROLLCALL_CLOUD_DETECT_EMOTIONS=false).";
   }
 
   async function loadMarks() {
