@@ -86,3 +86,30 @@ def test_a_session_opened_by_hand_wins_and_is_counted(tmp_path) -> None:
     service.courses.update_course("bio", classroom_id="")
     service.close_session(manual.session_id)
     assert service.timetable.run_once() == []
+
+
+def test_the_teacher_workflow_on_every_backend(store, tmp_path) -> None:
+    """Timetable session, roll, marks and term export through the service on SQLite and DynamoDB."""
+    from cloud.service import AttendanceService
+    from cloud.settings import CloudSettings
+    from cloud.storage.evidence import LocalEvidenceStore
+    from tests.cloud.api_support import FakeRecognizer
+
+    now = {"ms": ms("2027-01-04T08:55:00")}
+    service = AttendanceService(store, LocalEvidenceStore(tmp_path), FakeRecognizer(), CloudSettings(data_dir=tmp_path),
+                                clock=lambda: now["ms"])
+    service.create_classroom("room-1")
+    report = service.roster_import.run("student_id,name,course\na,Ada,bio\nb,Bob,bio\n", apply=True)
+    assert report["summary"]["enrolments"] == 2
+    service.courses.update_course("bio", classroom_id="room-1")
+    service.timetable.add_slot("bio", "mon", "09:00", "10:00")
+    [session] = service.timetable.run_once()
+    assert service.timetable.run_once() == []
+    now["ms"] = ms("2027-01-04T09:02:00")
+    service.roll.mark(session.session_id, "b", "excused", "trip")
+    service.courses.unenrol("bio", "a")  # during the lesson: still in this session's roll
+    now["ms"] = ms("2027-01-04T11:00:00")
+    assert {s.student_id: s.state for s in service.roll.roll(session.session_id).students} == {"a": "absent", "b": "excused"}
+    table = service.reports.course_table("bio", "2027-01-01", "2027-01-31")
+    assert [(r["student_id"], r["states"]) for r in table["rows"]] == [("a", ["absent"]), ("b", ["excused"])]
+    assert service.reports.student_report("b", "2027-01-01", "2027-01-31")["rate"] is None  # excused only
