@@ -9,6 +9,7 @@ from typing import Any
 
 from common.logs import log_event
 
+from .attendance_states import AttendanceRoll
 from .deps import ServiceDeps
 from .records import AttendanceRecord, iso
 from .roster import Roster
@@ -30,6 +31,11 @@ CSV_COLUMNS = (
     "evidence_ref",
     "first_seen_video_s",
     "last_seen_video_s",
+    "state",
+    "on_roster",
+    "marked_by",
+    "marked_at",
+    "reason",
 )
 
 
@@ -47,6 +53,7 @@ class Attendance:
         self.deps = deps
         self.roster = roster
         self.sessions = sessions
+        self.roll = AttendanceRoll(deps, sessions)
 
     def with_names(self, records: list[AttendanceRecord]) -> list[AttendanceRecord]:
         """The records with each student's current name (None for a deleted student)."""
@@ -79,37 +86,49 @@ class Attendance:
         return None
 
     def export_csv(self, session_id: str) -> str:
-        """The session's attendance as CSV text; also stored in the evidence store
-        (S3 ``<prefix>exports/`` when configured, else ``<data_dir>/exports``).
+        """The session's roll as CSV text: every roster student with their ``state`` (absent ones
+        too; see :mod:`cloud.attendance_states`), then the visitors (``state`` ``visitor``, ``on_roster``
+        0); also stored in the evidence store (S3 ``<prefix>exports/`` when configured, else
+        ``<data_dir>/exports``).
 
-        The last two columns, ``first_seen_video_s`` / ``last_seen_video_s``, are the
-        first / last sighting as seconds into the camera's video (1 decimal; empty
-        when unknown, e.g. live cameras)."""
-        session = self.sessions.get_session(session_id)
-        records = self.attendance_for_session(session_id)
+        ``first_seen_video_s`` / ``last_seen_video_s`` are the first / last sighting as seconds into
+        the camera's video (1 decimal; empty when unknown, e.g. live cameras). ``marked_by``,
+        ``marked_at`` and ``reason`` are the teacher's newest change of the state (empty if none)."""
+        roll = self.roll.roll(session_id)
+        session = roll.session
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
-        for r in records:
-            writer.writerow(
+        lines = [*roll.students, *roll.visitors]
+        for line in lines:
+            r, m = line.record, line.mark
+            seen = (
                 [
-                    csv_safe(v)
-                    for v in (
-                        session.session_id,
-                        session.classroom_id,
-                        session.name,
-                        r.student_id,
-                        r.name or "",
-                        iso(r.first_seen_ms),
-                        iso(r.last_seen_ms),
-                        r.camera_id,
-                        "" if r.best_similarity is None else f"{r.best_similarity:.2f}",
-                        r.sightings,
-                        r.evidence_ref or "",
-                        *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
-                    )
+                    iso(r.first_seen_ms),
+                    iso(r.last_seen_ms),
+                    r.camera_id,
+                    "" if r.best_similarity is None else f"{r.best_similarity:.2f}",
+                    r.sightings,
+                    r.evidence_ref or "",
+                    *("" if ms is None else f"{ms / 1000:.1f}" for ms in (r.first_source_ms, r.last_source_ms)),
                 ]
+                if r is not None
+                else ["", "", "", "", 0, "", "", ""]
             )
+            marked = [m.actor, iso(m.marked_ms), m.reason] if m is not None else ["", "", ""]
+            values = (
+                session.session_id,
+                session.classroom_id,
+                session.name,
+                line.student_id,
+                line.name or "",
+                *seen,
+                line.state,
+                int(line.on_roster),
+                *marked,
+            )
+            writer.writerow([csv_safe(v) for v in values])
+        records = lines
         text = buffer.getvalue()
         try:
             where = self.deps.evidence.put_export(f"attendance-{session.session_id}.csv", text)

@@ -157,6 +157,9 @@ def serve(
             _close_service(service)
             return 1
 
+    from .timetable import TimetableScheduler
+
+    scheduler = TimetableScheduler(service.timetable).start()  # sessions of the weekly timetable
     http_metrics = app.extensions[EXTENSION_KEY]["http_metrics"]
 
     def extra() -> dict[str, Any]:
@@ -192,6 +195,7 @@ def serve(
         server.close()
         if ingest_server is not None:
             ingest_server.stop()
+        scheduler.stop()
         reporter.stop()  # logs a final metrics line
         _close_service(service)
         log_event(logger, "cloud_stopped", uptime_s=round(time.monotonic() - started, 1))

@@ -69,7 +69,8 @@ class Session(_Dict):
     """A class session. Unscheduled sessions start when opened and end when closed;
     scheduled ones are open while now is in [starts_ms, ends_ms) (or until closed).
 
-    ``status`` is resolved against the clock by the service when returned.
+    ``status`` is resolved against the clock by the service when returned. ``course_id``: the
+    course (class section) the session is for, None for a session of the classroom alone.
     """
 
     session_id: str
@@ -81,6 +82,7 @@ class Session(_Dict):
     closed_ms: int | None = None
     scheduled: bool = False
     status: str = "open"
+    course_id: str | None = None
 
     def end_ms(self) -> int | None:
         """When the session stops being open (None = open-ended)."""

@@ -6,7 +6,10 @@ It delegates to collaborators that share one :class:`cloud.deps.ServiceDeps`:
 :class:`cloud.review.UnknownReview` (unknown faces, retention purge),
 :class:`cloud.privacy.Privacy` (retention of every crop, student erasure, audit log),
 :class:`cloud.crops.CropProcessor` (the crop path) and :class:`cloud.health.ServiceMonitor`
-(metrics, health). Nothing here imports boto3: the recognizer is a :class:`cloud.ports.Recognizer`.
+(metrics, health). Teacher workflows: :class:`cloud.courses.Courses` (courses, rosters),
+:class:`cloud.roster_import.RosterImport`, :class:`cloud.attendance_states.AttendanceRoll` (states,
+marks), :class:`cloud.timetable.Timetable` and :class:`cloud.reports.Reports`. Nothing here imports boto3:
+the recognizer is a :class:`cloud.ports.Recognizer`.
 
 It ties together the attendance store (SQLite or DynamoDB), the evidence store
 (local files or S3) and the face recognizer (Rekognition). Methods return
@@ -42,6 +45,7 @@ from common.metrics import Metrics
 from common.protocol import Header, Message
 
 from .attendance import Attendance
+from .courses import Courses
 from .crops import CropProcessor, unknown_id_for
 from .decision import MatchDecision
 from .deps import ServiceDeps
@@ -50,12 +54,15 @@ from .inputs import parse_time
 from .ports import Recognizer
 from .privacy import Privacy
 from .records import AttendanceRecord, Classroom, Enrolment, Session, Student, UnknownFace
+from .reports import Reports
 from .review import UnknownReview
 from .roster import MAX_PHOTO_BYTES, Roster
+from .roster_import import RosterImport
 from .sessions import Sessions
 from .settings import CloudSettings
 from .storage.base import AttendanceStore
 from .storage.evidence import EvidenceStore
+from .timetable import Timetable
 
 __all__ = ["AttendanceService", "HEALTH_CACHE_S", "MAX_PHOTO_BYTES", "parse_time", "unknown_id_for"]
 
@@ -87,6 +94,12 @@ class AttendanceService:
         self.roster = Roster(self.deps)
         self.sessions = Sessions(self.deps)
         self.attendance = Attendance(self.deps, self.roster, self.sessions)
+        # teacher workflows (the API and dashboard use these collaborators directly)
+        self.courses = Courses(self.deps, self.roster, self.sessions)
+        self.roll = self.attendance.roll
+        self.roster_import = RosterImport(self.deps, self.courses)
+        self.timetable = Timetable(self.deps, self.courses, self.sessions)
+        self.reports = Reports(self.deps, self.courses, self.roll)
         self.review = UnknownReview(self.deps, self.roster, self.attendance)
         self.privacy = Privacy(self.deps, self.roster)
         self.crops = CropProcessor(self.deps, self.sessions)

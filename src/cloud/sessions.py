@@ -53,11 +53,18 @@ class Sessions:
 
     # -------------------------------------------------------------- sessions
     def open_session(
-        self, classroom_id: str, name: str | None = None, starts_at: Any = None, ends_at: Any = None
+        self,
+        classroom_id: str,
+        name: str | None = None,
+        starts_at: Any = None,
+        ends_at: Any = None,
+        course_id: str | None = None,
+        session_id: str | None = None,
     ) -> Session:
         """Open a session now, or schedule one (``starts_at``/``ends_at``: ISO 8601,
         datetime or epoch ms; naive = UTC). Conflict if it overlaps another session
-        of the classroom (in particular an open one)."""
+        of the classroom (in particular an open one), or if ``session_id`` (default: a new
+        id; the timetable gives one per slot and day) exists. ``course_id``: the course it is for."""
         self.get_classroom(classroom_id)
         now = self.deps.clock()
         start = parse_time(starts_at, "starts_at")
@@ -79,13 +86,14 @@ class Sessions:
                         f"({iso(other.starts_ms)} - {iso(other.end_ms()) or 'open-ended'}) overlapping this one"
                     )
             session = Session(
-                session_id=new_id()[:16],
+                session_id=session_id or new_id()[:16],
                 classroom_id=classroom_id,
                 name=name or f"{classroom_id} {iso(start)}",
                 created_ms=now,
                 starts_ms=start,
                 ends_ms=end,
                 scheduled=scheduled,
+                course_id=course_id,
             )
             self.deps.store.create_session(session)
         log_event(
@@ -96,6 +104,7 @@ class Sessions:
             starts_ms=start,
             ends_ms=end,
             scheduled=scheduled,
+            course_id=course_id,
         )
         return session.resolved(now)
 

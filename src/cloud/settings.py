@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.keyring import KEYS_DIR_DESCRIPTION, TRANSPORT_DESCRIPTION, TransportMode
@@ -169,6 +170,37 @@ class CloudSettings(RollcallSettings):
         gt=0,
         description="Face crops of recognised sightings and assigned unknown faces older than this are deleted (hourly); the attendance record stays, its `evidence_ref` becomes null.",
     )
+
+    # --- teacher workflows (courses, timetable, attendance states) ---
+    school_timezone: str = Field(
+        "UTC",
+        description="IANA time zone of the school (e.g. `Europe/Paris`): timetable slots and report dates are in it.",
+    )
+    late_grace_minutes: float = Field(
+        10.0,
+        ge=0,
+        description="A roster student first seen by a camera more than this many minutes after the session started is `late`, not `present_camera`.",
+    )
+    timetable_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often the timetable scheduler creates the sessions of the weekly slots (it is idempotent: one session per slot and day, whatever restarts happen).",
+    )
+    timetable_lookahead_hours: float = Field(
+        0.25,
+        ge=0,
+        le=24 * 14,
+        description="The scheduler creates a slot's session this long before it starts (shown as `scheduled`); it opens and closes at the slot's times by itself. Keep it short: while a scheduled session exists, a session opened by hand without an end in that classroom overlaps it and is refused.",
+    )
+
+    @field_validator("school_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as Europe/Paris)") from None
+        return value
 
     # --- storage ---
     storage: Literal["sqlite", "dynamodb"] = Field(

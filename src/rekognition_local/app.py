@@ -3,7 +3,8 @@
 ``POST /`` with ``X-Amz-Target: RekognitionService.<Operation>`` and a JSON
 body; errors as ``{"__type": code, "message": ...}`` plus the
 ``x-amzn-ErrorType`` header, so botocore raises ``ClientError`` with that code.
-``GET /health`` answers ``{"status": "ok"}`` for container healthchecks.
+``GET /health`` answers ``{"status": "ok", ...}`` for container healthchecks, with ``emotions: false``
+and ``emotions_detail``: this service returns no emotions.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .auth import AccessChecker
 from .engine import FaceEngine
 from .errors import ImageTooLarge, InternalServerError, RekognitionError, Serialization, UnknownOperation
 from .models import resolve_models
-from .service import FACE_MODEL_VERSION, RekognitionService
+from .service import EMOTIONS_NOTICE, EMOTIONS_SUPPORTED, FACE_MODEL_VERSION, RekognitionService
 from .settings import RekognitionSettings
 from .store import FaceStore
 
@@ -62,7 +63,13 @@ class RekognitionApp:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
         if method == "GET" and path == "/health":
-            return self._reply(start_response, "200 OK", {"status": "ok", "face_model_version": FACE_MODEL_VERSION})
+            health = {
+                "status": "ok",
+                "face_model_version": FACE_MODEL_VERSION,
+                "emotions": EMOTIONS_SUPPORTED,
+                "emotions_detail": EMOTIONS_NOTICE,
+            }
+            return self._reply(start_response, "200 OK", health)
         if method == "GET" and path == "/metrics":
             return self._reply(start_response, "200 OK", self.metrics.snapshot())
         if method != "POST" or path != "/":

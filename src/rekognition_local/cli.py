@@ -96,6 +96,9 @@ def serve(settings: RekognitionSettings, common: CommonSettings) -> int:
             if settings.allow_anonymous
             else "no ROLLCALL_REKOG_ACCESS_KEYS (AKID:SECRET): every call is refused",
         )
+    from .service import EMOTIONS_NOTICE
+
+    log_event(logger, "emotions_unsupported", level=logging.WARNING, detail=EMOTIONS_NOTICE)
     log_event(
         logger,
         "listening",

@@ -23,6 +23,13 @@ from .settings import RekognitionSettings
 from .store import FaceStore, NewFace
 
 FACE_MODEL_VERSION = "local-yunet-dlib-resnet-v1"
+#: This service has no emotion model: DetectFaces/IndexFaces never return ``Emotions``, whatever
+#: attributes are asked. Said at start (log event ``emotions_unsupported``) and in ``GET /health``.
+EMOTIONS_SUPPORTED = False
+EMOTIONS_NOTICE = (
+    "the local Rekognition service returns no emotions (no emotion model): FaceDetails never carry Emotions; "
+    "per-session emotion figures (ROLLCALL_CLOUD_DETECT_EMOTIONS) need AWS Rekognition"
+)
 ACCOUNT_ID = "000000000000"
 NO_FACE_MESSAGE = "There are no faces in the image. Should be at least 1."
 

@@ -15,7 +15,7 @@ DOMAIN = ["cloud.ports", "cloud.deps", "cloud.inputs", "cloud.tracing", "cloud.r
 #: The only cloud modules allowed to import boto3/botocore: the adapters (storage/evidence.py's
 #: S3EvidenceStore imports botocore lazily, inside a method) and bootstrap, which wires boto3 in.
 AWS_ADAPTERS = {"aws_client.py", "aws_calls.py", "recognition.py", "bootstrap.py", "storage/dynamodb.py",
-                "storage/dynamodb_items.py", "storage/accounts_dynamodb.py",
+                "storage/dynamodb_items.py", "storage/accounts_dynamodb.py", "storage/teacher_dynamodb.py",
                 "storage/evidence.py"}
 
 PROBE = """

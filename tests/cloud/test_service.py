@@ -421,7 +421,8 @@ def test_video_position_in_record_and_csv_on_every_backend(store: Any, tmp_path:
     text = svc.export_csv(session.session_id)
     header = text.splitlines()[0].split(",")
     assert header == ["session_id", "classroom_id", "session_name", "student_id", "name", "first_seen", "last_seen",
-                      "camera_id", "best_similarity", "sightings", "evidence_ref", "first_seen_video_s", "last_seen_video_s"]
+                      "camera_id", "best_similarity", "sightings", "evidence_ref", "first_seen_video_s", "last_seen_video_s",
+                      "state", "on_roster", "marked_by", "marked_at", "reason"]
     rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(text))}
     assert (rows["ada"]["first_seen_video_s"], rows["ada"]["last_seen_video_s"]) == ("12.3", "45.0")
     assert (rows["bob"]["first_seen_video_s"], rows["bob"]["last_seen_video_s"]) == ("", "")

@@ -101,6 +101,9 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
     url = f"http://127.0.0.1:{port}"
     proc = _start(env, port)
     try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:  # says it has no emotions
+            health = json.loads(response.read())
+        assert health["emotions"] is False and "returns no emotions" in health["emotions_detail"]
         good = make_client(url, key="AKIDGOOD2", secret="secret-2")
 
         def add_trace(request, **_):  # how the cloud tier can tag its calls for the logs
@@ -131,6 +134,8 @@ def test_serve_access_keys_logs_and_persistence(env: dict[str, str], tmp_path: P
     assert requests[0]["trace_id"] == "trace-123" and "trace_id" not in requests[1]
     assert all(isinstance(r["ms"], float) and r["tier"] == "rekognition" for r in requests)
     assert any(x["event"] == "stopped" for x in lines)
+    [notice] = [x for x in lines if x["event"] == "emotions_unsupported"]
+    assert notice["level"] == "WARNING" and "returns no emotions" in notice["detail"]
 
     proc = _start(env, port)  # same data dir: the collection and its face survived the restart
     try:

@@ -54,10 +54,11 @@ def close_session(session_id: str) -> Response:
 
 @bp.get("/<session_id>/attendance")
 def attendance(session_id: str) -> Response:
-    """The session and one record per student seen in it."""
+    """The session, one record per student seen in it, and (``students``) every roster student
+    with a ``state`` plus the visitors and counts (:mod:`cloud.attendance_states`)."""
     svc = service()
-    session = svc.get_session(require_id(session_id, "session_id"))
-    return jsonify({"session": to_json(session), "records": to_json(svc.attendance_for_session(session_id))})
+    roll = svc.roll.roll(require_id(session_id, "session_id")).to_dict()
+    return jsonify({**roll, "records": to_json(svc.attendance_for_session(session_id))})
 
 
 @bp.get("/<session_id>/attendance.csv")

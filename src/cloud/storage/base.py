@@ -5,10 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
+from .teacher_base import TeacherStore
 
 
-class AttendanceStore(ABC):
-    """Students, faces, classrooms, sessions, attendance and unknown faces.
+class AttendanceStore(TeacherStore, ABC):
+    """Students, faces, classrooms, sessions, attendance and unknown faces (and, from
+    :class:`TeacherStore`, courses, rosters, timetable slots and attendance marks).
 
     Writes that create an id raise :class:`cloud.errors.Conflict` when it exists;
     lookups return None when nothing is there. Every method is thread-safe.

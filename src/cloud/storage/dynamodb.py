@@ -13,6 +13,8 @@ sightings        sighting_id                  (the idempotency record of each cr
 attendance       session_id, student_id       GSI by_student (student_id, session_id)
 unknown_faces    unknown_id                   GSI by_status (status, seen_ms)
 ===============  ===========================  =====================================
+
+The teacher tables (courses, rosters, slots, marks): :mod:`cloud.storage.teacher_dynamodb`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from ..errors import Conflict
 from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
 from .dynamodb_items import TABLES, T, is_conditional_failure, item_of, load_record, to_dynamo
+from .teacher_dynamodb import TEACHER_TABLES, DynamoTeacherOps
 
 
-class DynamoDBStore(AttendanceStore):
+class DynamoDBStore(DynamoTeacherOps, AttendanceStore):
     """Attendance data in DynamoDB tables (``resource`` = ``boto3.resource("dynamodb")``)."""
 
     def __init__(self, resource: Any, prefix: str = "rollcall-", create_tables: bool = True) -> None:
@@ -37,7 +40,7 @@ class DynamoDBStore(AttendanceStore):
         self.prefix = prefix
         if create_tables:
             self.create_tables()
-        self.t = {name: resource.Table(prefix + name) for name in TABLES}
+        self.t = {name: resource.Table(prefix + name) for name in (*TABLES, *TEACHER_TABLES)}
 
     # ------------------------------------------------------------ tables
     def create_tables(self) -> None:
@@ -45,7 +48,7 @@ class DynamoDBStore(AttendanceStore):
         existing: set[str] = set()
         for page in self.client.get_paginator("list_tables").paginate():
             existing.update(page.get("TableNames", []))
-        for name, spec in TABLES.items():
+        for name, spec in {**TABLES, **TEACHER_TABLES}.items():
             table_name = self.prefix + name
             if table_name in existing:
                 continue

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import Conflict
 from ..records import AttendanceRecord, Classroom, Enrolment, Session, Sighting, Student, UnknownFace
 from .base import AttendanceStore
+from .teacher_sqlite import TEACHER_SCHEMA, SQLiteTeacherOps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS students (
@@ -46,6 +47,7 @@ MIGRATIONS = (
     ("sightings", "source_ms", "INTEGER"),
     ("attendance", "first_source_ms", "INTEGER"),
     ("attendance", "last_source_ms", "INTEGER"),
+    ("sessions", "course_id", "TEXT"),
 )
 
 # Fold one sighting into the (session, student) record: earliest first seen (and
@@ -78,7 +80,7 @@ def _row(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
-class SQLiteStore(AttendanceStore):
+class SQLiteStore(SQLiteTeacherOps, AttendanceStore):
     """All tables in one SQLite file (``:memory:`` works for tests)."""
 
     def __init__(self, path: Path | str) -> None:
@@ -92,6 +94,7 @@ class SQLiteStore(AttendanceStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        self._db.executescript(TEACHER_SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -194,8 +197,9 @@ class SQLiteStore(AttendanceStore):
     def create_session(self, session: Session) -> None:
         params = session.to_dict()
         self._insert(
-            "INSERT INTO sessions VALUES (:session_id, :classroom_id, :name, :created_ms, :starts_ms, :ends_ms,"
-            " :closed_ms, :scheduled)",
+            "INSERT INTO sessions (session_id, classroom_id, name, created_ms, starts_ms, ends_ms, closed_ms,"
+            " scheduled, course_id) VALUES (:session_id, :classroom_id, :name, :created_ms, :starts_ms, :ends_ms,"
+            " :closed_ms, :scheduled, :course_id)",
             params,
             f"session {session.session_id!r}",
         )

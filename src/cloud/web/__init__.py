@@ -26,6 +26,8 @@ NAV = (
     ("dashboard.students", "Students"),
     ("dashboard.classrooms", "Classrooms"),
     ("dashboard.sessions", "Sessions"),
+    ("dashboard.courses", "Courses"),
+    ("dashboard.reports", "Reports"),
     ("dashboard.unknown_faces", "Unknown faces"),
     ("dashboard.users", "Users"),
 )
@@ -83,3 +85,6 @@ def unknown_faces() -> str:
 def users() -> str:
     """Users and API tokens (admins only)."""
     return render_template("users.html", page="users")
+
+
+from . import teacher_pages  # noqa: E402,F401  (courses, course, reports pages on this blueprint)

@@ -65,14 +65,26 @@ document.addEventListener("DOMContentLoaded", () => {
     csvLink.href = `/api/sessions/${encodeURIComponent(session.session_id)}/attendance.csv`;
   }
 
-  function renderMissing(records) {
+  /** "Not seen yet": the course's roster minus those present (any student for a session without a course). */
+  function renderMissing(records, data) {
     const present = new Set(records.map((r) => r.student_id));
-    const missing = students.filter((s) => !present.has(s.student_id));
+    let missing = students.filter((s) => !present.has(s.student_id));
+    if (data && data.session.course_id) {
+      missing = data.students.filter((s) => s.state === "absent" && s.source === "none")
+        .map((s) => ({ student_id: s.student_id, name: s.name || s.student_id }));
+      const visitors = new Set(data.visitors.map((v) => v.student_id));
+      for (const tr of rows.querySelectorAll("tr[data-student-id]")) {
+        if (visitors.has(tr.dataset.studentId) && !tr.querySelector(".badge.state-visitor")) {
+          tr.querySelector(".person-name").append(" ", el("span", { class: "badge state-visitor" }, "Visitor"));
+        }
+      }
+    }
     missingList.replaceChildren(
       ...missing.map((s) => el("li", {}, avatar(s.name), el("div", {}, el("div", { class: "person-name" }, s.name), el("div", { class: "person-id" }, s.student_id))))
     );
     missingEmpty.hidden = missing.length > 0 || students.length === 0;
-    document.getElementById("stat-present").textContent = String(records.length);
+    const presentCount = data && data.session.course_id ? data.counts.present : records.length;
+    document.getElementById("stat-present").textContent = String(presentCount);
     document.getElementById("stat-missing").textContent = String(missing.length);
     document.getElementById("stat-sightings").textContent = String(records.reduce((n, r) => n + (r.sightings || 0), 0));
     document.getElementById("stat-updated").textContent = fmtTime(Date.now());
@@ -96,7 +108,7 @@ document.addEventListener("DOMContentLoaded", () => {
         session = data.session;
         renderSession();
         AttendanceTable.render(rows, data.records, emptyNote);
-        renderMissing(data.records);
+        renderMissing(data.records, data);
       } else {
         renderSession();
         rows.replaceChildren();
