@@ -158,8 +158,10 @@ def authed_client(app: Any, role: str = "admin") -> Any:
     """A Flask test client that sends a fresh API token of ``role`` (``Authorization: Bearer``)."""
     from cloud.auth.guard import AUTH_KEY
 
-    plain, _ = app.extensions[AUTH_KEY].accounts.create_token(f"test-{role}-{uuid.uuid4().hex[:8]}", role, "test")
+    name = f"test-{role}-{uuid.uuid4().hex[:8]}"
+    plain, _ = app.extensions[AUTH_KEY].accounts.create_token(name, role, "test")
     client = app.test_client()
+    client.token_actor = f"token:{name}"  # the audit name of this client's calls
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {plain}"
     return client
 

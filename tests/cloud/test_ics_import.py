@@ -88,8 +88,9 @@ def test_not_a_calendar(service) -> None:
 
 def test_api_import(service) -> None:
     from cloud.app import create_app
+    from tests.cloud.api_support import authed_client
 
-    client = create_app(service=service, settings=service.settings).test_client()
+    client = authed_client(create_app(service=service, settings=service.settings), role="teacher")
     response = client.post("/api/courses/bio/slots/import", data=CALENDAR, content_type="text/calendar")
     assert response.status_code == 200 and len(response.get_json()["added"]) == 4
     assert client.post("/api/courses/bio/slots/import", data=b"", content_type="text/calendar").status_code == 400
