@@ -87,19 +87,8 @@ class DynamoDBStore(DynamoTeacherOps, AttendanceStore):
             )
 
     # ------------------------------------------------------------ plumbing
-    def _put_new(self, table: str, obj: Any, key: str, what: str) -> bool:
-        try:
-            self.t[table].put_item(
-                Item=item_of(obj), ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key}
-            )
-            return True
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-
     def _create(self, table: str, obj: Any, key: str, what: str) -> None:
-        if not self._put_new(table, obj, key, what):
+        if not self._put_new(table, obj, key):
             raise Conflict(f"{what} already exists")
 
     def _get(self, table: str, cls: type[T], **key: str) -> T | None:
@@ -349,7 +338,7 @@ class DynamoDBStore(DynamoTeacherOps, AttendanceStore):
 
     # ------------------------------------------------------------ unknown faces
     def add_unknown(self, unknown: UnknownFace) -> bool:
-        return self._put_new("unknown_faces", unknown, "unknown_id", f"unknown face {unknown.unknown_id!r}")
+        return self._put_new("unknown_faces", unknown, "unknown_id")
 
     def get_unknown(self, unknown_id: str) -> UnknownFace | None:
         return self._get("unknown_faces", UnknownFace, unknown_id=unknown_id)

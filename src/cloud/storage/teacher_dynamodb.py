@@ -37,7 +37,8 @@ class DynamoTeacherOps(TeacherStore):
 
     t: dict[str, Any]
 
-    def _new(self, table: str, obj: Any, key: str) -> bool:
+    def _put_new(self, table: str, obj: Any, key: str) -> bool:
+        """Put ``obj`` unless an item with its ``key`` exists; False when it does."""
         try:
             self.t[table].put_item(
                 Item=item_of(obj), ConditionExpression="attribute_not_exists(#k)", ExpressionAttributeNames={"#k": key}
@@ -70,7 +71,7 @@ class DynamoTeacherOps(TeacherStore):
 
     # ------------------------------------------------------------ courses
     def create_course(self, course: Course) -> None:
-        if not self._new("courses", course, "course_id"):
+        if not self._put_new("courses", course, "course_id"):
             raise Conflict(f"course {course.course_id!r} already exists")
 
     def get_course(self, course_id: str) -> Course | None:
@@ -144,7 +145,7 @@ class DynamoTeacherOps(TeacherStore):
 
     # ------------------------------------------------------------ timetable
     def add_slot(self, slot: TimetableSlot) -> None:
-        if not self._new("timetable_slots", slot, "slot_id"):
+        if not self._put_new("timetable_slots", slot, "slot_id"):
             raise Conflict(f"timetable slot {slot.slot_id!r} already exists")
 
     def list_slots(self, course_id: str | None = None) -> list[TimetableSlot]:
@@ -157,7 +158,7 @@ class DynamoTeacherOps(TeacherStore):
 
     # ------------------------------------------------------------ marks
     def add_mark(self, mark: AttendanceMark) -> bool:
-        return self._new("attendance_marks", mark, "mark_id")
+        return self._put_new("attendance_marks", mark, "mark_id")
 
     def marks_for_session(self, session_id: str) -> list[AttendanceMark]:
         marks = self._items("attendance_marks", AttendanceMark, Key("session_id").eq(session_id))
