@@ -29,6 +29,17 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
             input_size=settings.input_size,
             device=settings.device,
         )
+    if settings.backend == "openvino":
+        from .openvino_detector import OpenvinoPersonDetector
+
+        return OpenvinoPersonDetector(
+            path,
+            settings.person_class_list(),
+            conf_threshold=settings.conf_threshold,
+            iou_threshold=settings.iou_threshold,
+            input_size=settings.input_size,
+            threads=settings.onnx_threads,
+        )
     from .onnx_detector import OnnxPersonDetector
 
     return OnnxPersonDetector(

@@ -69,8 +69,30 @@ class OnnxPersonDetector:
         )
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
-        shape = model_input.shape
-        metadata = self.session.get_modelmeta().custom_metadata_map
+        self._configure(
+            model_path,
+            model_input.shape,
+            self.session.get_outputs()[0].shape,
+            self.session.get_modelmeta().custom_metadata_map,
+            person_classes,
+            conf_threshold,
+            iou_threshold,
+            input_size,
+        )
+
+    def _configure(
+        self,
+        model_path: Path,
+        shape: list,
+        out_shape: list,
+        metadata: dict[str, str],
+        person_classes: list[str],
+        conf_threshold: float,
+        iou_threshold: float,
+        input_size: int,
+    ) -> None:
+        """Input geometry, classes and thresholds from the model's shapes and metadata
+        (shared with the OpenVINO backend, which reads the same ONNX file)."""
         self.stride = _int_or(metadata.get("stride"), 32)
         #: (height, width) of a static model's input; None = dynamic (rectangular letterbox per frame).
         self.static_shape: tuple[int, int] | None = None
@@ -79,7 +101,6 @@ class OnnxPersonDetector:
             self.input_size = max(self.static_shape)
         else:
             self.input_size = int(input_size)
-        out_shape = self.session.get_outputs()[0].shape
         self.names = parse_names(metadata.get("names", ""))
         num_classes = len(self.names) if self.names else (int(out_shape[1]) - 4 if isinstance(out_shape[1], int) else 0)
         if num_classes <= 0:
@@ -93,6 +114,10 @@ class OnnxPersonDetector:
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.model_name = model_path.name
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        """The raw model output ``(1, 4 + classes, anchors)`` for one preprocessed blob."""
+        return self.session.run(None, {self.input_name: blob})[0]
 
     @property
     def dynamic(self) -> bool:
@@ -117,7 +142,7 @@ class OnnxPersonDetector:
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """People in ``frame`` (BGR), best first."""
         blob, geometry = self.preprocess(frame)
-        output = self.session.run(None, {self.input_name: blob})[0]
+        output = self.infer(blob)
         return self.decode(output, geometry, frame.shape[1], frame.shape[0])
 
     def decode(self, output: np.ndarray, geometry, width: int, height: int) -> list[Detection]:

@@ -75,16 +75,16 @@ class EdgeSettings(RollcallSettings):
         description="Largest frame decoded (pixels, from the JPEG/PNG header before any pixel is decoded; default 4K UHD, 8.3 MP). Larger frames are refused (`frames_refused_too_large`), as are frames whose header cannot be read (`frames_refused_header_unreadable`) or whose size differs from the message's `image.width/height` (`frames_refused_size_mismatch`).",
     )
     workers: int = Field(
-        1,
+        2,
         ge=1,
         le=16,
-        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order.",
+        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. With 1 inference thread each (`onnx_threads`), one worker per core spends the least CPU per frame.",
     )
 
     # --- person detection ---
-    backend: Literal["onnx", "ultralytics"] = Field(
+    backend: Literal["onnx", "openvino", "ultralytics"] = Field(
         "onnx",
-        description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).",
+        description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch), `openvino` (OpenVINO on the CPU, same ONNX file, same boxes; no faster than ONNX Runtime on the AMD CPUs measured in res/benchmarks/REPORT.md, may be on Intel ones) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).",
     )
     models_dir: Path = Field(
         Path("./models"),
@@ -109,7 +109,10 @@ class EdgeSettings(RollcallSettings):
         description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.",
     )
     onnx_threads: int = Field(
-        2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default)."
+        1,
+        ge=0,
+        le=64,
+        description="Inference threads per detection for the `onnx` and `openvino` backends (0 = the engine's default). 1 costs the least CPU per frame (about 1.25x less than 2 on a loaded 2-core edge, res/benchmarks/REPORT.md): scale with `workers` instead.",
     )
     onnx_allow_spinning: bool = Field(
         False,
