@@ -39,6 +39,7 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
             iou_threshold=settings.iou_threshold,
             input_size=settings.input_size,
             threads=settings.onnx_threads,
+            nice=settings.detector_nice,
         )
     from .onnx_detector import OnnxPersonDetector
 
@@ -50,6 +51,7 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
         input_size=settings.input_size,
         threads=settings.onnx_threads,
         allow_spinning=settings.onnx_allow_spinning,
+        nice=settings.detector_nice,
     )
 
 

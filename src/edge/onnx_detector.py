@@ -7,7 +7,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detection import Detection, DetectorConfigError, letterbox, letterbox_shape, parse_names, resolve_person_classes
+from .detection import (
+    Detection,
+    DetectorConfigError,
+    letterbox,
+    letterbox_shape,
+    lower_thread_priority,
+    parse_names,
+    resolve_person_classes,
+)
 from .models import require_model
 
 #: Ultralytics' cap on detections per image after NMS.
@@ -60,6 +68,7 @@ class OnnxPersonDetector:
         input_size: int = 640,
         threads: int = 0,
         allow_spinning: bool = False,
+        nice: int = 0,
     ) -> None:
         import onnxruntime as ort
 
@@ -79,6 +88,7 @@ class OnnxPersonDetector:
             iou_threshold,
             input_size,
         )
+        self.nice = nice
 
     def _configure(
         self,
@@ -114,6 +124,7 @@ class OnnxPersonDetector:
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.model_name = model_path.name
+        self.nice = 0
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """The raw model output ``(1, 4 + classes, anchors)`` for one preprocessed blob."""
@@ -140,7 +151,8 @@ class OnnxPersonDetector:
         return blob, geometry
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        """People in ``frame`` (BGR), best first."""
+        """People in ``frame`` (BGR), best first. The calling thread runs niced by ``nice``."""
+        lower_thread_priority(self.nice)
         blob, geometry = self.preprocess(frame)
         output = self.infer(blob)
         return self.decode(output, geometry, frame.shape[1], frame.shape[0])

@@ -54,6 +54,7 @@ class OpenvinoPersonDetector(OnnxPersonDetector):
         input_size: int = 640,
         threads: int = 0,
         allow_spinning: bool = False,
+        nice: int = 0,
     ) -> None:
         del allow_spinning  # ONNX Runtime's setting; OpenVINO's threads sleep when idle
         import openvino as ov
@@ -82,6 +83,7 @@ class OpenvinoPersonDetector(OnnxPersonDetector):
             iou_threshold,
             input_size,
         )
+        self.nice = nice
         self._lock = threading.Lock()
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._local = threading.local()

@@ -75,10 +75,10 @@ class EdgeSettings(RollcallSettings):
         description="Largest frame decoded (pixels, from the JPEG/PNG header before any pixel is decoded; default 4K UHD, 8.3 MP). Larger frames are refused (`frames_refused_too_large`), as are frames whose header cannot be read (`frames_refused_header_unreadable`) or whose size differs from the message's `image.width/height` (`frames_refused_size_mismatch`).",
     )
     workers: int = Field(
-        2,
+        1,
         ge=1,
         le=16,
-        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. With 1 inference thread each (`onnx_threads`), one worker per core spends the least CPU per frame.",
+        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. For many cameras, one worker per core with `onnx_threads=1` spends the least CPU per frame.",
     )
 
     # --- person detection ---
@@ -109,14 +109,20 @@ class EdgeSettings(RollcallSettings):
         description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.",
     )
     onnx_threads: int = Field(
-        1,
+        2,
         ge=0,
         le=64,
-        description="Inference threads per detection for the `onnx` and `openvino` backends (0 = the engine's default). 1 costs the least CPU per frame (about 1.25x less than 2 on a loaded 2-core edge, res/benchmarks/REPORT.md): scale with `workers` instead.",
+        description="Inference threads per detection for the `onnx` and `openvino` backends (0 = the engine's default). 1 costs the least CPU per frame (about 1.2x less than 2, res/benchmarks/REPORT.md) but leaves a core idle with 1 worker: for many cameras set 1 with `workers` = cores.",
     )
     onnx_allow_spinning: bool = Field(
         False,
         description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.",
+    )
+    detector_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Nice value added to the worker threads while they detect (`onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search took 1.6x less time at p50 than with the load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
     )
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 
