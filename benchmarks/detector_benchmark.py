@@ -63,6 +63,82 @@ CLASSROOM = list(range(0, 45, 3))
 WALKING = list(range(100, 1100, 100))
 
 
+#: Consecutive frames for motion regions (the state needs a camera's real sequence): (asset, step, count).
+SEQUENCES = (
+    ("classroom.gif", 1, 45),
+    ("face-demographics-walking-and-pause.gif", 1, 41),
+    ("head-pose-face-detection-female-and-male.gif", 1, 40),
+    ("one-by-one-person-detection.mp4", 10, 40),  # a 10-fps video at 1 fps
+)
+MOTION = "onnx-fp32-640-1t+motion"
+
+
+def read_sequence(asset: str, step: int, count: int) -> list:
+    import cv2
+
+    cap = cv2.VideoCapture(str(ASSETS / "video" / asset))
+    frames, index = [], 0
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            frames.append(frame)
+        index += 1
+    cap.release()
+    return frames
+
+
+def sequence_phase(python: Path | None, tmp: Path) -> dict:
+    """Whole-frame ONNX, ONNX with motion regions and ultralytics' predictor, frame by frame over
+    each sequence in order (motion state per sequence), interleaved."""
+    from edge.motion import MotionRegionDetector
+
+    frames, starts = [], []
+    for asset, step, count in SEQUENCES:
+        starts.append(len(frames))
+        frames += read_sequence(asset, step, count)
+    model = MODELS / f"{MODEL}.onnx"
+    whole = OnnxPersonDetector(model, CLASSES, threads=1)
+    motion = MotionRegionDetector(OnnxPersonDetector(model, CLASSES, threads=1))
+    camera = {start: f"seq-{n}" for n, start in enumerate(starts)}
+    current = {"camera": "seq-0"}
+
+    def run_motion(i: int):
+        current["camera"] = camera.get(i, current["camera"])
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        found = motion.detect_camera(current["camera"], frames[i])
+        return (time.perf_counter() - t0) * 1000, (time.process_time() - cpu0) * 1000, [list(d.box) + [d.score] for d in found]
+
+    contenders = {"onnx-fp32-640-1t": lambda i: timed_detect(whole, frames[i]), MOTION: run_motion}
+    server = None
+    if python is not None:
+        os.environ["ROLLCALL_EXPORT_VENV"] = str(python.parent.parent)
+        server = UltralyticsServer(frames, shim=False, threads=0, tmp=tmp)
+        if server.info.get("available"):
+            contenders["ultralytics"] = server.run
+    motion.detect_camera("warm-up", frames[0])
+    motion.forget("warm-up")
+    try:
+        # One pass: motion state must see each sequence once, in order (no rotation inside a frame's turn matters).
+        results = interleaved(contenders, frames, 1)
+    finally:
+        if server is not None:
+            server.close()
+    out: dict = {"sequences": [f"{a} (every {s}. frame, {c})" for a, s, c in SEQUENCES], "frames": len(frames),
+                 "motion_stats": {"full": motion.stats.full, "regions": motion.stats.regions, "skipped": motion.stats.skipped},
+                 "contenders": {}}
+    ultra = results.get("ultralytics")
+    for name, r in results.items():
+        entry: dict = {"cpu_ms": summary(r["cpu"]), "wall_ms": summary(r["ms"])}
+        if ultra is not None:
+            entry["cpu_ratio_vs_ultralytics"] = statistics.fmean(ultra["cpu"]) / statistics.fmean(r["cpu"])
+            same, total, mean_iou = box_agreement(ultra["boxes"], r["boxes"])
+            entry["agreement_vs_ultralytics"] = {"same_count_frames": same, "frames": total, "mean_iou": mean_iou}
+        out["contenders"][name] = entry
+    return out
+
+
 def ensure_ultralytics_venv(venv: Path, create: bool) -> Path | None:
     """The venv's python, after ``pip install ultralytics`` there if it is missing (``create``)."""
     python = venv / "bin" / "python"
@@ -185,6 +261,8 @@ def main() -> int:
         }
         rows = ",\n".join("  " + json.dumps(frame) for frame in reference["frames"])
         args.write_reference.write_text(f'{{\n "source": {json.dumps(reference["source"])},\n "frames": [\n{rows}\n ]\n}}\n')
+    with tempfile.TemporaryDirectory() as tmp:
+        out["sequence"] = sequence_phase(python, Path(tmp))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1) + "\n")
     for name, entry in out["contenders"].items():
@@ -197,6 +275,10 @@ def main() -> int:
             f"vs ultralytics CPU {entry.get('cpu_ratio_vs_ultralytics', float('nan')):.2f}x; "
             f"agreement {agree.get('same_count_frames')}/{agree.get('frames')} IoU {agree.get('mean_iou', 0):.3f}"
         )
+    for name, entry in out["sequence"]["contenders"].items():
+        agree = entry.get("agreement_vs_ultralytics", {})
+        print(f"- sequences, {name}: CPU {entry['cpu_ms']['mean']:.0f} ms/frame; vs ultralytics {entry.get('cpu_ratio_vs_ultralytics', 0):.2f}x; "
+              f"agreement {agree.get('same_count_frames')}/{agree.get('frames')} IoU {agree.get('mean_iou', 0):.3f}")
     print(f"load {load_start} -> {out['load_end']}, {time.strftime('%H:%M:%S')}")
     return 0
 

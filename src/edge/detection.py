@@ -43,6 +43,15 @@ class PersonDetector(Protocol):
     def detect(self, frame: np.ndarray) -> list[Detection]: ...
 
 
+def detect_for_camera(detector: PersonDetector, camera_id: str, frame: np.ndarray) -> list[Detection]:
+    """People in ``frame`` of ``camera_id``: through ``detect_camera`` when the detector keeps
+    per-camera state (motion regions, edge.motion), else a plain ``detect``."""
+    per_camera = getattr(detector, "detect_camera", None)
+    if per_camera is not None:
+        return list(per_camera(camera_id, frame))
+    return detector.detect(frame)
+
+
 def parse_names(raw: object) -> dict[int, str]:
     """Class names from model metadata: a dict, or its Python-literal string (what
     ultralytics writes into ONNX metadata, e.g. ``"{0: 'person', 1: 'bicycle'}"``)."""

@@ -141,19 +141,21 @@ class OnnxPersonDetector:
             return self.static_shape
         return letterbox_shape(height, width, self.input_size, auto=True, stride=self.stride)
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, object]:
-        """BGR frame -> (1, 3, H, W) float32 RGB in [0, 1], plus the letterbox geometry."""
+    def preprocess(self, frame: np.ndarray, input_size: int | None = None) -> tuple[np.ndarray, object]:
+        """BGR frame -> (1, 3, H, W) float32 RGB in [0, 1], plus the letterbox geometry.
+        ``input_size``: the letterbox's longer side for this frame (dynamic models; default ``input_size``)."""
         if self.static_shape is not None:
             padded, geometry = letterbox(frame, self.static_shape)
         else:
-            padded, geometry = letterbox(frame, self.input_size, auto=True, stride=self.stride)
+            padded, geometry = letterbox(frame, input_size or self.input_size, auto=True, stride=self.stride)
         blob = cv2.dnn.blobFromImage(padded, scalefactor=1 / 255.0, swapRB=True)
         return blob, geometry
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        """People in ``frame`` (BGR), best first. The calling thread runs niced by ``nice``."""
+    def detect(self, frame: np.ndarray, input_size: int | None = None) -> list[Detection]:
+        """People in ``frame`` (BGR), best first. The calling thread runs niced by ``nice``.
+        ``input_size`` overrides the letterbox size for this frame (a motion region at full-frame scale)."""
         lower_thread_priority(self.nice)
-        blob, geometry = self.preprocess(frame)
+        blob, geometry = self.preprocess(frame, input_size)
         output = self.infer(blob)
         return self.decode(output, geometry, frame.shape[1], frame.shape[0])
 

@@ -272,7 +272,9 @@ class FaceStore:
                 # Extend the cached matrix instead of rebuilding it from SQLite (3.8 s at 100k faces).
                 self._indexes[collection_id] = cached.extended(
                     [_face_record(dict(zip(FACE_COLUMNS, row, strict=True))) for row in rows],
-                    np.frombuffer(b"".join(row[10] for row in rows), dtype=np.float32).reshape(len(rows), EMBEDDING_DIM),
+                    np.frombuffer(b"".join(row[10] for row in rows), dtype=np.float32).reshape(
+                        len(rows), EMBEDDING_DIM
+                    ),
                 )
 
     def list_faces(

@@ -6,6 +6,7 @@ import pytest
 
 from edge.detection import DetectorConfigError
 from edge.detector_factory import build_person_detector
+from edge.motion import MotionRegionDetector
 from edge.settings import EdgeSettings
 from tests.edge.conftest import PEOPLE_MODEL, require_model_file
 
@@ -18,8 +19,13 @@ def test_the_backend_setting_selects_openvino(monkeypatch):
     model = require_model_file(PEOPLE_MODEL)
     monkeypatch.setenv("ROLLCALL_EDGE_BACKEND", "openvino")
     settings = EdgeSettings(models_dir=model.parent, person_model=model.name, person_classes="Normal,Fall")
-    detector = build_person_detector(settings)
+    wrapped = build_person_detector(settings)
+    assert isinstance(wrapped, MotionRegionDetector)  # motion regions on by default, over any CPU backend
+    detector = wrapped.detector
     assert isinstance(detector, OpenvinoPersonDetector)
+    monkeypatch.setenv("ROLLCALL_EDGE_MOTION_REGIONS", "false")
+    plain = EdgeSettings(models_dir=model.parent, person_model=model.name, person_classes="Normal,Fall")
+    assert isinstance(build_person_detector(plain), OpenvinoPersonDetector)
     # Names and stride come from the ONNX metadata ultralytics wrote, as for the onnx backend.
     assert detector.names == {0: "Normal", 1: "Fall"} and detector.stride == 32 and detector.dynamic
 
