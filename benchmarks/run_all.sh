@@ -25,7 +25,7 @@ T0=$SECONDS
 step() { echo "[run_all] $1 ($((SECONDS - T0)) s)"; }
 
 step "1/5 detector backends vs ultralytics' predictor"
-"$PY" benchmarks/detector_benchmark.py --repeat "${DETECTOR_REPEAT:-2}" --json "$OUT/detector.json"
+"$PY" benchmarks/detector_benchmark.py --repeat "${DETECTOR_REPEAT:-1}" --json "$OUT/detector.json"
 
 step "2/5 local Rekognition at 1k/10k/100k faces, stages, under load"
 "$PY" benchmarks/rekognition_scale.py --json "$OUT/rekognition_scale.json" > /dev/null
@@ -37,7 +37,7 @@ trap 'rm -rf "$SCEN"' EXIT
 "${ROLLCALL_VENV:-.venv}/bin/rollcall-eval" "$SCEN"/* --json "$OUT/eval.json" | tail -n 9
 
 step "4/5 load profile (cameras at 1 fps, per-hop latency, RSS)"
-"$PY" benchmarks/load_profile.py --cameras ${LOAD_CAMERAS:-4 8 12 20} --seconds "${LOAD_SECONDS:-30}" --json "$OUT/load.json"
+"$PY" benchmarks/load_profile.py --cameras ${LOAD_CAMERAS:-4 8 12 20} --warmup "${LOAD_WARMUP:-10}" --seconds "${LOAD_SECONDS:-30}" --json "$OUT/load.json"
 
 step "5/5 report"
 # shellcheck disable=SC2086
