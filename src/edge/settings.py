@@ -120,7 +120,7 @@ class EdgeSettings(RollcallSettings):
     )
     motion_regions: bool = Field(
         True,
-        description="Detect people only where the camera's picture moved since its previous frame (Frigate's regions): no motion keeps the last boxes, motion runs the detector on the moving regions at full-frame scale, and every `motion_full_frame_every`-th frame is a whole one. `onnx` and `openvino` backends; 2-5x less detector CPU on the shared videos, boxes as a whole frame's in 99 % of frames (res/benchmarks/REPORT.md).",
+        description="Detect people only where the camera's picture moved since its previous frame (Frigate's regions): no motion keeps the last boxes, motion runs the detector on the moving regions at full-frame scale, and every `motion_full_frame_every`-th frame is a whole one. `onnx` and `openvino` backends; about 2.5x less detector CPU on the shared videos (1.8x-4.8x by video), the boxes of a whole frame in 99 % of frames (res/benchmarks/REPORT.md).",
     )
     motion_full_frame_every: int = Field(
         5,
@@ -138,7 +138,7 @@ class EdgeSettings(RollcallSettings):
         10,
         ge=0,
         le=19,
-        description="Nice value added to the worker threads while they detect (`onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search took 1.6x less time at p50 than with the load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
+        description="Nice value added to the worker threads while they detect (`onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search is markedly faster than beside the same load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
     )
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 
