@@ -135,8 +135,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--json", type=Path, default=REPO / "res" / "benchmarks" / "load.json")
-    parser.add_argument("--edge-env", nargs="*", default=["ROLLCALL_EDGE_WORKERS=2", "ROLLCALL_EDGE_ONNX_THREADS=1"],
-                        help="edge settings for the run (KEY=VALUE)")
+    parser.add_argument("--edge-env", nargs="*", default=[],
+                        help="edge settings for the run (KEY=VALUE; default: the edge's defaults)")
     args = parser.parse_args()
     edge_env = dict(item.split("=", 1) for item in args.edge_env)
     out: dict[str, Any] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": os.cpu_count(),

@@ -212,7 +212,7 @@ def main() -> int:  # noqa: C901 - one linear report
         env = lp["levels"][0]["edge_env"] if lp["levels"] else {}
         lines += [
             f"One fresh stack per camera count; {lp['warmup_s']:.0f} s warm-up, then {lp['seconds']:.0f} s measured. Edge: "
-            f"{', '.join(f'`{k}={v}`' for k, v in env.items())}. Sustained = p95 end to end < 1 s, p95 frame latency < 1 s, "
+            f"{', '.join(f'`{k}={v}`' for k, v in env.items()) or 'its defaults'}. Sustained = p95 end to end < 1 s, p95 frame latency < 1 s, "
             "< 5 % of frames dropped.", "",
             "| cameras | e2e p50 / p95 ms (n) | frame p50 / p95 ms | dropped / received | sustained | load after |",
             "|---|---|---|---|---|---|",
@@ -232,7 +232,8 @@ def main() -> int:  # noqa: C901 - one linear report
         for lv in lp["levels"]:
             h = {k: (v["p50"] if v else None) for k, v in lv["hops_ms"].items()}
             rek = lv.get("rekognition_call_ms_p50")
-            queue = (h.get("cloud_and_rekognition") or 0) - (rek or 0) if h.get("cloud_and_rekognition") is not None else None
+            # p50s do not add up exactly: a negative difference means no measurable queue.
+            queue = max(0.0, (h.get("cloud_and_rekognition") or 0) - (rek or 0)) if h.get("cloud_and_rekognition") is not None else None
             cells = [h.get("iot"), h.get("network_iot_edge"), h.get("buffer_wait"), lv.get("edge_inference_ms_p50"),
                      lv.get("edge_face_ms_p50"), h.get("edge_to_cloud"), queue, rek, h.get("store")]
             lines.append(f"| {lv['cameras']} | " + " | ".join("-" if c is None else f"{c:.0f}" for c in cells) + " |")

@@ -75,10 +75,10 @@ class EdgeSettings(RollcallSettings):
         description="Largest frame decoded (pixels, from the JPEG/PNG header before any pixel is decoded; default 4K UHD, 8.3 MP). Larger frames are refused (`frames_refused_too_large`), as are frames whose header cannot be read (`frames_refused_header_unreadable`) or whose size differs from the message's `image.width/height` (`frames_refused_size_mismatch`).",
     )
     workers: int = Field(
-        1,
+        2,
         ge=1,
         le=16,
-        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. For many cameras, one worker per core with `onnx_threads=1` spends the least CPU per frame.",
+        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. One worker per core (2) with `onnx_threads=1` spends the least CPU per frame.",
     )
 
     # --- person detection ---
