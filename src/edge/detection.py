@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import os
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +41,15 @@ class PersonDetector(Protocol):
     """Anything that finds people in a BGR frame."""
 
     def detect(self, frame: np.ndarray) -> list[Detection]: ...
+
+
+def detect_for_camera(detector: PersonDetector, camera_id: str, frame: np.ndarray) -> list[Detection]:
+    """People in ``frame`` of ``camera_id``: through ``detect_camera`` when the detector keeps
+    per-camera state (motion regions, edge.motion), else a plain ``detect``."""
+    per_camera = getattr(detector, "detect_camera", None)
+    if per_camera is not None:
+        return list(per_camera(camera_id, frame))
+    return detector.detect(frame)
 
 
 def parse_names(raw: object) -> dict[int, str]:
@@ -146,3 +157,26 @@ def letterbox(
     left, right = round(dw - 0.1), round(dw + 0.1)
     padded = cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill))
     return padded, Letterbox(scale=scale, pad_x=left, pad_y=top)
+
+
+_thread_state = threading.local()
+
+
+def lower_thread_priority(nice: int) -> int:
+    """Raise the calling thread's nice value by ``nice`` (once per thread; Linux nice values are
+    per thread). Detection is the edge's bulk CPU work: niced, it yields the CPU to the edge's
+    receiving and uplink threads and to services sharing the host (the local Rekognition service
+    in compose) instead of delaying them. Returns the thread's nice value (0 when not supported)."""
+    done = getattr(_thread_state, "nice", None)
+    if done is not None:
+        return int(done)
+    value = 0
+    if nice > 0 and hasattr(os, "setpriority"):
+        tid = threading.get_native_id()
+        try:
+            value = min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+            os.setpriority(os.PRIO_PROCESS, tid, value)
+        except OSError:
+            value = 0
+    _thread_state.nice = value
+    return value

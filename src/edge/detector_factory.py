@@ -16,7 +16,22 @@ from .tracker import CropPolicy, TrackRegistry
 
 
 def build_person_detector(settings: EdgeSettings) -> PersonDetector:
-    """The backend named by ``settings.backend`` (raises MissingModelError / DetectorConfigError)."""
+    """The backend named by ``settings.backend`` (raises MissingModelError / DetectorConfigError),
+    detecting only in moving regions when ``settings.motion_regions`` (onnx / openvino)."""
+    detector = _build_backend(settings)
+    if settings.motion_regions and settings.backend in ("onnx", "openvino"):
+        from .motion import MotionRegionDetector
+
+        return MotionRegionDetector(
+            detector,
+            full_every=settings.motion_full_frame_every,
+            threshold=settings.motion_threshold,
+            max_cameras=settings.max_cameras,
+        )
+    return detector
+
+
+def _build_backend(settings: EdgeSettings) -> PersonDetector:
     path = settings.model_path(settings.person_model)
     if settings.backend == "ultralytics":
         from .ultralytics_detector import UltralyticsPersonDetector
@@ -29,6 +44,18 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
             input_size=settings.input_size,
             device=settings.device,
         )
+    if settings.backend == "openvino":
+        from .openvino_detector import OpenvinoPersonDetector
+
+        return OpenvinoPersonDetector(
+            path,
+            settings.person_class_list(),
+            conf_threshold=settings.conf_threshold,
+            iou_threshold=settings.iou_threshold,
+            input_size=settings.input_size,
+            threads=settings.onnx_threads,
+            nice=settings.detector_nice,
+        )
     from .onnx_detector import OnnxPersonDetector
 
     return OnnxPersonDetector(
@@ -39,6 +66,7 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
         input_size=settings.input_size,
         threads=settings.onnx_threads,
         allow_spinning=settings.onnx_allow_spinning,
+        nice=settings.detector_nice,
     )
 
 

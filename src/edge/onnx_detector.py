@@ -7,7 +7,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detection import Detection, DetectorConfigError, letterbox, letterbox_shape, parse_names, resolve_person_classes
+from .detection import (
+    Detection,
+    DetectorConfigError,
+    letterbox,
+    letterbox_shape,
+    lower_thread_priority,
+    parse_names,
+    resolve_person_classes,
+)
 from .models import require_model
 
 #: Ultralytics' cap on detections per image after NMS.
@@ -60,6 +68,7 @@ class OnnxPersonDetector:
         input_size: int = 640,
         threads: int = 0,
         allow_spinning: bool = False,
+        nice: int = 0,
     ) -> None:
         import onnxruntime as ort
 
@@ -69,8 +78,31 @@ class OnnxPersonDetector:
         )
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
-        shape = model_input.shape
-        metadata = self.session.get_modelmeta().custom_metadata_map
+        self._configure(
+            model_path,
+            model_input.shape,
+            self.session.get_outputs()[0].shape,
+            self.session.get_modelmeta().custom_metadata_map,
+            person_classes,
+            conf_threshold,
+            iou_threshold,
+            input_size,
+        )
+        self.nice = nice
+
+    def _configure(
+        self,
+        model_path: Path,
+        shape: list,
+        out_shape: list,
+        metadata: dict[str, str],
+        person_classes: list[str],
+        conf_threshold: float,
+        iou_threshold: float,
+        input_size: int,
+    ) -> None:
+        """Input geometry, classes and thresholds from the model's shapes and metadata
+        (shared with the OpenVINO backend, which reads the same ONNX file)."""
         self.stride = _int_or(metadata.get("stride"), 32)
         #: (height, width) of a static model's input; None = dynamic (rectangular letterbox per frame).
         self.static_shape: tuple[int, int] | None = None
@@ -79,7 +111,6 @@ class OnnxPersonDetector:
             self.input_size = max(self.static_shape)
         else:
             self.input_size = int(input_size)
-        out_shape = self.session.get_outputs()[0].shape
         self.names = parse_names(metadata.get("names", ""))
         num_classes = len(self.names) if self.names else (int(out_shape[1]) - 4 if isinstance(out_shape[1], int) else 0)
         if num_classes <= 0:
@@ -93,6 +124,11 @@ class OnnxPersonDetector:
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.model_name = model_path.name
+        self.nice = 0
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        """The raw model output ``(1, 4 + classes, anchors)`` for one preprocessed blob."""
+        return self.session.run(None, {self.input_name: blob})[0]
 
     @property
     def dynamic(self) -> bool:
@@ -105,19 +141,22 @@ class OnnxPersonDetector:
             return self.static_shape
         return letterbox_shape(height, width, self.input_size, auto=True, stride=self.stride)
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, object]:
-        """BGR frame -> (1, 3, H, W) float32 RGB in [0, 1], plus the letterbox geometry."""
+    def preprocess(self, frame: np.ndarray, input_size: int | None = None) -> tuple[np.ndarray, object]:
+        """BGR frame -> (1, 3, H, W) float32 RGB in [0, 1], plus the letterbox geometry.
+        ``input_size``: the letterbox's longer side for this frame (dynamic models; default ``input_size``)."""
         if self.static_shape is not None:
             padded, geometry = letterbox(frame, self.static_shape)
         else:
-            padded, geometry = letterbox(frame, self.input_size, auto=True, stride=self.stride)
+            padded, geometry = letterbox(frame, input_size or self.input_size, auto=True, stride=self.stride)
         blob = cv2.dnn.blobFromImage(padded, scalefactor=1 / 255.0, swapRB=True)
         return blob, geometry
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        """People in ``frame`` (BGR), best first."""
-        blob, geometry = self.preprocess(frame)
-        output = self.session.run(None, {self.input_name: blob})[0]
+    def detect(self, frame: np.ndarray, input_size: int | None = None) -> list[Detection]:
+        """People in ``frame`` (BGR), best first. The calling thread runs niced by ``nice``.
+        ``input_size`` overrides the letterbox size for this frame (a motion region at full-frame scale)."""
+        lower_thread_priority(self.nice)
+        blob, geometry = self.preprocess(frame, input_size)
+        output = self.infer(blob)
         return self.decode(output, geometry, frame.shape[1], frame.shape[0])
 
     def decode(self, output: np.ndarray, geometry, width: int, height: int) -> list[Detection]:

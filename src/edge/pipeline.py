@@ -18,7 +18,7 @@ from common.protocol import Header, ImageInfo, Message, MessageType
 
 from .appearance import colour_signature
 from .association import Subject, assign_faces
-from .detection import PersonDetector
+from .detection import PersonDetector, detect_for_camera
 from .faces import Face, FaceFinder, QualityGate, crop_face
 from .tracker import Candidate, CropPolicy, Track, TrackRegistry
 
@@ -125,7 +125,7 @@ class FrameProcessor:
             return FrameResult(refused=exc.reason)
 
         started = time.perf_counter()
-        persons = self.detector.detect(frame)
+        persons = detect_for_camera(self.detector, header.camera_id, frame)
         self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         faces = self.faces.detect(frame)

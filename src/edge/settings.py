@@ -67,16 +67,16 @@ class EdgeSettings(RollcallSettings):
         description="Largest frame decoded (pixels, from the JPEG/PNG header before any pixel is decoded; default 4K UHD, 8.3 MP). Larger frames are refused (`frames_refused_too_large`), as are frames whose header cannot be read (`frames_refused_header_unreadable`) or whose size differs from the message's `image.width/height` (`frames_refused_size_mismatch`).",
     )
     workers: int = Field(
-        1,
+        2,
         ge=1,
         le=16,
-        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order.",
+        description="Worker threads running detection. Each camera is processed by one worker at a time, so its frames stay in order. One worker per core (2) with `onnx_threads=1` spends the least CPU per frame.",
     )
 
     # --- person detection ---
-    backend: Literal["onnx", "ultralytics"] = Field(
+    backend: Literal["onnx", "openvino", "ultralytics"] = Field(
         "onnx",
-        description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).",
+        description="Person detector: `onnx` (ONNX Runtime on the CPU, no torch), `openvino` (OpenVINO on the CPU, same ONNX file, same boxes; no faster than ONNX Runtime on the AMD CPUs measured in res/benchmarks/REPORT.md, may be on Intel ones) or `ultralytics` (ultralytics.YOLO predict; needs torch + torchvision, e.g. on GPU hosts).",
     )
     models_dir: Path = Field(
         Path("./models"),
@@ -101,11 +101,36 @@ class EdgeSettings(RollcallSettings):
         description="Detector input size in pixels: the longer side of the letterbox. With a dynamic-shape ONNX model (what `scripts/prepare_models.sh` exports) each frame is letterboxed to the smallest stride-32 rectangle, as Ultralytics does (16:9 at 640: 640x384). A static ONNX model's own input size wins.",
     )
     onnx_threads: int = Field(
-        2, ge=0, le=64, description="ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default)."
+        1,
+        ge=0,
+        le=64,
+        description="Inference threads per detection for the `onnx` and `openvino` backends (0 = the engine's default). 1 costs the least CPU per frame (about 1.2x less than 2, res/benchmarks/REPORT.md); for many cameras run one worker per core (`workers`).",
     )
     onnx_allow_spinning: bool = Field(
         False,
         description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.",
+    )
+    motion_regions: bool = Field(
+        True,
+        description="Detect people only where the camera's picture moved since its previous frame (Frigate's regions): no motion keeps the last boxes, motion runs the detector on the moving regions at full-frame scale, and every `motion_full_frame_every`-th frame is a whole one. `onnx` and `openvino` backends; about 2.5x less detector CPU on the shared videos (1.8x-4.8x by video), the boxes of a whole frame in 99 % of frames (res/benchmarks/REPORT.md).",
+    )
+    motion_full_frame_every: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="With `motion_regions`: every n-th frame of a camera is detected whole (1 = always).",
+    )
+    motion_threshold: int = Field(
+        20,
+        ge=1,
+        le=255,
+        description="With `motion_regions`: grey-level change (0-255, on a blurred 192-px copy) that counts as motion.",
+    )
+    detector_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Nice value added to the worker threads while they detect (`onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search is markedly faster than beside the same load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
     )
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 
@@ -136,12 +161,17 @@ class EdgeSettings(RollcallSettings):
     crop_padding: float = Field(
         0.25, ge=0, le=2, description="Margin added around the face box on each side, as a fraction of the box size."
     )
-    crop_jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of face crops.")
+    crop_jpeg_quality: int = Field(
+        85,
+        ge=10,
+        le=100,
+        description="JPEG quality of face crops. 85 with `crop_max_side` 160: edge-to-cloud bytes 2.6 % of IoT-to-edge bytes with 100 % recall and no false accept in the evaluation suite (90 / 1600: 5.7 %; 75: a stranger was accepted). res/benchmarks/REPORT.md.",
+    )
     crop_max_side: int = Field(
-        1600,
+        160,
         ge=160,
         le=8192,
-        description="A face crop whose longer side exceeds this is downscaled before it is sent (a face filling a 4K frame), so crops stay within the cloud's `ROLLCALL_CLOUD_MAX_CROP_PIXELS` (4 MP by default).",
+        description="A face crop whose longer side exceeds this is downscaled before it is sent: the recogniser aligns faces to 150-px chips, so more pixels only cost bandwidth (and crops stay within the cloud's `ROLLCALL_CLOUD_MAX_CROP_PIXELS`).",
     )
 
     # --- tracking and dedupe ---

@@ -74,6 +74,15 @@ class SearchIndex:
     matrix: np.ndarray  # (n, 128) float32
     sq_norms: np.ndarray  # (n,) float32
 
+    def extended(self, faces: list[dict[str, Any]], embeddings: np.ndarray) -> SearchIndex:
+        """A new index with ``faces`` (rows of ``embeddings``) appended; this one is left as it is."""
+        rows = np.asarray(embeddings, dtype=np.float32)
+        return SearchIndex(
+            self.faces + faces,
+            np.vstack([self.matrix, rows]),
+            np.concatenate([self.sq_norms, np.einsum("ij,ij->i", rows, rows)]),
+        )
+
     def search(
         self, query: np.ndarray, max_faces: int, min_similarity: float, exclude_face_id: str | None = None
     ) -> list[tuple[dict[str, Any], float]]:
@@ -96,7 +105,24 @@ class SearchIndex:
         return [(self.faces[i], float(s)) for i, s in zip(order, sims, strict=True) if s >= min_similarity]
 
 
-def _face_record(row: sqlite3.Row) -> dict[str, Any]:
+#: Columns of the ``faces`` table, in order (what ``INSERT INTO faces VALUES`` fills).
+FACE_COLUMNS = (
+    "face_id",
+    "collection_id",
+    "image_id",
+    "external_image_id",
+    "box_width",
+    "box_height",
+    "box_left",
+    "box_top",
+    "confidence",
+    "model_version",
+    "embedding",
+    "created_at",
+)
+
+
+def _face_record(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "FaceId": row["face_id"],
         "BoundingBox": {
@@ -240,7 +266,16 @@ class FaceStore:
             self._require(collection_id)
             with self._transaction():
                 self._db.executemany("INSERT INTO faces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            cached = self._indexes.get(collection_id)
             self._invalidate(collection_id)
+            if cached is not None and rows:
+                # Extend the cached matrix instead of rebuilding it from SQLite (3.8 s at 100k faces).
+                self._indexes[collection_id] = cached.extended(
+                    [_face_record(dict(zip(FACE_COLUMNS, row, strict=True))) for row in rows],
+                    np.frombuffer(b"".join(row[10] for row in rows), dtype=np.float32).reshape(
+                        len(rows), EMBEDDING_DIM
+                    ),
+                )
 
     def list_faces(
         self, collection_id: str, token: str | None, limit: int, face_ids: list[str] | None = None
@@ -300,9 +335,7 @@ class FaceStore:
             rows = self._db.execute(
                 "SELECT * FROM faces WHERE collection_id = ? ORDER BY face_id", (collection_id,)
             ).fetchall()
-        matrix = np.empty((len(rows), EMBEDDING_DIM), dtype=np.float32)
-        for i, row in enumerate(rows):
-            matrix[i] = np.frombuffer(row["embedding"], dtype=np.float32)
+        matrix = np.frombuffer(b"".join(row["embedding"] for row in rows), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
         built = SearchIndex([_face_record(r) for r in rows], matrix, np.einsum("ij,ij->i", matrix, matrix))
         with self._lock:
             if self._generation.get(collection_id, 0) == generation:

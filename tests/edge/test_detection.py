@@ -85,3 +85,27 @@ def test_rectangular_letterbox_maps_boxes_back_16_9_and_portrait():
 def test_letterbox_to_a_static_rectangle():
     padded, geo = letterbox(np.zeros((270, 480, 3), np.uint8), (384, 640))
     assert padded.shape[:2] == (384, 640) and (geo.pad_x, geo.pad_y) == (0, 12)
+
+
+def test_detection_threads_run_niced_once_and_other_threads_are_untouched():
+    import os
+    import threading
+
+    from edge.detection import lower_thread_priority
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["first"] = lower_thread_priority(5)
+        seen["second"] = lower_thread_priority(5)  # once per thread: not 10
+        seen["actual"] = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["before"] = before
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["first"] == seen["second"] == seen["actual"] == min(19, seen["before"] + 5)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before

@@ -40,6 +40,7 @@ def settings(**overrides):
         person_model=PEOPLE_MODEL,
         person_classes="Normal,Fall",
         onnx_threads=2,
+        workers=1,  # one processor: the tests below look at it
         outbox_path=":memory:",  # a test's crops never outlive it
         transport="plaintext",  # CurveZMQ and key bindings: tests/edge/test_bindings.py
     )

@@ -82,3 +82,27 @@ def test_failed_write_rolls_back_and_store_stays_usable(tmp_path):
     assert store.describe_collection("c")["face_count"] == 0
     store.add_faces("c", [face])
     assert store.describe_collection("c")["face_count"] == 1
+
+
+def test_adding_faces_extends_the_cached_index_with_exactly_the_cold_rebuilds_results(tmp_path):
+    """IndexFaces into a large collection no longer rebuilds the matrix from SQLite (seconds at 100k
+    faces): the cached index is extended. Its answers must equal a cold rebuild's, face for face."""
+    store = FaceStore(tmp_path)
+    store.create_collection("c", "arn", "v1")
+    rng = np.random.default_rng(3)
+    store.add_faces("c", [_face(v) for v in _unit(rng, 2000)])
+    warm = store.index("c")
+    added = [_face(v, f"new{i}") for i, v in enumerate(_unit(rng, 50))]
+    store.add_faces("c", added)
+    extended = store.index("c")
+    assert extended is not warm and len(extended.faces) == 2050 and len(warm.faces) == 2000
+    cold = FaceStore(tmp_path).index("c")  # a fresh store: built from SQLite
+    for query in [*(f.embedding for f in added[:10]), *_unit(rng, 20)]:
+        got = [(h["FaceId"], round(s, 4)) for h, s in extended.search(query, 10, 0)]
+        want = [(h["FaceId"], round(s, 4)) for h, s in cold.search(query, 10, 0)]
+        assert got == want
+    hit = extended.search(added[7].embedding, 1, 99)[0][0]
+    assert hit == next(h for h, _ in cold.search(added[7].embedding, 1, 99))
+    assert hit["ExternalImageId"] == "new7"
+    store.delete_faces("c", [added[7].face_id])  # a delete still drops the cache
+    assert all(h["FaceId"] != added[7].face_id for h, _ in store.index("c").search(added[7].embedding, 5, 0))

@@ -1,0 +1,162 @@
+"""Load profile: how many 1-fps cameras one edge sustains, and where the end-to-end time goes.
+
+    ROLLCALL_EDGE_MODELS_DIR=models .venv/bin/python benchmarks/load_profile.py --cameras 4 8 12 16 20
+
+For each camera count, a fresh stack of the real tiers as local processes on loopback
+(tests/faults/stack.py: local Rekognition, cloud, edge) and one IoT process running that many
+looping 1-fps cameras (``ROLLCALL_IOT_CAMERAS``, as ``docker compose --profile load`` does): the
+videos of ../shared/assets/video and folders of photos of the enrolled students, over 4
+classrooms with open sessions, so crops are searched and attendance is recorded all along.
+After ``--warmup`` seconds, ``--seconds`` of frames are measured from the JSON logs (per-hop
+``ts`` stamps, the same data src/analysis reads):
+- frame latency: captured -> detect_end (every frame the edge processed);
+- end to end: captured -> recorded (every crop that became an attendance row or unknown face);
+- per hop p50: IoT, network, buffer wait, detection and faces (the edge's inference_ms / face_ms
+  timings), edge -> cloud, cloud queue, Rekognition (the cloud's call timing), store;
+- frames dropped by the edge's buffer, and each tier's RSS every 2 s.
+A camera count is sustained when p95 captured -> recorded < 1 s, p95 frame latency < 1 s and
+under 5 % of frames are dropped. Writes JSON for benchmarks/report.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from analysis.compute import latency_samples  # noqa: E402
+from analysis.loader import load_run  # noqa: E402
+from benchmarks.soak import CLASSROOMS, VIDEOS, photo_folders  # noqa: E402
+from common.metrics import percentile  # noqa: E402
+from tests.faults.stack import Stack  # noqa: E402
+
+ASSETS = Path(os.environ.get("ROLLCALL_ASSETS_DIR", REPO.parent / "shared" / "assets"))
+#: (name, from hop, to hop) of the per-hop breakdown read from the ``ts`` stamps.
+HOPS = (
+    ("iot", "captured", "sent"),
+    ("network_iot_edge", "sent", "edge_received"),
+    ("buffer_wait", "edge_received", "detect_start"),
+    ("detection_and_faces", "detect_start", "detect_end"),
+    ("edge_to_cloud", "detect_end", "cloud_received"),
+    ("cloud_and_rekognition", "cloud_received", "recognised"),
+    ("store", "recognised", "recorded"),
+    ("frame_latency", "captured", "detect_end"),
+    ("end_to_end", "captured", "recorded"),
+)
+
+
+def stats(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {"n": len(values), "p50": percentile(ordered, 50), "p95": percentile(ordered, 95), "mean": statistics.fmean(values)}
+
+
+def cameras_for(n: int, work: Path) -> list[dict[str, Any]]:
+    sources = [str(ASSETS / "video" / v) for v in VIDEOS.values()] + [str(p) for p in photo_folders(work).values()]
+    return [
+        {"camera_id": f"load-{i + 1}", "classroom_id": CLASSROOMS[i % len(CLASSROOMS)], "source": sources[i % len(sources)],
+         "loop": True, "fps": 1.0}
+        for i in range(n)
+    ]
+
+
+def last_metrics(logs: Any) -> dict[str, dict[str, Any]]:
+    """The last ``metrics`` log line of each tier (counters are cumulative; timings a recent window)."""
+    last: dict[str, dict[str, Any]] = {}
+    for event in logs.of("metrics"):
+        last[str(event.get("tier"))] = event
+    return last
+
+
+def timing_p50(metrics: dict[str, dict[str, Any]], tier: str, name: str) -> float | None:
+    value = (metrics.get(tier, {}).get("timings") or {}).get(name)
+    return value.get("p50") if isinstance(value, dict) else None
+
+
+def counters(metrics: dict[str, dict[str, Any]], tier: str) -> dict[str, float]:
+    return dict(metrics.get(tier, {}).get("counters") or {})
+
+
+def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[str, str]) -> dict[str, Any]:
+    work = root / f"cameras-{n}"
+    work.mkdir(parents=True)
+    level: dict[str, Any] = {"cameras": n, "rss_mb": [], "edge_env": edge_env}
+    with Stack(work / "stack", metrics_interval_s=5.0, edge_env=edge_env) as stack:
+        stack.start()
+        stack.enrol_dir(ASSETS / "faces" / "enroll")
+        for classroom in CLASSROOMS:
+            stack.open_session(classroom, name="load")
+        cams = cameras_for(n, work)
+        iot = stack.camera("load-iot", source=cams[0]["source"], classroom_id=CLASSROOMS[0], fps=1.0, loop=True,
+                           env={"ROLLCALL_IOT_CAMERAS": json.dumps(cams), "ROLLCALL_IOT_FRAME_LOG_LEVEL": "INFO"})
+        t0 = time.time()
+        while time.time() < t0 + warmup + seconds:
+            rss = {name: p.rss_kb() for name, p in (("edge", stack.edge), ("cloud", stack.cloud), ("rekognition", stack.rekognition))}
+            level["rss_mb"].append({"t_s": round(time.time() - t0, 1), **{k: (v or 0) / 1024 for k, v in rss.items()}})
+            time.sleep(2.0)
+        iot.stop()
+        time.sleep(6.0)  # the last crops reach the cloud; the next metrics line is written
+    logs = load_run(work / "stack")
+    start_ms = (t0 + warmup) * 1000
+    end_ms = (t0 + warmup + seconds) * 1000
+    logs.events = [e for e in logs.events if not isinstance(e.get("ts"), dict) or start_ms <= e["ts"].get("captured", 0) < end_ms]
+    samples = latency_samples(logs, tuple((name, a, b) for name, a, b in HOPS))
+    level["hops_ms"] = {name: stats(v) for name, v in samples.items()}
+    metrics = last_metrics(load_run(work / "stack"))
+    level["edge_inference_ms_p50"] = timing_p50(metrics, "edge", "inference_ms")
+    level["edge_face_ms_p50"] = timing_p50(metrics, "edge", "face_ms")
+    level["rekognition_call_ms_p50"] = timing_p50(metrics, "cloud", "rekognition_search_faces_by_image_ms")
+    edge_counters = counters(metrics, "edge")
+    level["frames_received"] = edge_counters.get("frames_received", 0)
+    level["frames_dropped"] = sum(v for k, v in edge_counters.items() if k.startswith("frames_dropped"))
+    level["drop_share"] = level["frames_dropped"] / level["frames_received"] if level["frames_received"] else None
+    e2e, frame = level["hops_ms"].get("end_to_end"), level["hops_ms"].get("frame_latency")
+    level["sustained"] = bool(
+        e2e and frame and e2e["p95"] < 1000 and frame["p95"] < 1000 and (level["drop_share"] or 0) < 0.05
+    )
+    return level
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cameras", type=int, nargs="+", default=[4, 8, 12, 16, 20])
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--json", type=Path, default=REPO / "res" / "benchmarks" / "load.json")
+    parser.add_argument("--edge-env", nargs="*", default=[],
+                        help="edge settings for the run (KEY=VALUE; default: the edge's defaults)")
+    args = parser.parse_args()
+    edge_env = dict(item.split("=", 1) for item in args.edge_env)
+    out: dict[str, Any] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
+                           "load_start": os.getloadavg(), "warmup_s": args.warmup, "seconds": args.seconds, "levels": []}
+    with tempfile.TemporaryDirectory(prefix="rollcall-load-") as tmp:
+        for n in args.cameras:
+            level = run_level(n, Path(tmp), args.warmup, args.seconds, edge_env)
+            level["load_after"] = os.getloadavg()
+            out["levels"].append(level)
+            e2e, frame = level["hops_ms"].get("end_to_end"), level["hops_ms"].get("frame_latency")
+            print(f"[load] {n} cameras: e2e {e2e and round(e2e['p50'])}/{e2e and round(e2e['p95'])} ms (n={e2e and e2e['n']}), "
+                  f"frame {frame and round(frame['p50'])}/{frame and round(frame['p95'])} ms, dropped {level['frames_dropped']:.0f}"
+                  f"/{level['frames_received']:.0f}, sustained {level['sustained']}", flush=True)
+    out["load_end"] = os.getloadavg()
+    sustained = [lv["cameras"] for lv in out["levels"] if lv["sustained"]]
+    out["cameras_1fps_p95_under_1s"] = max(sustained) if sustained else 0
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
