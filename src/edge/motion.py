@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -44,7 +44,11 @@ class MotionStats:
     full: int = 0
     regions: int = 0
     skipped: int = 0
-    region_pixels: list[float] = field(default_factory=list)  # share of the frame detected, per region frame
+    region_share_sum: float = 0.0  # sum over region frames of the share of the frame detected (bounded: no list)
+
+    def mean_region_share(self) -> float:
+        """Mean share of the frame detected on region frames (0 when there was none)."""
+        return self.region_share_sum / self.regions if self.regions else 0.0
 
 
 class MotionRegionDetector:
@@ -168,7 +172,7 @@ class MotionRegionDetector:
             for d in self.detector.detect(crop, input_size=size):
                 bx1, by1, bx2, by2 = d.box
                 found.append(Detection((bx1 + x1, by1 + y1, bx2 + x1, by2 + y1), d.score, d.class_id, d.class_name))
-        self.stats.region_pixels.append(share)
+        self.stats.region_share_sum += share
         return sorted(found, key=lambda d: -d.score)
 
 
