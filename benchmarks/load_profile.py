@@ -79,9 +79,9 @@ def stats(values: list[float]) -> dict[str, float] | None:
 def cameras_for(n: int, work: Path) -> list[dict[str, Any]]:
     videos = [str(ASSETS / "video" / v) for v in VIDEOS.values()]
     photos = [str(p) for p in photo_folders(work).values()]
-    # Enrolled students are only in the photo folders: one in every other camera of the first four,
-    # so attendance rows are recorded at every camera count.
-    sources = [videos[0], photos[0], videos[1], photos[1], *videos[2:]]
+    # Enrolled students are only in the photo folders: one among the first four cameras, the other
+    # fifth, so attendance rows are recorded at every camera count.
+    sources = [videos[0], photos[0], videos[1], videos[2], photos[1], *videos[3:]]
     return [
         {"camera_id": f"load-{i + 1}", "classroom_id": CLASSROOMS[i % len(CLASSROOMS)], "source": sources[i % len(sources)],
          "loop": True, "fps": 1.0}
