@@ -102,6 +102,16 @@ def attendance_e2e(logs: Any) -> tuple[list[float], list[float]]:
     return e2e, held
 
 
+def held_by_attempt(logs: Any) -> dict[str, list[float]]:
+    """The crop policy's hold (``crop_queued``'s ``held_ms``) of a track's first recognition crop
+    and of its later attempts (retries after unknown / no_face / unconfirmed, sent with backoff)."""
+    held: dict[str, list[float]] = {"first_crop": [], "later_attempts": []}
+    for event in logs.of("crop_queued"):
+        if event.get("purpose") == "recognition" and isinstance(event.get("held_ms"), int):
+            held["first_crop" if event.get("crop_n") == 1 else "later_attempts"].append(float(event["held_ms"]))
+    return held
+
+
 def last_metrics(logs: Any) -> dict[str, dict[str, Any]]:
     """The last ``metrics`` log line of each tier (counters are cumulative; timings a recent window)."""
     last: dict[str, dict[str, Any]] = {}
@@ -155,6 +165,8 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
     rows, rows_held = attendance_e2e(logs)
     level["hops_ms"]["end_to_end_attendance"] = stats(rows)
     level["hops_ms"]["attendance_held_by_crop_policy"] = stats(rows_held)
+    for name, values in held_by_attempt(logs).items():
+        level["hops_ms"][f"held_{name}"] = stats(values)
     held = samples.get("held_by_crop_policy") or []
     level["crops_held_over_100ms"] = sum(1 for v in held if v > 100)
     level["crops_queued"] = len(held)
