@@ -123,5 +123,5 @@ def test_a_held_crop_is_stamped_when_queued_so_its_hold_is_not_transport(
     ts = got.header.ts
     assert ts["detect_end"] + 1500 <= ts["edge_queued"] <= ts["edge_sent"]
     queued = [r for r in caplog.records if getattr(r, "event", None) == "crop_queued"]
-    assert len(queued) == 1 and getattr(queued[0], "held_ms") >= 1500
-    assert getattr(queued[0], "ts")["edge_queued"] == ts["edge_queued"]
+    assert len(queued) == 1 and queued[0].held_ms >= 1500
+    assert queued[0].ts["edge_queued"] == ts["edge_queued"]
