@@ -47,7 +47,8 @@ WHY = {
         "At 4 cameras a crop's time is its frame's wait behind whole-frame detections (~215 ms CPU each) plus the local "
         "Rekognition search (~110 ms alone, more beside the edge) on the same 2 cores, shared with other jobs. "
         "At 1 fps consecutive frames are a second of video apart, so most frames move over more than half the picture "
-        "and are detected whole (gauges in section 2)."
+        "and are detected whole (gauges in section 2); the attendance rows come from the photo-folder cameras, where every "
+        "frame is a new picture (a scene cut, so a whole-frame detection and YuNet over the whole frame) before the search."
     ),
     "bytes": "Face crops are JPEGs of the face with a margin; see the evaluation table for the setting used.",
     "calls": "Tracks that are lost and found again (leave and return) cost a new call each.",
@@ -256,7 +257,8 @@ def main() -> int:  # noqa: C901 - one linear report
         f"({platform.processor() or platform.machine()}, `nproc` {os.cpu_count()}), Python {platform.python_version()}. "
         f"**Load average at start {start[0]:.2f} / {start[1]:.2f} / {start[2]:.2f}, after the load profile "
         f"{end[0]:.2f} / {end[1]:.2f} / {end[2]:.2f}** (1/5/15 min): the machine is "
-        "shared with other jobs, so absolute times are noisy; comparisons are interleaved in one run and given as ratios.", "",
+        "shared with other jobs, so absolute times are noisy; comparisons are interleaved in one run and given as ratios."
+        + (f" The load profile (section 2) was measured at {lp['measured_at']}; its own load is given there." if lp else ""), "",
     ]
     ultra_ratio = e2e_p50 = cams = calls = bytes_ratio = None
     chosen = "onnx-fp32-640-1t+motion"  # the edge's defaults: ONNX FP32 at 640, 1 thread, motion regions
