@@ -154,7 +154,8 @@ def load_section(lp: dict[str, Any]) -> list[str]:  # noqa: C901 - one linear se
         "- **capture -> attendance row** (the issue's metric): every crop the cloud stored as an attendance sighting of a "
         "recognised student (`attendance_recorded`, stamp `recorded`);",
         "- **all stored crops**: also unknown faces and the evidence crops of faces too small to search (what the previous "
-        "report called end to end).", "",
+        "report called end to end; its first four cameras were videos without an enrolled student, so its 4-camera figure "
+        "had no attendance row in it).", "",
         "Sustained = p95 capture -> attendance row < 1 s, p95 frame latency < 1 s, < 5 % of frames dropped (the last "
         "column: the same with all stored crops).", "",
         "| cameras | attendance row p50 / p95 ms (n) | all crops p50 / p95 ms (n) | frame p50 / p95 ms | dropped / received "
