@@ -25,6 +25,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+#: The hops of one crop's way, without overlap (load_profile.HOPS), for "largest hops".
+PARTS = ("iot", "network_iot_edge", "buffer_wait", "detection_and_faces", "held_by_crop_policy", "outbox_wait",
+         "transport_edge_cloud", "cloud_and_rekognition", "store")
 DOLLARS_PER_CALL = 0.001
 STUDENTS = 30
 #: Why a goal may be missed here (shown only when it is).
@@ -42,7 +45,10 @@ WHY = {
     ),
     "e2e": (
         "At 4 cameras a crop's time is its frame's wait behind whole-frame detections (~215 ms CPU each) plus the local "
-        "Rekognition search (~110 ms alone, more beside the edge) on the same 2 cores, shared with other jobs."
+        "Rekognition search (~110 ms alone, more beside the edge) on the same 2 cores, shared with other jobs. "
+        "At 1 fps consecutive frames are a second of video apart, so most frames move over more than half the picture "
+        "and are detected whole (gauges in section 2); the attendance rows come from the photo-folder cameras, where every "
+        "frame is a new picture (a scene cut, so a whole-frame detection and YuNet over the whole frame) before the search."
     ),
     "bytes": "Face crops are JPEGs of the face with a margin; see the evaluation table for the setting used.",
     "calls": "Tracks that are lost and found again (leave and return) cost a new call each.",
@@ -84,7 +90,7 @@ def plot_detector(det: dict[str, Any], path: Path) -> None:
 
 def plot_latency(levels: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
-    for hop, style in (("end_to_end", "-o"), ("frame_latency", "--s")):
+    for hop, style in (("end_to_end_attendance", "-o"), ("end_to_end", ":^"), ("frame_latency", "--s")):
         xs = [lv["cameras"] for lv in levels if lv["hops_ms"].get(hop)]
         for pct in ("p50", "p95"):
             ax.plot(xs, [lv["hops_ms"][hop][pct] for lv in levels if lv["hops_ms"].get(hop)], style, label=f"{hop} {pct}")
@@ -119,6 +125,121 @@ def plot_rss(levels: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _cell(stat: dict[str, Any] | None, pct: str = "p50") -> str:
+    return "-" if not stat else f"{stat[pct]:.0f}"
+
+
+def four_cameras(lp: dict[str, Any] | None) -> dict[str, Any] | None:
+    """p50 / p95 (ms) at 4 cameras: to the attendance row, all stored crops, and the crop policy's hold."""
+    level = next((lv for lv in (lp or {}).get("levels", []) if lv["cameras"] == 4), None)
+    if level is None:
+        return None
+    names = ("end_to_end_attendance", "end_to_end", "held_by_crop_policy", "transport_edge_cloud")
+    return {k: {p: round(v[p], 1) for p in ("p50", "p95")} | {"n": v["n"]} for k in names if (v := level["hops_ms"].get(k))} | {
+        "measured_at": lp["measured_at"] if lp else None}
+
+
+def load_section(lp: dict[str, Any]) -> list[str]:  # noqa: C901 - one linear section
+    """Section 2: capacity, the two end-to-end definitions, and every hop (p50 and p95)."""
+    env = lp["levels"][0]["edge_env"] if lp["levels"] else {}
+    ls, le = lp.get("load_start") or [0, 0, 0], lp.get("load_end") or [0, 0, 0]
+    lines = [
+        f"Measured {lp['measured_at']} (load average {ls[0]:.2f} / {ls[1]:.2f} / {ls[2]:.2f} at the start, "
+        f"{le[0]:.2f} / {le[1]:.2f} / {le[2]:.2f} at the end). One fresh stack per camera count; {lp['warmup_s']:.0f} s "
+        f"warm-up, then {lp['seconds']:.0f} s measured. Edge: {', '.join(f'`{k}={v}`' for k, v in env.items()) or 'its defaults'}. "
+        "Cameras: classroom.gif, photos of enrolled students (a new photo each second), face-demographics-walking.gif, "
+        "face-demographics-walking-and-pause.gif, more photos, then the other videos (benchmarks/load_profile.py); enrolled "
+        "students appear only in the photo folders.", "",
+        "End to end is measured two ways, both from the capture of the frame a face crop was cut from:", "",
+        "- **capture -> attendance row** (the issue's metric): every crop the cloud stored as an attendance sighting of a "
+        "recognised student (`attendance_recorded`, stamp `recorded`);",
+        "- **all stored crops**: also unknown faces and the evidence crops of faces too small to search (what the previous "
+        "report called end to end; its first four cameras were videos without an enrolled student, so its 4-camera figure "
+        "had no attendance row in it).", "",
+        "Sustained = p95 capture -> attendance row < 1 s, p95 frame latency < 1 s, < 5 % of frames dropped (the last "
+        "column: the same with all stored crops).", "",
+        "| cameras | attendance row p50 / p95 ms (n) | all crops p50 / p95 ms (n) | frame p50 / p95 ms | dropped / received "
+        "| whole / region / no-motion frames | sustained (all crops) | load after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in lp["levels"]:
+        h = lv["hops_ms"]
+        cells = []
+        for name in ("end_to_end_attendance", "end_to_end"):
+            e = h.get(name)
+            cells.append("{p50:.0f} / {p95:.0f} ({n})".format(**e) if e else "-")
+        f = h.get("frame_latency")
+        modes = lv.get("detector_frames") or {}
+        mode_cell = " / ".join("-" if modes.get(m) is None else f"{modes[m]:.0f}" for m in ("full", "regions", "skipped"))
+        lines.append(
+            f"| {lv['cameras']} | {cells[0]} | {cells[1]} | {_cell(f)} / {_cell(f, 'p95')} | {lv['frames_dropped']:.0f} / "
+            f"{lv['frames_received']:.0f} | {mode_cell} | {'yes' if lv['sustained'] else 'no'} "
+            f"({'yes' if lv.get('sustained_all_crops') else 'no'}) | {lv['load_after'][0]:.1f} |"
+        )
+    lines += [
+        "", "Whole / region / no-motion frames: how the edge's motion regions detected the frames of the run, warm-up "
+        "included (gauges `detector_frames_*`). When the edge cannot keep up, its buffer drops each camera's oldest frames "
+        "(column dropped), so the latency of the frames that are processed stops growing with more cameras: the drop share "
+        "is the capacity signal there.", "",
+        "### Edge -> cloud: held by the crop policy, outbox, transport", "",
+        "`edge_to_cloud` (detect_end -> cloud_received) is split by the edge's `edge_queued` stamp (the crop chosen by the "
+        "crop policy and written to the outbox) and `edge_sent` (handed to ZeroMQ):", "",
+        "- **held by crop policy** (detect_end -> edge_queued): the first crop of a track goes at once; while it waits for "
+        "its RESULT the best crop seen meanwhile is kept, and goes out with a later frame once the RESULT is in and the "
+        "retry wait (1 s, doubling after each unknown up to 8 s; half of it after an unconfirmed match) has passed. That "
+        "crop keeps its own frame's capture time, so its age includes this deliberate wait;",
+        "- **outbox** (edge_queued -> edge_sent): the uplink thread's next pass (it waits up to `result_poll_ms` = 10 ms "
+        "for RESULTs between passes);",
+        "- **transport** (edge_sent -> cloud_received): CurveZMQ over loopback.", "",
+        "| cameras | crops | held > 100 ms | held p50 / p95 | first crops: held p50 / p95 (n) | later attempts: held p50 / p95 (n) "
+        "| outbox p50 / p95 | transport p50 / p95 | edge -> cloud p50 / p95 | all crops e2e p95 | attendance rows: held p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in lp["levels"]:
+        h = lv["hops_ms"]
+        pair = [f"{_cell(h.get(k))} / {_cell(h.get(k), 'p95')}" + (f" ({h[k]['n']})" if k.startswith("held_") and h.get(k) else "")
+                for k in ("held_by_crop_policy", "held_first_crop", "held_later_attempts", "outbox_wait",
+                          "transport_edge_cloud", "edge_to_cloud")]
+        held_rows = h.get("attendance_held_by_crop_policy")
+        lines.append(
+            f"| {lv['cameras']} | {lv.get('crops_queued', '-')} | {lv.get('crops_held_over_100ms', '-')} | " + " | ".join(pair)
+            + f" | {_cell(h.get('end_to_end'), 'p95')} | {_cell(held_rows)} / {_cell(held_rows, 'p95')} |"
+        )
+    lines += [
+        "", "A track's first crop is queued with its own frame (held only by the rest of that frame's work); the crops held "
+        "for long are later attempts for faces the cloud did not recognise (strangers, `no_face`, a match to confirm), "
+        "which the policy sends with a backoff on purpose to save Rekognition calls. Their old capture time makes the tail "
+        "of the all-crops end to end; an attendance row almost always comes from a crop that was not held (last column), "
+        "so the issue's metric carries no policy wait. Outbox and transport stay within tens of ms: no queueing in the "
+        "uplink, and no wait for the cloud's Rekognition quota (5 calls/s; its `recognition_ms` equals the search's time).",
+        "", "Per-hop p50 (ms) at each camera count (from the `ts` stamps; detection and faces split by the edge's "
+        "`inference_ms` / `face_ms` timings, the Rekognition call by the cloud's timing):", "",
+        "| cameras | IoT | network | buffer wait | detection | faces | held by policy | outbox + transport | cloud queue "
+        "| Rekognition | store |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in lp["levels"]:
+        h = {k: (v["p50"] if v else None) for k, v in lv["hops_ms"].items()}
+        rek = lv.get("rekognition_call_ms_p50")
+        # p50s do not add up exactly: a negative difference means no measurable queue.
+        cloud = h.get("cloud_and_rekognition")
+        queue = max(0.0, (cloud or 0) - (rek or 0)) if cloud is not None else None
+        out = None if h.get("outbox_wait") is None else h["outbox_wait"] + (h.get("transport_edge_cloud") or 0)
+        cells = [h.get("iot"), h.get("network_iot_edge"), h.get("buffer_wait"), lv.get("edge_inference_ms_p50"),
+                 lv.get("edge_face_ms_p50"), h.get("held_by_crop_policy"), out, queue, rek, h.get("store")]
+        lines.append(f"| {lv['cameras']} | " + " | ".join("-" if c is None else f"{c:.0f}" for c in cells) + " |")
+    lines += ["", "p95 (ms) of the same hops from the stamps (detection and faces together):", "",
+              "| cameras | IoT | network | buffer wait | detection + faces | held by policy | outbox | transport "
+              "| cloud + Rekognition | store | all crops | attendance row |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lv in lp["levels"]:
+        names = ("iot", "network_iot_edge", "buffer_wait", "detection_and_faces", "held_by_crop_policy", "outbox_wait",
+                 "transport_edge_cloud", "cloud_and_rekognition", "store", "end_to_end", "end_to_end_attendance")
+        lines.append(f"| {lv['cameras']} | " + " | ".join(_cell(lv["hops_ms"].get(k), "p95") for k in names) + " |")
+    lines += ["", "![latency](latency_vs_cameras.png)", "", "![rss](rss_over_time.png)", ""]
+    return lines
+
+
 def main() -> int:  # noqa: C901 - one linear report
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[1] / "res" / "benchmarks")
@@ -137,7 +258,8 @@ def main() -> int:  # noqa: C901 - one linear report
         f"({platform.processor() or platform.machine()}, `nproc` {os.cpu_count()}), Python {platform.python_version()}. "
         f"**Load average at start {start[0]:.2f} / {start[1]:.2f} / {start[2]:.2f}, after the load profile "
         f"{end[0]:.2f} / {end[1]:.2f} / {end[2]:.2f}** (1/5/15 min): the machine is "
-        "shared with other jobs, so absolute times are noisy; comparisons are interleaved in one run and given as ratios.", "",
+        "shared with other jobs, so absolute times are noisy; comparisons are interleaved in one run and given as ratios."
+        + (f" The load profile (section 2) was measured at {lp['measured_at']}; its own load is given there." if lp else ""), "",
     ]
     ultra_ratio = e2e_p50 = cams = calls = bytes_ratio = None
     chosen = "onnx-fp32-640-1t+motion"  # the edge's defaults: ONNX FP32 at 640, 1 thread, motion regions
@@ -146,16 +268,18 @@ def main() -> int:  # noqa: C901 - one linear report
         ultra_ratio = seq["contenders"][chosen].get("cpu_ratio_vs_ultralytics")
     if lp:
         cams = lp.get("cameras_1fps_p95_under_1s")
-        four = [lv for lv in lp["levels"] if lv["cameras"] == 4 and lv["hops_ms"].get("end_to_end")]
-        e2e_p50 = four[0]["hops_ms"]["end_to_end"]["p50"] if four else None
+        four = [lv for lv in lp["levels"] if lv["cameras"] == 4 and lv["hops_ms"].get("end_to_end_attendance")]
+        e2e_p50 = four[0]["hops_ms"]["end_to_end_attendance"]["p50"] if four else None
         if four:
             h = four[0]["hops_ms"]
-            slowest = max((k for k in h if k not in ("end_to_end", "frame_latency") and h[k]), key=lambda k: h[k]["p95"])
+            crops, frame = h.get("end_to_end"), h["frame_latency"]
+            parts = [k for k in PARTS if h.get(k)]
+            top = sorted(parts, key=lambda k: -h[k]["p95"])[:3]
             WHY["cameras"] += (
-                f" At 4 cameras frames keep up (frame latency p95 {h['frame_latency']['p95']:.0f} ms, "
-                f"{four[0]['frames_dropped']:.0f} dropped) but the end-to-end p95 is {h['end_to_end']['p95']:.0f} ms; its "
-                f"largest p95 hop is {slowest} ({h[slowest]['p95']:.0f} ms against a p50 of {h[slowest]['p50']:.0f} ms), "
-                "a tail this round did not explain."
+                f" At 4 cameras frames {'keep up' if frame['p95'] < 1000 else 'do not keep up'} (frame latency p95 "
+                f"{frame['p95']:.0f} ms, {four[0]['frames_dropped']:.0f} dropped); the end-to-end p95 to the attendance row is "
+                f"{h['end_to_end_attendance']['p95']:.0f} ms" + (f" (all stored crops {crops['p95']:.0f} ms)" if crops else "")
+                + "; its largest p95 hops: " + ", ".join(f"{k} {h[k]['p95']:.0f} ms" for k in top) + " (section 2)."
             )
     if ev:
         calls = ev["summary"].get("calls_per_present")
@@ -168,8 +292,8 @@ def main() -> int:  # noqa: C901 - one linear report
         bytes_pct = None if bytes_pct is None else max(bytes_pct, 3.0 + 1e-9)
     rows = [
         goal_row("detector: less CPU per frame than ultralytics' predictor", ultra_ratio, 3.0, True, "x", WHY["detector"]),
-        goal_row("1-fps cameras on one 2-core edge with p95 end to end < 1 s", cams, 20, True, "", WHY["cameras"]),
-        goal_row("end to end p50 at 4 cameras", e2e_p50, 300, False, " ms", WHY["e2e"]),
+        goal_row("1-fps cameras on one 2-core edge with p95 capture -> attendance row < 1 s", cams, 20, True, "", WHY["cameras"]),
+        goal_row("end to end p50 at 4 cameras (capture -> attendance row)", e2e_p50, 300, False, " ms", WHY["e2e"]),
         goal_row("Rekognition calls per present student", calls, 2, False, "", WHY["calls"]),
         goal_row("edge-to-cloud bytes / IoT-to-edge bytes", bytes_pct, 3, False, " %", WHY["bytes"]),
     ]
@@ -223,45 +347,7 @@ def main() -> int:  # noqa: C901 - one linear report
                   "predictor on camera sequences." if ultra_ratio else "", "", "![detector](detector_backends.png)", ""]
     lines += ["## 2. Capacity and latency (load profile, real tiers as local processes)", ""]
     if lp:
-        env = lp["levels"][0]["edge_env"] if lp["levels"] else {}
-        lines += [
-            f"One fresh stack per camera count; {lp['warmup_s']:.0f} s warm-up, then {lp['seconds']:.0f} s measured. Edge: "
-            f"{', '.join(f'`{k}={v}`' for k, v in env.items()) or 'its defaults'}. Sustained = p95 end to end < 1 s, p95 frame latency < 1 s, "
-            "< 5 % of frames dropped.", "",
-            "| cameras | e2e p50 / p95 ms (n) | frame p50 / p95 ms | dropped / received | sustained | load after |",
-            "|---|---|---|---|---|---|",
-        ]
-        for lv in lp["levels"]:
-            e, f = lv["hops_ms"].get("end_to_end"), lv["hops_ms"].get("frame_latency")
-            e_cell = "{p50:.0f} / {p95:.0f} ({n})".format(**e) if e else "-"
-            f_cell = "{p50:.0f} / {p95:.0f}".format(**f) if f else "-"
-            lines.append(
-                f"| {lv['cameras']} | {e_cell} | {f_cell} | {lv['frames_dropped']:.0f} / {lv['frames_received']:.0f} | "
-                f"{'yes' if lv['sustained'] else 'no'} | {lv['load_after'][0]:.1f} |"
-            )
-        lines += ["", "When the edge cannot keep up, its buffer drops each camera's oldest frames (column dropped), so the "
-                  "latency of the frames that are processed stops growing with more cameras: the drop share is the capacity "
-                  "signal there.", "", "Per-hop p50 (ms) at each camera count (from the `ts` stamps; detection and faces split by the edge's "
-                  "`inference_ms` / `face_ms` timings, the Rekognition call by the cloud's timing):", "",
-                  "| cameras | IoT | network | buffer wait | detection | faces | edge -> cloud | cloud queue | Rekognition | store |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for lv in lp["levels"]:
-            h = {k: (v["p50"] if v else None) for k, v in lv["hops_ms"].items()}
-            rek = lv.get("rekognition_call_ms_p50")
-            # p50s do not add up exactly: a negative difference means no measurable queue.
-            queue = max(0.0, (h.get("cloud_and_rekognition") or 0) - (rek or 0)) if h.get("cloud_and_rekognition") is not None else None
-            cells = [h.get("iot"), h.get("network_iot_edge"), h.get("buffer_wait"), lv.get("edge_inference_ms_p50"),
-                     lv.get("edge_face_ms_p50"), h.get("edge_to_cloud"), queue, rek, h.get("store")]
-            lines.append(f"| {lv['cameras']} | " + " | ".join("-" if c is None else f"{c:.0f}" for c in cells) + " |")
-        lines += ["", "p95 (ms) of the same hops from the stamps (detection and faces together):", "",
-                  "| cameras | IoT | network | buffer wait | detection + faces | edge -> cloud | cloud + Rekognition | store | end to end |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for lv in lp["levels"]:
-            names = ("iot", "network_iot_edge", "buffer_wait", "detection_and_faces", "edge_to_cloud", "cloud_and_rekognition",
-                     "store", "end_to_end")
-            cells = [lv["hops_ms"].get(k) for k in names]
-            lines.append(f"| {lv['cameras']} | " + " | ".join("-" if c is None else f"{c['p95']:.0f}" for c in cells) + " |")
-        lines += ["", "![latency](latency_vs_cameras.png)", "", "![rss](rss_over_time.png)", ""]
+        lines += load_section(lp)
     lines += ["## 3. Local Rekognition at scale", ""]
     if rk:
         lines += [
@@ -316,12 +402,17 @@ def main() -> int:  # noqa: C901 - one linear report
         "## Open", "",
         "- Capacity (20 cameras) and the 4-camera p50: missed on this shared 2-core machine with YOLOv8s; the official "
         "yolov8n (about a third of YOLOv8s' FLOPs) is the default for real users and was not available here to measure.",
-        "- The end-to-end p95 tail between the edge's detection and the cloud at 4 cameras (table above) is not explained yet.", "",
+        "- The previous report's unexplained edge -> cloud tail at 4 cameras is the crop policy's deliberate hold (section 2, "
+        "`edge_queued`): transport and the outbox stay in tens of ms. Shortening it would change the policy (send the "
+        "held crop when its track's RESULT comes in rather than with the track's next frame, or prefer a newer crop of "
+        "similar quality); not done here, as it trades Rekognition calls and crop quality for latency of second looks.", "",
     ]
     report = {
         "detector_cpu_ratio_vs_ultralytics": round(ultra_ratio, 3) if ultra_ratio else None,
         "cameras_1fps_p95_under_1s": cams,
         "e2e_p50_ms_4_cameras": round(e2e_p50, 1) if e2e_p50 is not None else None,
+        "e2e_definition": "capture of the frame a crop was cut from -> its attendance sighting stored (p50 at 4 cameras)",
+        "e2e_4_cameras_ms": four_cameras(lp),
         "rekognition_calls_per_present_student": calls,
         "edge_to_cloud_bytes_ratio": bytes_ratio,
         "measured_at": now.isoformat(timespec="seconds"),

@@ -105,10 +105,10 @@ def latency_samples(logs: RunLogs, pairs: tuple[tuple[str, str, str], ...]) -> d
     """Samples (ms) of each pair, one per distinct (trace, from-stamp, to-stamp).
 
     The same frame's ``captured -> sent`` is logged by IoT, edge and cloud: counting
-    distinct stamps takes it once. Intervals that end at a crop hop (``edge_sent`` and
+    distinct stamps takes it once. Intervals that end at a crop hop (``edge_queued`` and
     later) count once per crop message id, so two crops of one frame count twice.
     """
-    crop_hops = set(HOPS[HOPS.index("edge_sent") :])
+    crop_hops = set(HOPS[HOPS.index("edge_queued") :])
     samples: dict[str, list[float]] = {name: [] for name, _, _ in pairs}
     seen: set[tuple[str, str, str, float, float]] = set()
     for event in _ts_events(logs):
@@ -130,10 +130,10 @@ def latency_samples(logs: RunLogs, pairs: tuple[tuple[str, str, str], ...]) -> d
 def hop_instances(logs: RunLogs) -> dict[str, dict[tuple[str, str], int]]:
     """For each hop: the distinct units that passed it -> stamp (ms).
 
-    Up to ``detect_end`` a unit is a frame (trace id); from ``edge_sent`` on it is a
+    Up to ``detect_end`` a unit is a frame (trace id); from ``edge_queued`` on it is a
     face crop (trace id + crop message id, when the event names one).
     """
-    crop_hops = set(HOPS[HOPS.index("edge_sent") :])
+    crop_hops = set(HOPS[HOPS.index("edge_queued") :])
     passed: dict[str, dict[tuple[str, str], int]] = {hop: {} for hop in HOPS}
     for event in _ts_events(logs):
         trace = str(event["trace_id"])

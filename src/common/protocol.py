@@ -58,13 +58,15 @@ HOPS: tuple[str, ...] = (
     "edge_received",  # edge: pulled off the socket
     "detect_start",  # edge: worker took the frame
     "detect_end",  # edge: person + face detection done
+    "edge_queued",  # edge: crop chosen by the crop policy, written to the outbox (a held crop: later)
     "edge_sent",  # edge: face crop handed to ZeroMQ
     "cloud_received",  # cloud: pulled off the socket
     "recognised",  # cloud: recognition call returned
     "recorded",  # cloud: attendance stored
 )
-#: Most hops in ``Header.ts``; at most ``MAX_HOPS - len(HOPS)`` of them may have other names.
-MAX_HOPS = 32
+#: Most hops in ``Header.ts``; at most ``MAX_HOPS - len(HOPS)`` of them may have other names
+#: (23, as before ``edge_queued`` was added: whatever an older sender could send is still accepted).
+MAX_HOPS = 33
 #: Deepest nesting of objects / arrays in a header (the header itself is level 1).
 MAX_DEPTH = 32
 

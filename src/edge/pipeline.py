@@ -127,6 +127,7 @@ class FrameProcessor:
         started = time.perf_counter()
         persons = detect_for_camera(self.detector, header.camera_id, frame)
         self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
+        self._motion_gauges()
         started = time.perf_counter()
         faces = self.faces.detect(frame)
         height, width = frame.shape[:2]
@@ -220,6 +221,15 @@ class FrameProcessor:
                     )
                 )
         return result
+
+    def _motion_gauges(self) -> None:
+        """With motion regions: how many frames so far were detected whole, in regions, or not at
+        all (no motion), as gauges ``detector_frames_{full,regions,skipped}`` (all cameras)."""
+        stats = getattr(self.detector, "stats", None)
+        for mode in ("full", "regions", "skipped"):
+            value = getattr(stats, mode, None)
+            if isinstance(value, int):
+                self.metrics.set_gauge(f"detector_frames_{mode}", value)
 
     def _build(
         self,

@@ -63,7 +63,11 @@ class Uplink:
     def queue_crop(self, out: Outgoing) -> None:
         """Write a crop to the outbox (sent by the uplink thread, kept until answered)."""
         header = out.message.header
-        dropped = self.outbox.add(out.message, out.track.track_id, now_ms())
+        queued = now_ms()
+        # A crop the crop policy held back (the best one while the track waited for a RESULT)
+        # goes out frames later: ``edge_queued`` - ``detect_end`` is that hold, not transport.
+        header.stamp("edge_queued", queued)
+        dropped = self.outbox.add(out.message, out.track.track_id, queued)
         self._queued.set()
         self._count_dropped(dropped, "full")
         log_event(
@@ -78,6 +82,8 @@ class Uplink:
             purpose="evidence" if out.evidence else "recognition",
             face_score=header.meta.get("face_score"),
             quality=header.meta.get("quality"),
+            held_ms=queued - header.ts["detect_end"] if "detect_end" in header.ts else None,
+            ts=header.ts,
         )
 
     def queue_eos(self, message: Message) -> None:

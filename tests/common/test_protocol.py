@@ -250,3 +250,15 @@ def test_nesting_is_limited_whatever_the_callers_stack_depth():
     thread.start()
     thread.join()
     assert outcomes == ["bad_json"] * 8
+
+
+def test_edge_queued_is_a_pipeline_hop_and_older_senders_keep_their_room():
+    # ``edge_queued`` (a crop chosen by the edge's crop policy, possibly frames after its own frame)
+    # sits between detection and sending; adding it kept the 23 hops of a sender's own.
+    from common.protocol import HOPS, MAX_HOPS
+
+    assert HOPS.index("detect_end") < HOPS.index("edge_queued") < HOPS.index("edge_sent")
+    assert MAX_HOPS - len(HOPS) == 23
+    h = header_of(encode(frame_message()))
+    h["ts"] = {f"h{i}": i for i in range(23)}
+    assert len(decode(rebuild(h)).header.ts) == 23

@@ -332,3 +332,23 @@ def test_two_people_in_one_photo_give_two_distinct_crops_never_one_face_twice(ca
     for out in outgoing:
         CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
     assert processor.process(again).outgoing == []
+
+
+def test_motion_regions_report_how_frames_were_detected(detector, yunet_model, classroom_messages):
+    """With motion regions the edge's metrics say how many frames were detected whole, in
+    regions or not at all (gauges), so a load run can tell whether motion regions saved anything."""
+    from edge.motion import MotionRegionDetector
+
+    processor, metrics = make_processor(MotionRegionDetector(detector, full_every=5), yunet_model)
+    run(processor, classroom_messages[:6])
+    gauges = metrics.snapshot()["gauges"]
+    counts = {m: gauges[f"detector_frames_{m}"] for m in ("full", "regions", "skipped")}
+    assert sum(counts.values()) == 6
+    assert counts["full"] >= 2  # the first frame, and the 5th one at the latest
+    assert counts["full"] < 6  # consecutive frames of a video: not every one whole
+
+
+def test_without_motion_regions_no_detector_gauges(cached_detector, yunet_model, classroom_messages):
+    processor, metrics = make_processor(cached_detector, yunet_model)
+    run(processor, classroom_messages[:2])
+    assert not any(k.startswith("detector_frames_") for k in metrics.snapshot()["gauges"])

@@ -180,7 +180,7 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             h = crop.header
             assert h.trace_id in trace_ids
             hops = [h.ts[name] for name in HOPS if name in h.ts]
-            assert list(h.ts) and [n for n in HOPS if n in h.ts] == ["captured", "sent", "edge_received", "detect_start", "detect_end", "edge_sent"]
+            assert list(h.ts) and [n for n in HOPS if n in h.ts] == ["captured", "sent", "edge_received", "detect_start", "detect_end", "edge_queued", "edge_sent"]
             assert hops == sorted(hops)
             image = decode_image(crop.image)
             assert image.shape[0] < 270 / 2 and image.shape[1] < 480 / 2

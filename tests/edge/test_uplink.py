@@ -95,3 +95,33 @@ def test_an_unencodable_end_of_stream_does_not_lose_the_others(unencodable: None
     assert [m.header.msg_id for m in received if m is not None] == ["eos-1", "eos-2"]
     assert metrics.count("eos_unencodable") == 2 and metrics.count("eos_forwarded") == 2
     assert uplink._eos_retry == []
+
+
+def test_a_held_crop_is_stamped_when_queued_so_its_hold_is_not_transport(
+    link: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crop the crop policy kept goes out frames after its own frame's ``detect_end``: the
+    uplink stamps ``edge_queued`` (stored in the outbox, sent on the wire) and logs the hold."""
+    from edge.pipeline import Outgoing
+    from edge.tracker import Candidate, Track
+
+    router, sender = link
+    outbox = Outbox(":memory:")
+    uplink = Uplink(sender, outbox, TrackRegistry(0.3, 5000), Metrics(), logging.getLogger("rollcall.edge.test"))
+    caplog.set_level(logging.DEBUG, logger="rollcall")
+    wait_until(lambda: sender.send(crop("warm-up")), interval=0.01)
+    assert router.recv(timeout_ms=2000) is not None
+    message = crop("held")
+    detect_end = int(time.time() * 1000) - 1500  # its frame was detected 1.5 s ago (held since)
+    message.header.stamp("detect_end", detect_end)
+    track = Track(track_id=7, box=(0, 0, 10, 10), first_seen_ms=0, last_seen_ms=0)
+    uplink.queue_crop(Outgoing(message=message, camera_id="cam-1", track=track, candidate=Candidate(1.0, message),
+                               camera_time_ms=0))
+    uplink.send_due()
+    got = router.recv(timeout_ms=2000)
+    assert got is not None and got.header.msg_id == "held"
+    ts = got.header.ts
+    assert ts["detect_end"] + 1500 <= ts["edge_queued"] <= ts["edge_sent"]
+    queued = [r for r in caplog.records if getattr(r, "event", None) == "crop_queued"]
+    assert len(queued) == 1 and queued[0].held_ms >= 1500
+    assert queued[0].ts["edge_queued"] == ts["edge_queued"]
