@@ -38,6 +38,9 @@ def session_options(threads: int = 0, allow_spinning: bool = False):
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Input shapes vary (letterboxed frames of every camera size, motion regions): ORT's memory
+    # pattern is planned and cached per shape, which grows the process with each new shape seen.
+    options.enable_mem_pattern = False
     spin = "1" if allow_spinning else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", spin)
     options.add_session_config_entry("session.inter_op.allow_spinning", spin)

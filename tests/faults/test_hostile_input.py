@@ -614,6 +614,12 @@ def _warm_up(run: Run, cloud_client: CloudClient) -> None:
     images = {**dict.fromkeys(IMAGE_PAYLOADS, 1.0), "odd_images": 5.0, "decodable_bomb": 0.6}
     paced = _chain(valid_frames, hostile_messages(run.edge_kit, 3 * EDGE_BUFFER - 3, seed=2, weights=images))
     send_edge(run, paced, Tally(), 3 * EDGE_BUFFER, EDGE_BUFFER, True)
+    # Twice, as for the cloud below: the edge runs one worker per core, each decoding in its own
+    # glibc arena, and a second round lifts the arena a first round left low (a clean-clone CI run
+    # grew 31 MB during the flood with one round and two workers, before the detector stopped
+    # caching ONNX Runtime memory patterns per input shape).
+    paced = hostile_messages(run.edge_kit, 3 * EDGE_BUFFER, seed=12, weights=images)
+    send_edge(run, paced, Tally(), 3 * EDGE_BUFFER, EDGE_BUFFER, True)
     large = {"oversize_payload": 1.0, "big_payload": 2.0}
     edge_messages = _chain(
         hostile_messages(run.edge_kit, WARMUP_LARGE, seed=5, weights=large),
