@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from common.metrics import Metrics
 
@@ -33,41 +34,29 @@ def build_person_detector(settings: EdgeSettings) -> PersonDetector:
 
 def _build_backend(settings: EdgeSettings) -> PersonDetector:
     path = settings.model_path(settings.person_model)
+    common: dict[str, Any] = {
+        "conf_threshold": settings.conf_threshold,
+        "iou_threshold": settings.iou_threshold,
+        "input_size": settings.input_size,
+    }
     if settings.backend == "ultralytics":
         from .ultralytics_detector import UltralyticsPersonDetector
 
-        return UltralyticsPersonDetector(
-            path,
-            settings.person_class_list(),
-            conf_threshold=settings.conf_threshold,
-            iou_threshold=settings.iou_threshold,
-            input_size=settings.input_size,
-            device=settings.device,
-        )
+        return UltralyticsPersonDetector(path, settings.person_class_list(), device=settings.device, **common)
+    # The ONNX Runtime and OpenVINO backends read the same ONNX file and take the same CPU options.
+    cpu: dict[str, Any] = {
+        "threads": settings.onnx_threads,
+        "allow_spinning": settings.onnx_allow_spinning,
+        "nice": settings.detector_nice,
+        **common,
+    }
     if settings.backend == "openvino":
         from .openvino_detector import OpenvinoPersonDetector
 
-        return OpenvinoPersonDetector(
-            path,
-            settings.person_class_list(),
-            conf_threshold=settings.conf_threshold,
-            iou_threshold=settings.iou_threshold,
-            input_size=settings.input_size,
-            threads=settings.onnx_threads,
-            nice=settings.detector_nice,
-        )
+        return OpenvinoPersonDetector(path, settings.person_class_list(), **cpu)
     from .onnx_detector import OnnxPersonDetector
 
-    return OnnxPersonDetector(
-        path,
-        settings.person_class_list(),
-        conf_threshold=settings.conf_threshold,
-        iou_threshold=settings.iou_threshold,
-        input_size=settings.input_size,
-        threads=settings.onnx_threads,
-        allow_spinning=settings.onnx_allow_spinning,
-        nice=settings.detector_nice,
-    )
+    return OnnxPersonDetector(path, settings.person_class_list(), **cpu)
 
 
 def build_face_finder(settings: EdgeSettings) -> FaceFinder:
