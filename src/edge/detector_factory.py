@@ -11,6 +11,7 @@ from common.metrics import Metrics
 
 from .detection import PersonDetector
 from .faces import FaceFinder, QualityGate
+from .people import PeopleStage, PersonBoxes
 from .pipeline import FrameProcessor
 from .settings import EdgeSettings
 from .tracker import CropPolicy, TrackRegistry
@@ -81,6 +82,20 @@ def build_track_registry(settings: EdgeSettings, ids: Iterator[int] | None = Non
     )
 
 
+def build_people_stage(
+    settings: EdgeSettings,
+    detector: PersonDetector,
+    metrics: Metrics,
+    logger: logging.Logger,
+    threaded: bool = False,
+) -> PeopleStage | None:
+    """The people stage for ``person_detection=beside`` (None for ``inline``): on its own thread
+    (the running edge) or run right after each frame (``threaded=False``: deterministic)."""
+    if settings.person_detection != "beside":
+        return None
+    return PeopleStage(detector, PersonBoxes(settings.max_cameras), metrics, logger, threaded=threaded)
+
+
 def build_frame_processor(
     settings: EdgeSettings,
     detector: PersonDetector,
@@ -89,9 +104,14 @@ def build_frame_processor(
     metrics: Metrics,
     logger: logging.Logger,
     outstanding: Callable[[str], bool] | None = None,
+    people: PeopleStage | None = None,
 ) -> FrameProcessor:
     """One worker's frame processor: crop policy, quality gate and crop encoding from ``settings``.
-    ``outstanding(msg_id)``: whether a crop is still being delivered (the outbox holds it)."""
+    ``outstanding(msg_id)``: whether a crop is still being delivered (the outbox holds it).
+    ``people``: the shared people stage; by default, with ``person_detection=beside``, one of its
+    own that detects right after each frame (:func:`build_people_stage`)."""
+    if people is None:
+        people = build_people_stage(settings, detector, metrics, logger)
     return FrameProcessor(
         detector=detector,
         faces=faces,
@@ -113,4 +133,5 @@ def build_frame_processor(
         send_evidence=settings.evidence_small_faces,
         max_frame_pixels=settings.max_frame_pixels,
         crop_max_side=settings.crop_max_side,
+        people=people,
     )

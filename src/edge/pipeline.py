@@ -20,6 +20,7 @@ from .appearance import colour_signature
 from .association import Subject, assign_faces
 from .detection import PersonDetector, detect_for_camera
 from .faces import Face, FaceFinder, QualityGate, crop_face
+from .people import PeopleStage
 from .tracker import Candidate, CropPolicy, Track, TrackRegistry
 
 #: Default cap of a frame's pixels (4K UHD; ``ROLLCALL_EDGE_MAX_FRAME_PIXELS``).
@@ -71,8 +72,13 @@ class FrameResult:
 
 class FrameProcessor:
     """Turns FRAME messages into FACE_CROP messages. One per worker thread
-    (the face finder is not thread-safe); the person detector and the track
-    registry may be shared."""
+    (the face finder is not thread-safe); the person detector, the people stage and the track
+    registry may be shared.
+
+    With a ``people`` stage (:mod:`edge.people`, the default ``person_detection=beside``) a frame's
+    crops are chosen from its faces and the camera's latest person boxes, and its own people are
+    detected after that; without one (``inline``) its people are detected first.
+    """
 
     def __init__(
         self,
@@ -88,8 +94,10 @@ class FrameProcessor:
         send_evidence: bool = True,
         max_frame_pixels: int = MAX_FRAME_PIXELS,
         crop_max_side: int = CROP_MAX_SIDE,
+        people: PeopleStage | None = None,
     ) -> None:
         self.detector = detector
+        self.people = people
         self.faces = faces
         self.tracks = tracks
         self.policy = policy
@@ -124,12 +132,22 @@ class FrameProcessor:
             )
             return FrameResult(refused=exc.reason)
 
-        started = time.perf_counter()
-        persons = detect_for_camera(self.detector, header.camera_id, frame)
-        self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
-        self._motion_gauges()
+        camera_time = camera_time_ms(header)
+        with self.tracks.lock:
+            cut = self.tracks.tracker(header.camera_id).scene.is_cut(frame)
+        epoch = 0
+        if self.people is None:
+            started = time.perf_counter()
+            persons = detect_for_camera(self.detector, header.camera_id, frame)
+            self.metrics.observe("inference_ms", (time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         faces = self.faces.detect(frame)
+        if self.people is not None:
+            persons, epoch = self.people.boxes.follow(header.camera_id, frame.shape, faces, cut)
+            age = self.people.boxes.age_ms(header.camera_id, camera_time)
+            if age is not None:
+                self.metrics.observe("people_age_ms", age)
+        self._motion_gauges()
         height, width = frame.shape[:2]
         subjects = assign_faces(persons, faces, width, height)
         signatures = [colour_signature(frame, s.box) for s in subjects]
@@ -153,10 +171,26 @@ class FrameProcessor:
         )
 
         result = FrameResult(subjects=subjects, faces=faces)
-        camera_time = camera_time_ms(header)
+        self._choose_crops(frame_msg, frame, subjects, signatures, cut, camera_time, result)
+        if self.people is not None:
+            self.people.submit(header.camera_id, epoch, frame, faces, camera_time)
+        return result
+
+    def _choose_crops(
+        self,
+        frame_msg: Message,
+        frame: np.ndarray,
+        subjects: list[Subject],
+        signatures: list[np.ndarray | None],
+        cut: bool,
+        camera_time: int,
+        result: FrameResult,
+    ) -> None:
+        """Track the frame's subjects and add the crops the policy sends now to ``result``."""
+        header = frame_msg.header
         with self.tracks.lock:
             tracker = self.tracks.tracker(header.camera_id)
-            if tracker.scene.is_cut(frame) and tracker.tracks:
+            if cut and tracker.tracks:
                 ended = tracker.end_all()
                 self.metrics.inc("scene_cuts")
                 self.metrics.inc("tracks_ended_scene_cut", len(ended))
@@ -169,7 +203,13 @@ class FrameProcessor:
                     tracks_ended=len(ended),
                 )
             splits_before = tracker.splits
-            tracks, ended = tracker.update([s.box for s in subjects], camera_time, signatures)
+            tracks, ended = tracker.update(
+                [s.box for s in subjects],
+                camera_time,
+                signatures,
+                faces=[s.face.box if s.face is not None else None for s in subjects],
+                from_face=[s.person is None for s in subjects],
+            )
             if tracker.splits > splits_before:
                 self.metrics.inc("tracks_split_appearance", tracker.splits - splits_before)
             if len(ended) > tracker.splits - splits_before:
@@ -220,7 +260,6 @@ class FrameProcessor:
                         camera_time_ms=camera_time,
                     )
                 )
-        return result
 
     def _motion_gauges(self) -> None:
         """With motion regions: how many frames so far were detected whole, in regions, or not at

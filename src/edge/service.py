@@ -28,7 +28,13 @@ from common.transport import CurveKeys, Receiver, Sender
 from .bindings import CameraBindings
 from .buffer import FrameBuffer
 from .detection import PersonDetector
-from .detector_factory import build_face_finder, build_frame_processor, build_person_detector, build_track_registry
+from .detector_factory import (
+    build_face_finder,
+    build_frame_processor,
+    build_people_stage,
+    build_person_detector,
+    build_track_registry,
+)
 from .faces import FaceFinder
 from .outbox import Outbox
 from .pipeline import FrameProcessor, Outgoing, record_sent
@@ -63,6 +69,7 @@ class EdgeService:
             max_backoff_ms=int(settings.resend_max_backoff_s * 1000),
         )
         self.tracks = build_track_registry(settings, ids=self.outbox.track_ids())
+        self.people = build_people_stage(settings, self.detector, self.metrics, self.log, threaded=True)
         self.processors = [self._new_processor() for _ in range(settings.workers)]
         self.allowed = settings.allowed_camera_set()
         self.buffer = FrameBuffer(settings.buffer_capacity)
@@ -110,6 +117,7 @@ class EdgeService:
             self.metrics,
             self.log,
             outstanding=self.outbox.holds,
+            people=self.people,
         )
 
     # --- lifecycle ---------------------------------------------------------------
@@ -124,6 +132,8 @@ class EdgeService:
         self._threads.append(uplink)
         for thread in self._threads:
             thread.start()
+        if self.people is not None:
+            self.people.start()
         self.reporter.start()
         log_event(
             self.log,
@@ -134,6 +144,7 @@ class EdgeService:
             edge_name=self.name,
             cameras_registered=None if self.keys_watch is None else len(self.bindings.own_cameras(self.name)),
             backend=self.settings.backend,
+            person_detection=self.settings.person_detection,
             person_model=getattr(self.detector, "model_name", None),
             person_classes=getattr(self.detector, "person_classes", None),
             workers=self.settings.workers,
@@ -149,6 +160,8 @@ class EdgeService:
         self.buffer.close()
         for thread in self._threads:
             thread.join(timeout=timeout)
+        if self.people is not None:
+            self.people.stop(timeout)
         abandoned = len(self.buffer)
         if abandoned:
             self.metrics.inc("frames_abandoned_at_stop", abandoned)
@@ -231,6 +244,8 @@ class EdgeService:
     def _forward_eos(self, message: Message) -> None:
         header = message.header.derive(MessageType.END_OF_STREAM)
         ended = self.tracks.end_camera(header.camera_id)
+        if self.people is not None:
+            self.people.forget(header.camera_id)
         self.link.queue_eos(Message(header=header))
         log_event(self.log, "end_of_stream", trace_id=header.trace_id, camera_id=header.camera_id, tracks_ended=ended)
 

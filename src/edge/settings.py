@@ -110,6 +110,10 @@ class EdgeSettings(RollcallSettings):
         False,
         description="Let ONNX Runtime's idle threads busy-wait between operators. Off: on a shared or loaded CPU spinning costs about a third more CPU time per frame; turn it on only on a dedicated machine where a few ms of latency matter more.",
     )
+    person_detection: Literal["beside", "inline"] = Field(
+        "beside",
+        description="Where person detection sits. `beside`: a frame's face crops are chosen from its faces and the camera's latest person boxes (moved along with their faces) and leave at once; the person detector runs on its own thread on each camera's newest frame, so its ~200 ms per whole frame is not in a crop's latency and, with many cameras, boxes get older instead of frames being dropped (edge.people). `inline`: each frame's people are detected before its faces (the boxes of that very frame; every crop waits for the detector).",
+    )
     motion_regions: bool = Field(
         True,
         description="Detect people only where the camera's picture moved since its previous frame (Frigate's regions): no motion keeps the last boxes, motion runs the detector on the moving regions at full-frame scale, and every `motion_full_frame_every`-th frame is a whole one. `onnx` and `openvino` backends; about 2.5x less detector CPU on the shared videos (1.8x-4.8x by video), the boxes of a whole frame in 99 % of frames (res/benchmarks/REPORT.md).",
@@ -130,7 +134,7 @@ class EdgeSettings(RollcallSettings):
         10,
         ge=0,
         le=19,
-        description="Nice value added to the worker threads while they detect (`onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search is markedly faster than beside the same load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
+        description="Nice value added to the threads that detect people (the people thread with `person_detection=beside`, the worker threads with `inline`; `onnx`, `openvino` backends; with 1 inference thread the whole inference runs niced). Detection then yields the CPU to the edge's own receiving/uplink threads and to services on the same host: with an edge-like load beside it, a local Rekognition search is markedly faster than beside the same load at normal priority (res/benchmarks/REPORT.md). 0 = unchanged.",
     )
     device: str = Field("cpu", description="Device for the `ultralytics` backend (`cpu`, `0`, `cuda:0`, ...).")
 

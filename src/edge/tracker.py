@@ -79,6 +79,12 @@ def _centre_distance(a: Box, b: Box) -> float:
     return (((a[0] + a[2]) - (b[0] + b[2])) ** 2 + ((a[1] + a[3]) - (b[1] + b[3])) ** 2) ** 0.5 / 2
 
 
+def _same_face(a: Box, b: Box) -> bool:
+    """Whether face boxes ``a`` and ``b`` (consecutive frames) sit within one face size of each other."""
+    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 1.0)
+    return _centre_distance(a, b) <= size
+
+
 @dataclass
 class Candidate:
     """A crop waiting to be sent (the best seen since the last send)."""
@@ -108,6 +114,8 @@ class Track:
     evidence_sent: bool = False  # the one evidence crop of a face too small to search went out
     candidate: Candidate | None = field(default=None, repr=False)
     signature: np.ndarray | None = field(default=None, repr=False)
+    face_box: Box | None = None  # the track's face when last seen with one
+    box_from_face: bool = False  # its box was derived from the face (no person box held it)
 
 
 class IouTracker:
@@ -137,7 +145,12 @@ class IouTracker:
         return ended
 
     def update(
-        self, boxes: list[Box], now_ms: int, signatures: list[np.ndarray | None] | None = None
+        self,
+        boxes: list[Box],
+        now_ms: int,
+        signatures: list[np.ndarray | None] | None = None,
+        faces: list[Box | None] | None = None,
+        from_face: list[bool] | None = None,
     ) -> tuple[list[Track], list[Track]]:
         """Match ``boxes`` to tracks (new tracks for the rest); expire unseen tracks.
         Returns (the track of each box in order, the tracks that ended: expired or split).
@@ -147,7 +160,13 @@ class IouTracker:
         track ends and the box starts a new one.
 
         ``now_ms`` is the camera's time. If it goes backwards (the camera's stream restarted),
-        every track expires: nothing seen before the restart can be matched reliably."""
+        every track expires: nothing seen before the restart can be matched reliably.
+
+        ``faces`` (one face box or None per box) and ``from_face`` (whether the box was derived
+        from the face because no person box held it) keep a track through a change of box kind:
+        a box left unmatched by IoU goes to the track whose last face is within one face size of
+        its face, and when the kind of box changed on a match whose face stayed put, the colour
+        signature (now of another region) starts afresh instead of splitting the track."""
         restarted = self.last_time_ms is not None and now_ms < self.last_time_ms
         self.last_time_ms = now_ms
         expired = [t for t in self.tracks.values() if restarted or now_ms - t.last_seen_ms > self.ttl_ms]
@@ -166,6 +185,18 @@ class IouTracker:
             if bi not in assigned and ti not in used:
                 assigned[bi] = live[ti]
                 used.add(ti)
+        faces = faces if faces is not None else [None] * len(boxes)
+        from_face = from_face if from_face is not None else [False] * len(boxes)
+        # The same face where a track's face was (its box changed kind: face-derived <-> person box).
+        for bi, face in enumerate(faces):
+            if bi in assigned or face is None:
+                continue
+            options = [(_centre_distance(face, t.face_box), ti) for ti, t in enumerate(live)
+                       if ti not in used and t.face_box is not None and _same_face(face, t.face_box)]
+            if options:
+                _, ti = min(options)
+                assigned[bi] = live[ti]
+                used.add(ti)
         # Fallback for fast movers / low frame rates: nearest centre within half a box size.
         for bi, box in enumerate(boxes):
             if bi in assigned:
@@ -179,8 +210,18 @@ class IouTracker:
                 used.add(ti)
         signatures = signatures if signatures is not None else [None] * len(boxes)
         ended = list(expired)
+        renewed: set[int] = set()
         for bi, track in list(assigned.items()):
             new, old = signatures[bi], track.signature
+            face = faces[bi]
+            if (
+                from_face[bi] != track.box_from_face
+                and face is not None
+                and track.face_box is not None
+                and _same_face(face, track.face_box)
+            ):
+                renewed.add(bi)  # the signature's region changed with the box: not a new person
+                continue
             if new is not None and old is not None and signature_distance(new, old) > self.split_distance:
                 del assigned[bi]
                 self.tracks.pop(track.track_id, None)
@@ -192,14 +233,25 @@ class IouTracker:
             signature = signatures[bi]
             if matched is None:
                 track = Track(
-                    track_id=next(self._ids), box=box, first_seen_ms=now_ms, last_seen_ms=now_ms, signature=signature
+                    track_id=next(self._ids),
+                    box=box,
+                    first_seen_ms=now_ms,
+                    last_seen_ms=now_ms,
+                    signature=signature,
+                    face_box=faces[bi],
+                    box_from_face=from_face[bi],
                 )
                 self.tracks[track.track_id] = track
             else:
                 track = matched
                 track.box, track.last_seen_ms = box, now_ms
                 track.hits += 1
-                if signature is not None:
+                track.box_from_face = from_face[bi]
+                if faces[bi] is not None:
+                    track.face_box = faces[bi]
+                if bi in renewed:
+                    track.signature = signature
+                elif signature is not None:
                     track.signature = (
                         signature if track.signature is None else blend_signatures(track.signature, signature)
                     )

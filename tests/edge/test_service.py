@@ -61,7 +61,7 @@ def tiny_frame(camera="cam-1", seq=0):
 @pytest.fixture()
 def slow_edge(yunet_model):
     service = EdgeService(
-        settings(buffer_capacity=4),
+        settings(buffer_capacity=4, person_detection="inline"),  # the worker itself waits for the detector
         detector=SlowDetector(0.5),
         face_finder_factory=lambda: FaceFinder(yunet_model),
         metrics_interval_s=60,
@@ -92,6 +92,38 @@ def test_receiver_keeps_draining_while_the_detector_is_slow(slow_edge):
         assert len(slow_edge.buffer) <= 4
     finally:
         push.close()
+
+
+def test_beside_a_slow_detector_every_frame_reaches_the_face_path(yunet_model):
+    """person_detection=beside: the worker does not wait for the detector, so a detector 50x too
+    slow for the camera drops no frame; it works on each camera's newest frame instead, and the
+    frames it had no time for are counted as superseded."""
+    service = EdgeService(
+        settings(buffer_capacity=4),
+        detector=SlowDetector(0.5),
+        face_finder_factory=lambda: FaceFinder(yunet_model),
+        metrics_interval_s=60,
+    ).start()
+    push = Sender(service.bound_address, kind="push", hwm=1000)
+    try:
+        wait_until(lambda: push.send(tiny_frame(seq=0)), timeout=10, message="camera not connected")
+        started = time.monotonic()
+        for seq in range(1, 40):
+            push.send(tiny_frame(seq=seq))
+            time.sleep(0.01)
+        wait_until(lambda: service.metrics.count("frames_processed") == 40, timeout=10,
+                   message="the face path did not keep up with 40 frames")
+        elapsed = time.monotonic() - started
+        assert service.metrics.count("frames_dropped_buffer") == 0
+        detected = service.detector.calls
+        assert 1 <= detected <= elapsed / 0.5 + 2
+        wait_until(lambda: service.metrics.count("people_frames_detected")
+                   + service.metrics.count("people_frames_superseded") >= 39, timeout=5,
+                   message="frames neither detected nor counted as superseded")
+        assert service.metrics.count("people_frames_superseded") >= 40 - detected - 1
+    finally:
+        push.close()
+        service.stop()
 
 
 def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_model):
