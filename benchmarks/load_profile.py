@@ -76,9 +76,9 @@ def stats(values: list[float]) -> dict[str, float] | None:
     return {"n": len(values), "p50": percentile(ordered, 50), "p95": percentile(ordered, 95), "mean": statistics.fmean(values)}
 
 
-def cameras_for(n: int, work: Path) -> list[dict[str, Any]]:
+def cameras_for(n: int, work: Path, photo_seconds: int = 1) -> list[dict[str, Any]]:
     videos = [str(ASSETS / "video" / v) for v in VIDEOS.values()]
-    photos = [str(p) for p in photo_folders(work).values()]
+    photos = [str(p) for p in photo_folders(work, repeat=photo_seconds).values()]
     # Enrolled students are only in the photo folders: one among the first four cameras, the other
     # fifth, so attendance rows are recorded at every camera count.
     sources = [videos[0], photos[0], videos[1], videos[2], photos[1], *videos[3:]]
@@ -130,16 +130,16 @@ def counters(metrics: dict[str, dict[str, Any]], tier: str) -> dict[str, float]:
 
 
 def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[str, str],
-              keep: Path | None = None) -> dict[str, Any]:
+              keep: Path | None = None, photo_seconds: int = 1) -> dict[str, Any]:
     work = root / f"cameras-{n}"
     work.mkdir(parents=True)
-    level: dict[str, Any] = {"cameras": n, "rss_mb": [], "edge_env": edge_env}
+    level: dict[str, Any] = {"cameras": n, "rss_mb": [], "edge_env": edge_env, "photo_seconds": photo_seconds}
     with Stack(work / "stack", metrics_interval_s=5.0, edge_env=edge_env) as stack:
         stack.start()
         stack.enrol_dir(ASSETS / "faces" / "enroll")
         for classroom in CLASSROOMS:
             stack.open_session(classroom, name="load")
-        cams = cameras_for(n, work)
+        cams = cameras_for(n, work, photo_seconds)
         keys_env: dict[str, str] = {}
         if stack.transport == "curve":  # register every camera; the one IoT process gets all their keys
             generate_keys(stack.keys_dir, [(c["camera_id"], c["classroom_id"], EDGE_NAME) for c in cams])
@@ -176,6 +176,8 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
     level["rekognition_call_ms_p50"] = timing_p50(metrics, "cloud", "rekognition_search_faces_by_image_ms")
     gauges = dict(metrics.get("edge", {}).get("gauges") or {})
     level["detector_frames"] = {m: gauges.get(f"detector_frames_{m}") for m in ("full", "regions", "skipped")}
+    level["cloud_counters"] = counters(metrics, "cloud")
+    level["run_s"] = warmup + seconds
     edge_counters = counters(metrics, "edge")
     level["frames_received"] = edge_counters.get("frames_received", 0)
     level["frames_dropped"] = sum(v for k, v in edge_counters.items() if k.startswith("frames_dropped"))
@@ -197,6 +199,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=REPO / "res" / "benchmarks" / "load.json")
     parser.add_argument("--edge-env", nargs="*", default=[],
                         help="edge settings for the run (KEY=VALUE; default: the edge's defaults)")
+    parser.add_argument("--photo-seconds", type=int, default=5,
+                        help="seconds each photo of a photo-folder camera stays in view (a student passing the camera)")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy each level's JSON-lines logs here")
     args = parser.parse_args()
     edge_env = dict(item.split("=", 1) for item in args.edge_env)
@@ -204,7 +208,7 @@ def main() -> int:
                            "load_start": os.getloadavg(), "warmup_s": args.warmup, "seconds": args.seconds, "levels": []}
     with tempfile.TemporaryDirectory(prefix="rollcall-load-") as tmp:
         for n in args.cameras:
-            level = run_level(n, Path(tmp), args.warmup, args.seconds, edge_env, args.keep_logs)
+            level = run_level(n, Path(tmp), args.warmup, args.seconds, edge_env, args.keep_logs, args.photo_seconds)
             level["load_after"] = os.getloadavg()
             out["levels"].append(level)
             e2e, frame = level["hops_ms"].get("end_to_end_attendance"), level["hops_ms"].get("frame_latency")

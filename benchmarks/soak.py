@@ -109,14 +109,17 @@ class Soak:
 
 
 # --------------------------------------------------------------------------- the stack
-def photo_folders(work: Path) -> dict[str, Path]:
+def photo_folders(work: Path, repeat: int = 1) -> dict[str, Path]:
+    """The photo-folder cameras' folders: each photo ``repeat`` times in a row (at 1 image a
+    second, a person in view for ``repeat`` seconds), as symlinks into the shared assets."""
     folders = {}
     for name, photos in PHOTO_FOLDERS.items():
         folder = work / name
         folder.mkdir(parents=True, exist_ok=True)
         for i, relative in enumerate(photos):
             target = ASSETS / "faces" / relative
-            (folder / f"{i:02d}{target.suffix}").symlink_to(target)
+            for r in range(max(1, repeat)):
+                (folder / f"{i:02d}-{r:02d}{target.suffix}").symlink_to(target)
         folders[name] = folder
     return folders
 

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import cv2
+
 from common.clock import now_ms
 from common.keyring import RegistryWatch, edge_keys, warn_if_plaintext
 from common.logs import log_event
@@ -56,6 +58,8 @@ class EdgeService:
     ) -> None:
         self.settings = settings
         self.log = logger or logging.getLogger("rollcall.edge")
+        if settings.opencv_threads > 0:
+            cv2.setNumThreads(settings.opencv_threads)  # process-wide: the workers are the parallelism
         self.metrics = metrics or Metrics()
         # Keys first, then models: missing keys or models fail before any socket is bound.
         frames_curve, cloud_curve = self._load_keys(settings)

@@ -149,6 +149,12 @@ class EdgeSettings(RollcallSettings):
         ge=1,
         description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.",
     )
+    opencv_threads: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Threads OpenCV may use per call (YuNet faces, resizing, decoding) in the edge process (0 = OpenCV's default, one per core). 1: each worker thread's YuNet runs on its own core; OpenCV's own threads on top of the workers cost about a third more CPU per frame here (res/benchmarks/REPORT.md).",
+    )
     face_max_side: int = Field(
         1920,
         ge=320,
