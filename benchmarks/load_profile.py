@@ -199,7 +199,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=REPO / "res" / "benchmarks" / "load.json")
     parser.add_argument("--edge-env", nargs="*", default=[],
                         help="edge settings for the run (KEY=VALUE; default: the edge's defaults)")
-    parser.add_argument("--photo-seconds", type=int, default=5,
+    parser.add_argument("--photo-seconds", type=int, default=1,
                         help="seconds each photo of a photo-folder camera stays in view (a student passing the camera)")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy each level's JSON-lines logs here")
     args = parser.parse_args()

@@ -74,7 +74,9 @@ class PersonBoxes:
         self._cameras: OrderedDict[str, _Camera] = OrderedDict()
         self._lock = threading.Lock()
 
-    def follow(self, camera_id: str, shape: tuple[int, ...], faces: list[Face], cut: bool) -> tuple[list[Detection], int]:
+    def follow(
+        self, camera_id: str, shape: tuple[int, ...], faces: list[Face], cut: bool
+    ) -> tuple[list[Detection], int]:
         """The person boxes for a new frame of ``camera_id`` and the camera's epoch (pass it to
         :meth:`update`). A scene cut or a new frame size ends the camera's boxes (none returned)."""
         with self._lock:

@@ -191,8 +191,11 @@ class IouTracker:
         for bi, face in enumerate(faces):
             if bi in assigned or face is None:
                 continue
-            options = [(_centre_distance(face, t.face_box), ti) for ti, t in enumerate(live)
-                       if ti not in used and t.face_box is not None and _same_face(face, t.face_box)]
+            options = [
+                (_centre_distance(face, t.face_box), ti)
+                for ti, t in enumerate(live)
+                if ti not in used and t.face_box is not None and _same_face(face, t.face_box)
+            ]
             if options:
                 _, ti = min(options)
                 assigned[bi] = live[ti]

@@ -352,3 +352,67 @@ def test_without_motion_regions_no_detector_gauges(cached_detector, yunet_model,
     processor, metrics = make_processor(cached_detector, yunet_model)
     run(processor, classroom_messages[:2])
     assert not any(k.startswith("detector_frames_") for k in metrics.snapshot()["gauges"])
+
+
+class SlowDetector:
+    """The real detector, a second slower (a loaded edge, a big model)."""
+
+    def __init__(self, inner, seconds=1.0):
+        self.inner, self.seconds, self.calls = inner, seconds, 0
+
+    def detect(self, frame):
+        import time
+
+        time.sleep(self.seconds)  # simulated inference time: the delay is the point
+        self.calls += 1
+        return self.inner.detect(frame)
+
+
+def beside_processor(detector, yunet_model, threaded):
+    from edge.people import PeopleStage, PersonBoxes
+
+    metrics = Metrics()
+    stage = PeopleStage(detector, PersonBoxes(), metrics, log, threaded=threaded)
+    processor = FrameProcessor(detector=detector, faces=FaceFinder(yunet_model), tracks=TrackRegistry(0.3, 5000),
+                               policy=CropPolicy(), gate=QualityGate(), metrics=metrics, logger=log, people=stage)
+    return processor, metrics, stage
+
+
+def test_beside_the_crops_do_not_wait_for_the_person_detector(cached_detector, yunet_model):
+    import time
+
+    slow = SlowDetector(cached_detector)
+    processor, metrics, stage = beside_processor(slow, yunet_model, threaded=True)
+    stage.start()
+    try:
+        started = time.monotonic()
+        result = processor.process(photo_message("obama_and_biden.jpg", 0, 0, 0, 0, camera="cam-stage"))
+        took = time.monotonic() - started
+        assert len(result.outgoing) >= 2 and took < slow.seconds  # the crops are ready before any box
+        assert all(s.person is None for s in result.subjects)  # the camera's first frame: no boxes yet
+        deadline = time.monotonic() + 10
+        while metrics.count("people_frames_detected") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for out in result.outgoing:
+            CropPolicy.sent(out.track, out.candidate, out.camera_time_ms)
+        # The next frame of the scene: its faces are in the person boxes of the first frame, and
+        # each keeps its track (face-derived box -> person box), so nothing new is sent.
+        again = processor.process(photo_message("obama_and_biden.jpg", 0, 0, 500, 1, camera="cam-stage"))
+        assert again.outgoing == []
+        claimed = [s for s in again.subjects if s.face is not None and s.person is not None]
+        assert len(claimed) >= 2
+        assert {t.track_id for t in processor.tracks.tracker("cam-stage").tracks.values()} >= {
+            o.track.track_id for o in result.outgoing
+        }
+    finally:
+        stage.stop()
+
+
+def test_beside_without_a_thread_is_one_frame_behind_and_deterministic(cached_detector, yunet_model, guido_paul_messages):
+    guido, paul, _ = guido_paul_messages
+    processor, metrics, _ = beside_processor(cached_detector, yunet_model, threaded=False)
+    first = processor.process(guido)
+    assert metrics.count("people_frames_detected") == 1 and all(s.person is None for s in first.subjects)
+    second = processor.process(paul)  # a scene cut: Guido's boxes are not Paul's
+    assert all(s.person is None for s in second.subjects) and metrics.count("scene_cuts") == 1
+    assert len(second.outgoing) == 1 and second.outgoing[0].track.track_id != first.outgoing[0].track.track_id

@@ -350,3 +350,27 @@ def test_100k_camera_ids_stay_bounded():
         assert registry.tracker("cam-99999").tracks
     clock[0] += 601  # and all of them go once idle
     assert registry.active_tracks() == 0 and registry.cameras() == 0
+
+
+def test_a_face_keeps_its_track_when_a_person_box_takes_it_over():
+    """Frame 1 has no person box yet (a face-derived box); frame 2's person box holds the same face:
+    the same track, although the boxes barely overlap and the colour signature's region changed."""
+    red, blue = red_and_blue()
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    face = (100, 40, 140, 90)
+    (first,), _ = tracker.update([(60, 15, 180, 190)], 0, [red], faces=[face], from_face=[True])
+    (second,), ended = tracker.update(
+        [(20, 30, 220, 700)], 500, [blue], faces=[(103, 42, 143, 92)], from_face=[False]
+    )
+    assert second.track_id == first.track_id and ended == []
+    assert second.box_from_face is False and second.face_box == (103, 42, 143, 92)
+    # From now on the signature is the person box's: another colour in that box still splits.
+    (third,), ended = tracker.update([(20, 30, 220, 700)], 1000, [red], faces=[(103, 42, 143, 92)], from_face=[False])
+    assert third.track_id != first.track_id and [t.track_id for t in ended] == [first.track_id]
+
+
+def test_a_face_far_from_the_tracks_face_starts_a_new_track():
+    tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
+    (first,), _ = tracker.update([(60, 15, 180, 190)], 0, faces=[(100, 40, 140, 90)], from_face=[True])
+    (second,), _ = tracker.update([(400, 30, 600, 700)], 500, faces=[(480, 40, 520, 90)], from_face=[False])
+    assert second.track_id != first.track_id
