@@ -42,6 +42,10 @@ from .faces import Face
 
 FaceBox = tuple[int, int, int, int]
 
+#: Most pixel bytes of frames waiting for the people thread (one per camera at most); past it the
+#: frame that waited longest is dropped (``people_frames_dropped``): its camera's boxes get older.
+MAX_WAITING_BYTES = 128 * 1024 * 1024
+
 #: A face is the same face as a person's anchor face when their centres are closer than this many
 #: face sizes (the larger side of the anchor face).
 FOLLOW_MAX_SHIFT = 1.5
@@ -185,7 +189,9 @@ class PeopleStage:
         self.metrics = metrics
         self.log = logger or logging.getLogger("rollcall.edge")
         self.threaded = threaded
+        self.max_waiting_bytes = MAX_WAITING_BYTES
         self._waiting: OrderedDict[str, _Job] = OrderedDict()
+        self._waiting_bytes = 0
         self._ready = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -200,19 +206,27 @@ class PeopleStage:
             self._run(job)
             return
         with self._ready:
-            if self._waiting.pop(camera_id, None) is not None:
+            replaced = self._waiting.pop(camera_id, None)
+            if replaced is not None:
+                self._waiting_bytes -= replaced.frame.nbytes
                 self.metrics.inc("people_frames_superseded")
             self._waiting[camera_id] = job  # the end of the queue: cameras served oldest first
-            while len(self._waiting) > self.boxes.max_cameras:
-                self._waiting.popitem(last=False)
-                self.metrics.inc("people_frames_superseded")
+            self._waiting_bytes += frame.nbytes
+            while len(self._waiting) > 1 and (
+                len(self._waiting) > self.boxes.max_cameras or self._waiting_bytes > self.max_waiting_bytes
+            ):
+                _, dropped = self._waiting.popitem(last=False)
+                self._waiting_bytes -= dropped.frame.nbytes
+                self.metrics.inc("people_frames_dropped")
             self.metrics.set_gauge("people_waiting", len(self._waiting))
             self._ready.notify()
 
     def forget(self, camera_id: str) -> None:
         """Drop a camera's waiting frame and its boxes (its stream ended)."""
         with self._ready:
-            self._waiting.pop(camera_id, None)
+            job = self._waiting.pop(camera_id, None)
+            if job is not None:
+                self._waiting_bytes -= job.frame.nbytes
         self.boxes.forget(camera_id)
         forget = getattr(self.detector, "forget", None)
         if forget is not None:
@@ -231,6 +245,7 @@ class PeopleStage:
         with self._ready:
             self._stopping = True
             self._waiting.clear()
+            self._waiting_bytes = 0
             self._ready.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
@@ -244,6 +259,7 @@ class PeopleStage:
                 if self._stopping:
                     return
                 _, job = self._waiting.popitem(last=False)
+                self._waiting_bytes -= job.frame.nbytes
                 self.metrics.set_gauge("people_waiting", len(self._waiting))
             try:
                 self._run(job)

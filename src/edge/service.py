@@ -18,8 +18,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import cv2
-
 from common.clock import now_ms
 from common.keyring import RegistryWatch, edge_keys, warn_if_plaintext
 from common.logs import log_event
@@ -28,6 +26,7 @@ from common.protocol import Message, MessageType
 from common.transport import CurveKeys, Receiver, Sender
 
 from .bindings import CameraBindings
+from .cpu_share import OpenCvThreads
 from .buffer import FrameBuffer
 from .detection import PersonDetector
 from .detector_factory import (
@@ -58,8 +57,7 @@ class EdgeService:
     ) -> None:
         self.settings = settings
         self.log = logger or logging.getLogger("rollcall.edge")
-        if settings.opencv_threads > 0:
-            cv2.setNumThreads(settings.opencv_threads)  # process-wide: the workers are the parallelism
+        self.opencv_threads = OpenCvThreads(settings.opencv_threads)
         self.metrics = metrics or Metrics()
         # Keys first, then models: missing keys or models fail before any socket is bound.
         frames_curve, cloud_curve = self._load_keys(settings)
@@ -224,7 +222,8 @@ class EdgeService:
             if message is None:
                 continue
             try:
-                self.handle(processor, message)
+                with self.opencv_threads.working():
+                    self.handle(processor, message)
             except Exception:  # a bug in one frame must not kill the worker
                 self.metrics.inc("worker_errors")
                 self.log.exception("worker error", extra={"event": "worker_error", "trace_id": message.header.trace_id})

@@ -150,10 +150,10 @@ class EdgeSettings(RollcallSettings):
         description="Smallest face (shorter side of the face box, pixels) sent for recognition: 40 is Rekognition's own minimum. Smaller faces are counted (`faces_rejected_too_small`), never searched: tiny faces give false matches.",
     )
     opencv_threads: int = Field(
-        1,
+        0,
         ge=0,
         le=64,
-        description="Threads OpenCV may use per call (YuNet faces, resizing, decoding) in the edge process (0 = OpenCV's default, one per core). 1: each worker thread's YuNet runs on its own core; OpenCV's own threads on top of the workers cost about a third more CPU per frame here (res/benchmarks/REPORT.md).",
+        description="Threads OpenCV may use per call (YuNet faces, resizing) in the edge. 0 = adaptive: every core while one worker is busy (lowest latency on a quiet edge), one thread each while several are (OpenCV's threads on top of busy workers cost about a third more CPU per YuNet call here). N > 0: always N.",
     )
     face_max_side: int = Field(
         1920,

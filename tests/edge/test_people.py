@@ -37,7 +37,9 @@ def test_boxes_move_with_the_face_they_held():
 def test_each_face_moves_one_box_closest_first():
     boxes = PersonBoxes()
     _, epoch = boxes.follow("cam", SHAPE, [], cut=False)
-    boxes.update("cam", epoch, [person(0, 0, 100, 300), person(100, 0, 200, 300)], [face(30, 10), face(130, 10)], 640, 480)
+    boxes.update(
+        "cam", epoch, [person(0, 0, 100, 300), person(100, 0, 200, 300)], [face(30, 10), face(130, 10)], 640, 480
+    )
     people, _ = boxes.follow("cam", SHAPE, [face(40, 10)], cut=False)  # only the left face is seen
     assert [p.box for p in people] == [(10, 0, 110, 300), (100, 0, 200, 300)]
 
@@ -135,3 +137,18 @@ def test_a_failing_detection_is_counted_and_the_stage_goes_on():
         assert metrics.count("people_errors") == 1 and metrics.count("people_frames_detected") == 1
     finally:
         stage.stop()
+
+
+def test_waiting_frames_are_bounded_in_bytes_oldest_camera_dropped_first():
+    detector = GatedDetector()
+    metrics = Metrics()
+    stage = PeopleStage(detector, PersonBoxes(), metrics, threaded=True)
+    stage.max_waiting_bytes = 3 * int(np.prod(SHAPE))  # room for three frames
+    for i in range(5):  # the thread is not started: everything waits
+        stage.submit(f"cam-{i}", 0, np.full(SHAPE, i, np.uint8), [])
+    assert list(stage._waiting) == ["cam-2", "cam-3", "cam-4"]
+    assert stage._waiting_bytes == 3 * int(np.prod(SHAPE)) and metrics.count("people_frames_dropped") == 2
+    stage.forget("cam-3")
+    assert list(stage._waiting) == ["cam-2", "cam-4"] and stage._waiting_bytes == 2 * int(np.prod(SHAPE))
+    stage.stop()
+    assert stage._waiting_bytes == 0
