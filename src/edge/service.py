@@ -26,8 +26,8 @@ from common.protocol import Message, MessageType
 from common.transport import CurveKeys, Receiver, Sender
 
 from .bindings import CameraBindings
-from .cpu_share import OpenCvThreads
 from .buffer import FrameBuffer
+from .cpu_share import OpenCvThreads
 from .detection import PersonDetector
 from .detector_factory import (
     build_face_finder,
