@@ -111,29 +111,15 @@ def test_every_face_is_used_at_most_once_whatever_the_layout():
         used = [id(f) for f in faces_of(subjects)]
         assert sorted(used) == sorted(id(f) for f in faces)
         assert [s.person for s in subjects[: len(persons)]] == persons
-        assert all(s.person is None and s.face is not None for s in subjects[len(persons) :])
+        assert all(s.person is None and s.face is not None for s in subjects[len(persons):])
 
 
 def test_a_widened_box_does_not_steal_its_neighbours_face():
     # classroom.gif frame 42: YOLO's box of the leftmost student widens over the next student.
-    right, left_wide, middle, other = (
-        person(282, 142, 358, 227),
-        person(30, 126, 170, 225),
-        person(106, 118, 160, 175),
-        person(212, 119, 268, 177),
-    )
-    right_face, middle_face, other_face, left_face = (
-        face(313, 157, 331, 179),
-        face(131, 129, 142, 143),
-        face(233, 129, 245, 145),
-        face(69, 150, 87, 173),
-    )
-    subjects = assign_faces(
-        [right, left_wide, middle, other], [right_face, middle_face, other_face, left_face], 480, 270
-    )
+    right, left_wide, middle, other = (person(282, 142, 358, 227), person(30, 126, 170, 225),
+                                       person(106, 118, 160, 175), person(212, 119, 268, 177))
+    right_face, middle_face, other_face, left_face = (face(313, 157, 331, 179), face(131, 129, 142, 143),
+                                                      face(233, 129, 245, 145), face(69, 150, 87, 173))
+    subjects = assign_faces([right, left_wide, middle, other], [right_face, middle_face, other_face, left_face], 480, 270)
     assert [(s.person, s.face) for s in subjects] == [
-        (right, right_face),
-        (left_wide, left_face),
-        (middle, middle_face),
-        (other, other_face),
-    ]
+        (right, right_face), (left_wide, left_face), (middle, middle_face), (other, other_face)]

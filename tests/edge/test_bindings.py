@@ -67,22 +67,13 @@ def test_a_camera_speaks_only_for_itself(keys, yunet_model):
         wait_until(lambda: cam1.send(frame(seq=1)), timeout=5, message="registered camera not connected")
         wait_until(lambda: service.metrics.count("frames_received") == 1, timeout=5, message="frame not received")
         # The same key claiming another camera (registered to this edge) or another classroom.
-        for forged in (
-            frame(camera="cam-2", classroom="room-2", seq=2),
-            frame(classroom="room-2", seq=3),
-            frame(camera="cam-FORGED", seq=4),
-        ):
+        for forged in (frame(camera="cam-2", classroom="room-2", seq=2), frame(classroom="room-2", seq=3),
+                       frame(camera="cam-FORGED", seq=4)):
             wait_until(lambda forged=forged: cam1.send(forged), timeout=5, message="send queue stays full")
-        wait_until(
-            lambda: service.bindings.refused["camera_key_mismatch"] == 2,
-            timeout=5,
-            message=f"forged camera ids not refused: {dict(service.bindings.refused)}",
-        )
-        wait_until(
-            lambda: service.bindings.refused["classroom_key_mismatch"] == 1,
-            timeout=5,
-            message="forged classroom not refused",
-        )
+        wait_until(lambda: service.bindings.refused["camera_key_mismatch"] == 2, timeout=5,
+                   message=f"forged camera ids not refused: {dict(service.bindings.refused)}")
+        wait_until(lambda: service.bindings.refused["classroom_key_mismatch"] == 1, timeout=5,
+                   message="forged classroom not refused")
         assert service.metrics.count("frames_refused_camera_key_mismatch") == 2
         assert service.metrics.count("frames_received") == 1
         seqs = iter(range(10, 10_000))
@@ -99,28 +90,18 @@ def test_a_camera_speaks_only_for_itself(keys, yunet_model):
 
 
 def test_an_edge_without_keys_refuses_to_start(tmp_path, yunet_model):
-    with pytest.raises(
-        ConfigError,
-        match=r"keys directory .* does not exist: create the keys with `rollcall-keys "
-        r"generate.*ROLLCALL_EDGE_TRANSPORT=plaintext",
-    ):
-        EdgeService(
-            settings(transport="curve", keys_dir=tmp_path / "keys"),
-            detector=SlowDetector(0.0),
-            face_finder_factory=lambda: FaceFinder(yunet_model),
-        )
+    with pytest.raises(ConfigError, match=r"keys directory .* does not exist: create the keys with `rollcall-keys "
+                                          r"generate.*ROLLCALL_EDGE_TRANSPORT=plaintext"):
+        EdgeService(settings(transport="curve", keys_dir=tmp_path / "keys"), detector=SlowDetector(0.0),
+                    face_finder_factory=lambda: FaceFinder(yunet_model))
 
 
 def test_plaintext_is_an_opt_in_with_a_warning(yunet_model, caplog):
     with caplog.at_level(logging.WARNING, logger="rollcall.edge"):
-        service = EdgeService(
-            settings(transport="plaintext"),
-            detector=SlowDetector(0.0),
-            face_finder_factory=lambda: FaceFinder(yunet_model),
-        )
+        service = EdgeService(settings(transport="plaintext"), detector=SlowDetector(0.0),
+                              face_finder_factory=lambda: FaceFinder(yunet_model))
     try:
-        assert any(
-            getattr(r, "event", None) == "transport_plaintext" and r.levelno == logging.WARNING for r in caplog.records
-        ), [r.__dict__ for r in caplog.records]
+        assert any(getattr(r, "event", None) == "transport_plaintext" and r.levelno == logging.WARNING
+                   for r in caplog.records), [r.__dict__ for r in caplog.records]
     finally:
         service.receiver.close(), service.uplink.close()

@@ -22,13 +22,8 @@ def test_help():
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    env = dict(
-        os.environ,
-        ROLLCALL_EDGE_MODELS_DIR=str(tmp_path),
-        ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
-        ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*",
-        ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path),
-    )
+    env = dict(os.environ, ROLLCALL_EDGE_MODELS_DIR=str(tmp_path), ROLLCALL_LOG_DIR=str(tmp_path / "logs"),
+               ROLLCALL_EDGE_BIND="tcp://127.0.0.1:*", ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path))
     out = subprocess.run([sys.executable, "-m", "edge.cli"], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1
     assert "yolov8n.onnx" in out.stderr and "rollcall-models fetch" in out.stderr
@@ -77,9 +72,7 @@ def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
         ROLLCALL_INSTANCE_ID="edge-test",
         ROLLCALL_EDGE_KEYS_DIR=keys_dir(tmp_path),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     try:
         events = []
         deadline = time.monotonic() + 60
@@ -105,7 +98,7 @@ def test_sigterm_stops_cleanly(tmp_path, people_model, yunet_model):
 # A stand-in EdgeService whose wait() holds the stop event's internal lock when SIGTERM arrives:
 # what Event.wait() does for a few bytecodes of every call, made certain here. The signal handler
 # runs inside that region (at the loop's next bytecode check).
-SIGNAL_IN_WAIT = r"""
+SIGNAL_IN_WAIT = r'''
 import os, signal, sys, threading
 import edge.service
 
@@ -130,19 +123,13 @@ class Service:
 edge.service.EdgeService = Service
 from edge.cli import main
 sys.exit(main([]))
-"""
+'''
 
 
 def test_a_signal_arriving_inside_wait_does_not_deadlock(tmp_path):
     env = dict(os.environ, ROLLCALL_LOG_DIR=str(tmp_path / "logs"), ROLLCALL_INSTANCE_ID="edge-test")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SIGNAL_IN_WAIT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
+    proc = subprocess.Popen([sys.executable, "-c", SIGNAL_IN_WAIT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=REPO)
     try:
         out, err = proc.communicate(timeout=20)
     finally:

@@ -14,9 +14,7 @@ def finder(yunet_model):
     return FaceFinder(yunet_model, score_threshold=0.6)
 
 
-@pytest.mark.parametrize(
-    "photo", ["obama/1.jpg", "biden/1.jpg", "paul_allen/1.jpg", "rose_leslie/1.jpg", "guido_van_rossum/2.jpg"]
-)
+@pytest.mark.parametrize("photo", ["obama/1.jpg", "biden/1.jpg", "paul_allen/1.jpg", "rose_leslie/1.jpg", "guido_van_rossum/2.jpg"])
 def test_one_face_in_each_enrolment_photo(finder, photo):
     image = cv2.imread(str(require_asset(f"faces/enroll/{photo}")))
     faces = finder.detect_faces(image)
@@ -59,7 +57,7 @@ def test_no_face_in_a_plain_image(finder):
 def test_detect_measures_landmarks_and_sharpness(finder):
     image = cv2.imread(str(require_asset("faces/enroll/obama/1.jpg")))
     (face,) = finder.detect(image)
-    ((box, score),) = finder.detect_faces(image)
+    (box, score), = finder.detect_faces(image)
     assert face.box == box and face.score == score
     assert face.face_px == min(box[2] - box[0], box[3] - box[1]) and face.blur > 20
     (lex, ley), (rex, rey), (nx, ny), (lmx, lmy), (rmx, rmy) = face.landmarks

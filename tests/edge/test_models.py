@@ -109,9 +109,7 @@ def test_cli_fetch_list_and_errors(tmp_path, capsys):
     mirror = require_asset(f"models/{YUNET}").parent
     assert models_cli.main(["fetch", YUNET, "--models-dir", str(tmp_path), "--mirror", str(mirror)]) == 0
     assert (tmp_path / YUNET).is_file()
-    assert (
-        models_cli.main(["fetch", "yolov8n.pt", "--models-dir", str(tmp_path), "--mirror", str(tmp_path / "nope")]) == 1
-    )
+    assert models_cli.main(["fetch", "yolov8n.pt", "--models-dir", str(tmp_path), "--mirror", str(tmp_path / "nope")]) == 1
     assert models_cli.main(["list"]) == 0
     assert "releases/download" in capsys.readouterr().out
     with pytest.raises(SystemExit) as info:

@@ -63,30 +63,10 @@ def test_person_classes_must_exist_in_the_model(people_model):
 # recorded before the switch to the dynamic export with rectangular letterboxing:
 # [x1, y1, x2, y2, score, class_id] per person.
 STATIC_640_REFERENCE = {
-    ("classroom.gif", 0): [
-        [30.3, 136.7, 124.1, 225.7, 0.652, 1],
-        [281.5, 141.4, 357.0, 229.3, 0.612, 0],
-        [106.5, 118.5, 159.4, 175.1, 0.482, 0],
-        [211.5, 119.0, 268.0, 176.5, 0.381, 0],
-    ],
-    ("classroom.gif", 15): [
-        [29.5, 136.1, 123.2, 225.5, 0.628, 1],
-        [280.3, 139.9, 359.8, 228.0, 0.62, 0],
-        [106.5, 118.7, 159.6, 175.2, 0.481, 0],
-        [211.7, 118.9, 267.8, 176.8, 0.332, 0],
-    ],
-    ("classroom.gif", 30): [
-        [279.9, 140.9, 360.1, 227.8, 0.619, 0],
-        [31.4, 135.2, 123.5, 225.3, 0.608, 1],
-        [106.4, 119.3, 159.6, 175.5, 0.485, 0],
-        [211.5, 119.0, 267.4, 176.5, 0.349, 0],
-    ],
-    ("classroom.gif", 44): [
-        [281.8, 141.9, 358.2, 227.2, 0.648, 0],
-        [32.9, 135.1, 123.2, 225.3, 0.594, 1],
-        [106.5, 118.2, 159.7, 174.9, 0.517, 0],
-        [211.5, 119.0, 267.9, 176.8, 0.392, 0],
-    ],
+    ("classroom.gif", 0): [[30.3, 136.7, 124.1, 225.7, 0.652, 1], [281.5, 141.4, 357.0, 229.3, 0.612, 0], [106.5, 118.5, 159.4, 175.1, 0.482, 0], [211.5, 119.0, 268.0, 176.5, 0.381, 0]],
+    ("classroom.gif", 15): [[29.5, 136.1, 123.2, 225.5, 0.628, 1], [280.3, 139.9, 359.8, 228.0, 0.62, 0], [106.5, 118.7, 159.6, 175.2, 0.481, 0], [211.7, 118.9, 267.8, 176.8, 0.332, 0]],
+    ("classroom.gif", 30): [[279.9, 140.9, 360.1, 227.8, 0.619, 0], [31.4, 135.2, 123.5, 225.3, 0.608, 1], [106.4, 119.3, 159.6, 175.5, 0.485, 0], [211.5, 119.0, 267.4, 176.5, 0.349, 0]],
+    ("classroom.gif", 44): [[281.8, 141.9, 358.2, 227.2, 0.648, 0], [32.9, 135.1, 123.2, 225.3, 0.594, 1], [106.5, 118.2, 159.7, 174.9, 0.517, 0], [211.5, 119.0, 267.9, 176.8, 0.392, 0]],
     ("one-by-one-person-detection.mp4", 100): [[378.8, 4.7, 536.9, 399.3, 0.721, 0]],
     ("one-by-one-person-detection.mp4", 300): [[378.9, 1.1, 557.9, 395.6, 0.782, 0]],
     ("one-by-one-person-detection.mp4", 800): [[355.4, 25.6, 514.2, 390.6, 0.779, 0]],
@@ -104,12 +84,7 @@ def test_detections_match_the_previous_square_letterbox(detector, classroom_fram
     """Same people, same places, similar scores as the earlier static 640x640 export: the
     rectangular letterbox changes the padding, not what is found. (The one loose match, IoU
     ~0.74, is the partly hidden fourth student at score ~0.33.)"""
-    walking = dict(
-        zip(
-            (100, 300, 800, 1000),
-            read_frames(require_asset("video/one-by-one-person-detection.mp4"), indices=[100, 300, 800, 1000]),
-        )
-    )
+    walking = dict(zip((100, 300, 800, 1000), read_frames(require_asset("video/one-by-one-person-detection.mp4"), indices=[100, 300, 800, 1000])))
     ious = []
     for (video, index), reference in STATIC_640_REFERENCE.items():
         frame = classroom_frames[index] if video == "classroom.gif" else walking[index]
@@ -205,21 +180,8 @@ def test_int8_variant_finds_the_same_people(detector, classroom_frames, tmp_path
     shutil.copyfile(require_model_file("yolov8s-people-fall.onnx"), fp32)
     videos = [require_asset("video/classroom.gif"), require_asset("video/one-by-one-person-detection.mp4")]
     out = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "edge.models_cli",
-            "quantize",
-            str(fp32),
-            "--frames",
-            "12",
-            "--calibration",
-            *map(str, videos),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        [str(python), "-m", "edge.models_cli", "quantize", str(fp32), "--frames", "12", "--calibration", *map(str, videos)],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
     )
     assert out.returncode == 0, out.stderr[-2000:]
     int8 = OnnxPersonDetector(Path(out.stdout.strip().splitlines()[-1]), ["Normal", "Fall"], threads=2)

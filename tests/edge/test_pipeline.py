@@ -37,9 +37,8 @@ def frame_messages(frames, camera="cam-1"):
 CLASSROOM_MIN_FACE_PX = 10
 
 
-def make_processor(
-    detector, yunet_model, retry_interval_ms=1000, max_crops=8, max_attempts=4, result_timeout_ms=5000, gate=None
-):
+def make_processor(detector, yunet_model, retry_interval_ms=1000, max_crops=8, max_attempts=4,
+                   result_timeout_ms=5000, gate=None):
     metrics = Metrics()
     processor = FrameProcessor(
         detector=detector,
@@ -75,24 +74,17 @@ def run(processor, messages, on_crop=None):
 
 def answer(processor, status, reason=None):
     """A cloud that answers every crop at once with ``status``."""
-
     def on_crop(out):
         assert processor.tracks.apply_result(out.camera_id, out.track.track_id, status, reason)
-
     return on_crop
 
 
 def nearest_person(box, people):
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return min(
-        range(len(people)),
-        key=lambda i: ((people[i][0] + people[i][2]) / 2 - cx) ** 2 + ((people[i][1] + people[i][3]) / 2 - cy) ** 2,
-    )
+    return min(range(len(people)), key=lambda i: ((people[i][0] + people[i][2]) / 2 - cx) ** 2 + ((people[i][1] + people[i][3]) / 2 - cy) ** 2)
 
 
-def test_classroom_faces_are_too_small_to_search_one_evidence_crop_per_track(
-    cached_detector, yunet_model, classroom_messages
-):
+def test_classroom_faces_are_too_small_to_search_one_evidence_crop_per_track(cached_detector, yunet_model, classroom_messages):
     processor, metrics = make_processor(cached_detector, yunet_model, gate=QualityGate())
     assert processor.send_evidence  # the default
     crops = run(processor, classroom_messages[:5])
@@ -133,9 +125,7 @@ def test_an_evidence_crop_does_not_hold_the_tracks_recognition_crop(cached_detec
     assert run(processor, classroom_messages[2:3]) == []  # too small again: no evidence after a real crop
 
 
-def test_a_pending_crop_holds_its_track_one_crop_per_track_without_results(
-    cached_detector, yunet_model, classroom_frames, classroom_messages
-):
+def test_a_pending_crop_holds_its_track_one_crop_per_track_without_results(cached_detector, yunet_model, classroom_frames, classroom_messages):
     detector = cached_detector
     processor, metrics = make_processor(detector, yunet_model)
     crops = run(processor, classroom_messages)  # 3.1 s of video, no RESULT ever comes (timeout 5 s)
@@ -143,13 +133,7 @@ def test_a_pending_crop_holds_its_track_one_crop_per_track_without_results(
     per_person = Counter(nearest_person(o.message.header.meta["person_box"], people) for o in crops)
     per_track = Counter(o.track.track_id for o in crops)
     counters = metrics.snapshot()["counters"]
-    log.info(
-        "classroom.gif: %d frames, %d crops sent, %d held, per person %s",
-        len(classroom_messages),
-        len(crops),
-        counters.get("crops_held", 0),
-        dict(per_person),
-    )
+    log.info("classroom.gif: %d frames, %d crops sent, %d held, per person %s", len(classroom_messages), len(crops), counters.get("crops_held", 0), dict(per_person))
     assert counters["frames_processed"] == 45
     assert counters["faces"] == 45 * 4  # without tracking: 180 crops
     first = [o for o in crops if o.message.header.seq == 0]
@@ -179,10 +163,7 @@ def test_unknown_answers_bring_retries_with_a_doubling_wait(cached_detector, yun
     for track_id in from_start:  # a retry carries a face of a frame after the previous send
         shot = [o.message.header.meta["camera_ms"] - 1_000_000 for o in crops if o.track.track_id == track_id]
         sent_at = times[track_id]
-        assert shot[0] == 0 and all(sent_at[i - 1] < shot[i] <= sent_at[i] for i in range(1, len(shot))), (
-            shot,
-            sent_at,
-        )
+        assert shot[0] == 0 and all(sent_at[i - 1] < shot[i] <= sent_at[i] for i in range(1, len(shot))), (shot, sent_at)
     for track_id in set(times) - set(from_start):  # tracks that started later: their own first crop
         assert len(times[track_id]) == 1
     assert all(processor.tracks.tracker("cam-1").tracks[t].unknowns == 3 for t in from_start)
@@ -222,18 +203,7 @@ def test_face_crop_message_follows_the_contract(cached_detector, yunet_model, cl
         assert (h.camera_id, h.classroom_id) == ("cam-1", "room-1")
         assert h.ts["detect_start"] <= h.ts["detect_end"]
         meta = h.meta
-        assert set(meta) == {
-            "track_id",
-            "person_box",
-            "person_score",
-            "face_box",
-            "face_score",
-            "quality",
-            "frame_size",
-            "frame_msg_id",
-            "camera_ms",
-            "purpose",
-        }
+        assert set(meta) == {"track_id", "person_box", "person_score", "face_box", "face_score", "quality", "frame_size", "frame_msg_id", "camera_ms", "purpose"}
         assert meta["purpose"] == "recognition" and not out.evidence
         assert meta["frame_size"] == [480, 270] and meta["frame_msg_id"] == frame_msg.header.msg_id
         assert meta["camera_ms"] == 1_000_000 and meta["track_id"] == out.track.track_id
@@ -282,9 +252,7 @@ def photo_message(name, width, height, source_ms, seq, camera="cam-photo"):
     image = cv2.imread(str(require_asset(f"faces/probe/{name}")))
     assert image is not None, name
     frame = letterbox(image, width, height) if width else image
-    msg = make_image_message(
-        MessageType.FRAME, encode_jpeg(frame, 90), frame.shape[1], frame.shape[0], camera, "room-1", seq=seq
-    )
+    msg = make_image_message(MessageType.FRAME, encode_jpeg(frame, 90), frame.shape[1], frame.shape[0], camera, "room-1", seq=seq)
     msg.header.stamp("captured", 2_000_000 + seq)  # capture times 1 ms apart: only source_ms tells the time
     msg.header.meta["source_ms"] = source_ms
     return msg
@@ -292,31 +260,20 @@ def photo_message(name, width, height, source_ms, seq, camera="cam-photo"):
 
 @pytest.fixture(scope="module")
 def guido_paul_messages():
-    return (
-        photo_message("test_guido_van_rossum.jpg", 480, 270, 0, 0),
-        photo_message("test_paul_allen.jpg", 480, 270, 1000, 1),
-        photo_message("test_guido_van_rossum.jpg", 480, 270, 1000, 1),
-    )
+    return (photo_message("test_guido_van_rossum.jpg", 480, 270, 0, 0),
+            photo_message("test_paul_allen.jpg", 480, 270, 1000, 1),
+            photo_message("test_guido_van_rossum.jpg", 480, 270, 1000, 1))
 
 
 def default_processor(detector, yunet_model):
     """The edge's defaults: 40 px gate, 1 s retry, scene cuts and appearance splits on."""
     metrics = Metrics()
-    processor = FrameProcessor(
-        detector=detector,
-        faces=FaceFinder(yunet_model),
-        tracks=TrackRegistry(0.3, 5000),
-        policy=CropPolicy(),
-        gate=QualityGate(),
-        metrics=metrics,
-        logger=log,
-    )
+    processor = FrameProcessor(detector=detector, faces=FaceFinder(yunet_model), tracks=TrackRegistry(0.3, 5000),
+                               policy=CropPolicy(), gate=QualityGate(), metrics=metrics, logger=log)
     return processor, metrics
 
 
-def test_another_person_in_the_same_place_gets_a_new_track_after_a_recognised_one(
-    cached_detector, yunet_model, guido_paul_messages
-):
+def test_another_person_in_the_same_place_gets_a_new_track_after_a_recognised_one(cached_detector, yunet_model, guido_paul_messages):
     guido, paul, _ = guido_paul_messages
     processor, metrics = default_processor(cached_detector, yunet_model)
     (first,) = run(processor, [guido])
@@ -334,9 +291,7 @@ def test_another_person_in_the_same_place_gets_a_new_track_after_a_recognised_on
     assert first.track.recognised and not second.track.recognised
 
 
-def test_the_same_person_still_there_gets_no_crop_after_being_recognised(
-    cached_detector, yunet_model, guido_paul_messages
-):
+def test_the_same_person_still_there_gets_no_crop_after_being_recognised(cached_detector, yunet_model, guido_paul_messages):
     # The control of the test above: the same photo 1 s later continues the recognised track.
     guido, _, guido_again = guido_paul_messages
     processor, metrics = default_processor(cached_detector, yunet_model)
@@ -418,16 +373,8 @@ def beside_processor(detector, yunet_model, threaded):
 
     metrics = Metrics()
     stage = PeopleStage(detector, PersonBoxes(), metrics, log, threaded=threaded)
-    processor = FrameProcessor(
-        detector=detector,
-        faces=FaceFinder(yunet_model),
-        tracks=TrackRegistry(0.3, 5000),
-        policy=CropPolicy(),
-        gate=QualityGate(),
-        metrics=metrics,
-        logger=log,
-        people=stage,
-    )
+    processor = FrameProcessor(detector=detector, faces=FaceFinder(yunet_model), tracks=TrackRegistry(0.3, 5000),
+                               policy=CropPolicy(), gate=QualityGate(), metrics=metrics, logger=log, people=stage)
     return processor, metrics, stage
 
 
@@ -461,9 +408,7 @@ def test_beside_the_crops_do_not_wait_for_the_person_detector(cached_detector, y
         stage.stop()
 
 
-def test_beside_without_a_thread_is_one_frame_behind_and_deterministic(
-    cached_detector, yunet_model, guido_paul_messages
-):
+def test_beside_without_a_thread_is_one_frame_behind_and_deterministic(cached_detector, yunet_model, guido_paul_messages):
     guido, paul, _ = guido_paul_messages
     processor, metrics, _ = beside_processor(cached_detector, yunet_model, threaded=False)
     first = processor.process(guido)

@@ -77,19 +77,12 @@ def test_receiver_keeps_draining_while_the_detector_is_slow(slow_edge):
         started = time.monotonic()
         sent = 1
         for seq in range(1, 60):
-            wait_until(
-                lambda: push.send(tiny_frame(seq=seq)),
-                timeout=5,
-                interval=0.001,
-                message=f"frame {seq} not accepted by the socket",
-            )
+            wait_until(lambda: push.send(tiny_frame(seq=seq)), timeout=5, interval=0.001,
+                       message=f"frame {seq} not accepted by the socket")
             sent += 1
         # All 60 frames are pulled off the socket long before 60 x 0.5 s of inference.
-        wait_until(
-            lambda: slow_edge.metrics.count("frames_received") == sent,
-            timeout=5,
-            message=f"the receiver did not drain all {sent} frames",
-        )
+        wait_until(lambda: slow_edge.metrics.count("frames_received") == sent, timeout=5,
+                   message=f"the receiver did not drain all {sent} frames")
         elapsed = time.monotonic() - started
         assert elapsed < 5
         processed = slow_edge.detector.calls
@@ -118,23 +111,15 @@ def test_beside_a_slow_detector_every_frame_reaches_the_face_path(yunet_model):
         for seq in range(1, 40):
             push.send(tiny_frame(seq=seq))
             time.sleep(0.01)
-        wait_until(
-            lambda: service.metrics.count("frames_processed") == 40,
-            timeout=10,
-            message="the face path did not keep up with 40 frames",
-        )
+        wait_until(lambda: service.metrics.count("frames_processed") == 40, timeout=10,
+                   message="the face path did not keep up with 40 frames")
         elapsed = time.monotonic() - started
         assert service.metrics.count("frames_dropped_buffer") == 0
         detected = service.detector.calls
         assert 1 <= detected <= elapsed / 0.5 + 2
-        wait_until(
-            lambda: (
-                service.metrics.count("people_frames_detected") + service.metrics.count("people_frames_superseded")
-                >= 39
-            ),
-            timeout=5,
-            message="frames neither detected nor counted as superseded",
-        )
+        wait_until(lambda: service.metrics.count("people_frames_detected")
+                   + service.metrics.count("people_frames_superseded") >= 39, timeout=5,
+                   message="frames neither detected nor counted as superseded")
         assert service.metrics.count("people_frames_superseded") >= 40 - detected - 1
     finally:
         push.close()
@@ -176,16 +161,9 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
         push.send(tiny_frame(camera="cam-1"))  # still alive afterwards
         wait_until(
             lambda: service.metrics.count("frames_processed") == 1 and service.metrics.count("frames_refused") == 1,
-            timeout=10,
-            message="the good and the corrupt frame were not both handled",
-        )
+            timeout=10, message="the good and the corrupt frame were not both handled")
         rejected = service.receiver.rejected
-        assert (
-            rejected["bad_json"] == 2
-            and rejected["version"] == 1
-            and rejected["bad_field"] == 1
-            and rejected["frame_count"] == 1
-        )
+        assert rejected["bad_json"] == 2 and rejected["version"] == 1 and rejected["bad_field"] == 1 and rejected["frame_count"] == 1
         assert service.metrics.count("unknown_cameras") == 1
         assert service.metrics.count("unexpected_type_face_crop") == 1
         assert service.metrics.count("frames_received") == 2
@@ -199,9 +177,7 @@ def test_malformed_unknown_and_unexpected_messages_are_counted_not_fatal(yunet_m
 def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, people_model):
     cloud = Receiver("tcp://127.0.0.1:*", kind="router")
     # classroom.gif's faces are 11-20 px: below the default 40 px gate, so it is lowered here.
-    service = EdgeService(
-        settings(cloud_address=cloud.bound_address, workers=1, min_face_px=10), metrics_interval_s=60
-    ).start()
+    service = EdgeService(settings(cloud_address=cloud.bound_address, workers=1, min_face_px=10), metrics_interval_s=60).start()
     push = Sender(service.bound_address, kind="push", hwm=100)
     try:
         frames = classroom_frames[:3]
@@ -212,11 +188,7 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             msg.header.stamp("sent", int(time.time() * 1000))
             wait_until(lambda: push.send(msg), timeout=10, message=f"frame {i} not accepted")
             sent_frames.append(msg)
-        eos = Message(
-            header=Header(
-                type=MessageType.END_OF_STREAM, camera_id="cam-1", classroom_id="room-1", trace_id="eos-trace"
-            )
-        )
+        eos = Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-1", classroom_id="room-1", trace_id="eos-trace"))
         push.send(eos)
 
         received, peer = [], None
@@ -240,38 +212,17 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
             h = crop.header
             assert h.trace_id in trace_ids
             hops = [h.ts[name] for name in HOPS if name in h.ts]
-            assert list(h.ts) and [n for n in HOPS if n in h.ts] == [
-                "captured",
-                "sent",
-                "edge_received",
-                "detect_start",
-                "detect_end",
-                "edge_queued",
-                "edge_sent",
-            ]
+            assert list(h.ts) and [n for n in HOPS if n in h.ts] == ["captured", "sent", "edge_received", "detect_start", "detect_end", "edge_queued", "edge_sent"]
             assert hops == sorted(hops)
             image = decode_image(crop.image)
             assert image.shape[0] < 270 / 2 and image.shape[1] < 480 / 2
             assert h.meta["frame_size"] == [480, 270]
-        wait_until(
-            lambda: service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1,
-            timeout=5,
-            message="crops_sent/eos_forwarded not counted",
-        )
+        wait_until(lambda: service.metrics.count("crops_sent") == 4 and service.metrics.count("eos_forwarded") == 1,
+                   timeout=5, message="crops_sent/eos_forwarded not counted")
 
         # The cloud answers; RESULTs are read and applied.
         track_id = crops[0].header.meta["track_id"]
-        result = crops[0].header.derive(
-            MessageType.RESULT,
-            meta={
-                "ack_of": crops[0].header.msg_id,
-                "track_id": track_id,
-                "status": "recognised",
-                "student_id": "s1",
-                "similarity": 99.0,
-                "session_id": None,
-            },
-        )
+        result = crops[0].header.derive(MessageType.RESULT, meta={"ack_of": crops[0].header.msg_id, "track_id": track_id, "status": "recognised", "student_id": "s1", "similarity": 99.0, "session_id": None})
         assert cloud.reply(peer, Message(header=result))
         wait_until(lambda: service.metrics.count("results_recognised") == 1, timeout=10, message="RESULT not applied")
     finally:
@@ -282,28 +233,15 @@ def test_end_to_end_frames_in_face_crops_out(yunet_model, classroom_frames, peop
 
 def test_settings_reach_the_policy_the_gate_the_face_finder_and_the_trackers(yunet_model):
     service = EdgeService(
-        settings(
-            retry_interval_s=2.5,
-            max_attempts=3,
-            max_crops_per_track=6,
-            result_timeout_s=7.0,
-            min_face_px=24,
-            scene_cut_diff=20.0,
-            appearance_split_distance=0.45,
-            face_max_side=1280,
-        ),
+        settings(retry_interval_s=2.5, max_attempts=3, max_crops_per_track=6, result_timeout_s=7.0,
+                 min_face_px=24, scene_cut_diff=20.0, appearance_split_distance=0.45, face_max_side=1280),
         detector=SlowDetector(0.0),
         metrics_interval_s=60,
     )
     try:
         (processor,) = service.processors
         policy = processor.policy
-        assert (policy.retry_interval_ms, policy.max_attempts, policy.max_crops, policy.result_timeout_ms) == (
-            2500,
-            3,
-            6,
-            7000,
-        )
+        assert (policy.retry_interval_ms, policy.max_attempts, policy.max_crops, policy.result_timeout_ms) == (2500, 3, 6, 7000)
         assert processor.gate.min_face_px == 24
         assert processor.send_evidence is True
         assert processor.faces.max_side == 1280
@@ -318,12 +256,8 @@ def test_small_faces_go_out_once_per_track_as_evidence_outside_the_crop_policy(y
     # No person boxes (the detector finds nobody): every face is a subject of its own. Default gate
     # (40 px): classroom.gif's 11-20 px faces are evidence only.
     cloud = Receiver("tcp://127.0.0.1:*", kind="router")
-    service = EdgeService(
-        settings(cloud_address=cloud.bound_address),
-        detector=SlowDetector(0.0),
-        face_finder_factory=lambda: FaceFinder(yunet_model),
-        metrics_interval_s=60,
-    )
+    service = EdgeService(settings(cloud_address=cloud.bound_address), detector=SlowDetector(0.0),
+                          face_finder_factory=lambda: FaceFinder(yunet_model), metrics_interval_s=60)
     try:
         (processor,) = service.processors
         for i, frame in enumerate(classroom_frames[:2]):
@@ -352,48 +286,23 @@ def test_small_faces_go_out_once_per_track_as_evidence_outside_the_crop_policy(y
 
 
 def test_results_carry_their_reason_to_the_track(yunet_model):
-    service = EdgeService(
-        settings(),
-        detector=SlowDetector(0.0),
-        face_finder_factory=lambda: FaceFinder(yunet_model),
-        metrics_interval_s=60,
-    )
+    service = EdgeService(settings(), detector=SlowDetector(0.0), face_finder_factory=lambda: FaceFinder(yunet_model),
+                          metrics_interval_s=60)
     try:
         with service.tracks.lock:
             (track,), _ = service.tracks.tracker("cam-1").update([(0, 0, 50, 100)], 0)
         track.pending = True
-        header = Header(
-            type=MessageType.RESULT,
-            camera_id="cam-1",
-            classroom_id="room-1",
-            meta={"track_id": track.track_id, "status": "unknown", "reason": "unconfirmed"},
-        )
+        header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                        meta={"track_id": track.track_id, "status": "unknown", "reason": "unconfirmed"})
         service.apply_result(Message(header=header))
-        assert (track.last_status, track.last_reason, track.pending, track.unknowns) == (
-            "unknown",
-            "unconfirmed",
-            False,
-            0,
-        )
+        assert (track.last_status, track.last_reason, track.pending, track.unknowns) == ("unknown", "unconfirmed", False, 0)
         assert service.metrics.count("results_unknown") == 1
-        header = Header(
-            type=MessageType.RESULT,
-            camera_id="cam-1",
-            classroom_id="room-1",
-            meta={"track_id": track.track_id, "status": "error", "reason": 42},
-        )  # a reason that is no text
+        header = Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                        meta={"track_id": track.track_id, "status": "error", "reason": 42})  # a reason that is no text
         service.apply_result(Message(header=header))
         assert (track.last_status, track.last_reason) == ("error", None)
-        service.apply_result(
-            Message(
-                header=Header(
-                    type=MessageType.RESULT,
-                    camera_id="cam-1",
-                    classroom_id="room-1",
-                    meta={"track_id": track.track_id, "status": "maybe"},
-                )
-            )
-        )
+        service.apply_result(Message(header=Header(type=MessageType.RESULT, camera_id="cam-1", classroom_id="room-1",
+                                                   meta={"track_id": track.track_id, "status": "maybe"})))
         assert service.metrics.count("results_malformed") == 1 and track.last_status == "error"
     finally:
         service.receiver.close()
@@ -422,21 +331,12 @@ def test_100k_camera_ids_keep_the_metrics_line_small(yunet_model):
         frame = tiny_frame()
         for i in range(100_000):
             header = frame.header
-            message = Message(
-                header=Header(
-                    type=MessageType.FRAME,
-                    camera_id=f"cam-{i}",
-                    classroom_id="room-1",
-                    image=header.image,
-                    ts=dict(header.ts),
-                ),
-                payloads=frame.payloads,
-            )
+            message = Message(header=Header(type=MessageType.FRAME, camera_id=f"cam-{i}", classroom_id="room-1",
+                                            image=header.image, ts=dict(header.ts)), payloads=frame.payloads)
             service.accept(message)
             if i % 10 == 0:
-                service.accept(
-                    Message(header=Header(type=MessageType.END_OF_STREAM, camera_id=f"eos-{i}", classroom_id="room-1"))
-                )
+                service.accept(Message(header=Header(type=MessageType.END_OF_STREAM, camera_id=f"eos-{i}",
+                                                     classroom_id="room-1")))
             with service.tracks.lock:
                 service.tracks.tracker(f"cam-{i}")
         line = service._extra_metrics()

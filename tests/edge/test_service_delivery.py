@@ -47,24 +47,16 @@ def feed(service: EdgeService, frames: list[np.ndarray], first: int = 0) -> None
 def answer(cloud: Receiver, crop: Message, status: str = "unknown", **meta: object) -> None:
     header = crop.header.derive(
         MessageType.RESULT,
-        meta={
-            "ack_of": crop.header.msg_id,
-            "track_id": crop.header.meta["track_id"],
-            "status": status,
-            "reason": "no_match",
-            **meta,
-        },
+        meta={"ack_of": crop.header.msg_id, "track_id": crop.header.meta["track_id"], "status": status,
+              "reason": "no_match", **meta},
     )
     assert cloud.reply(cloud.last_peer or b"", Message(header=header))
 
 
 def receive(cloud: Receiver, count: int, timeout_s: float = 10.0) -> list[Message]:
     got: list[Message] = []
-    wait_until(
-        lambda: (m := cloud.recv(timeout_ms=50)) is not None and got.append(m) is None and len(got) >= count,
-        timeout=timeout_s,
-        message=f"{count} crops not received",
-    )
+    wait_until(lambda: (m := cloud.recv(timeout_ms=50)) is not None and got.append(m) is None and len(got) >= count,
+               timeout=timeout_s, message=f"{count} crops not received")
     return got
 
 
@@ -99,7 +91,9 @@ def test_crops_wait_for_an_absent_cloud_are_resent_until_answered_then_never_aga
             cloud.close()
 
 
-def test_a_retryable_error_keeps_the_crop_and_its_track_waiting_a_permanent_one_does_not(yunet_model, classroom_frames):
+def test_a_retryable_error_keeps_the_crop_and_its_track_waiting_a_permanent_one_does_not(
+    yunet_model, classroom_frames
+):
     cloud = Receiver("tcp://127.0.0.1:*", kind="router")
     service = edge(yunet_model, cloud.bound_address, resend_timeout_s=30)
     try:

@@ -159,12 +159,7 @@ class Cam:
 
 def test_defaults_of_the_policy():
     policy = CropPolicy()
-    assert (policy.retry_interval_ms, policy.max_crops, policy.max_attempts, policy.result_timeout_ms) == (
-        1000,
-        8,
-        4,
-        5000,
-    )
+    assert (policy.retry_interval_ms, policy.max_crops, policy.max_attempts, policy.result_timeout_ms) == (1000, 8, 4, 5000)
     assert CropPolicy(max_crops=2, max_attempts=4).max_attempts == 2  # never more attempts than crops
 
 
@@ -364,7 +359,9 @@ def test_a_face_keeps_its_track_when_a_person_box_takes_it_over():
     tracker = IouTracker(0.3, ttl_ms=1000, ids=itertools.count(1))
     face = (100, 40, 140, 90)
     (first,), _ = tracker.update([(60, 15, 180, 190)], 0, [red], faces=[face], from_face=[True])
-    (second,), ended = tracker.update([(20, 30, 220, 700)], 500, [blue], faces=[(103, 42, 143, 92)], from_face=[False])
+    (second,), ended = tracker.update(
+        [(20, 30, 220, 700)], 500, [blue], faces=[(103, 42, 143, 92)], from_face=[False]
+    )
     assert second.track_id == first.track_id and ended == []
     assert second.box_from_face is False and second.face_box == (103, 42, 143, 92)
     # From now on the signature is the person box's: another colour in that box still splits.

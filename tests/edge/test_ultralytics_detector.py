@@ -28,10 +28,7 @@ def assert_same_people(onnx_dets, other_boxes):
         assert best > 0.85, (det, other_boxes)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ultralytics") is None,
-    reason="ultralytics is not installed in this venv (the main venv has no torch by design); see the export-venv comparison below",
-)
+@pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None, reason="ultralytics is not installed in this venv (the main venv has no torch by design); see the export-venv comparison below")
 def test_ultralytics_backend_in_process(detector, classroom_frames):
     from edge.ultralytics_detector import UltralyticsPersonDetector, UltralyticsUnavailable
 
@@ -50,18 +47,9 @@ def test_onnx_backend_matches_ultralytics_predictor(detector, classroom_frames, 
     npz = tmp_path / "frames.npz"
     np.savez(npz, **{f"frame_{i}": f for i, f in enumerate(frames)})
     out = subprocess.run(
-        [
-            str(export_python),
-            str(REPO / "benchmarks" / "edge_ultralytics_worker.py"),
-            str(npz),
-            str(pt),
-            "--classes",
-            "0,1",
-            "--nms-shim",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
+        [str(export_python), str(REPO / "benchmarks" / "edge_ultralytics_worker.py"), str(npz), str(pt),
+         "--classes", "0,1", "--nms-shim"],
+        capture_output=True, text=True, timeout=240,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])

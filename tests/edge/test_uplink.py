@@ -26,6 +26,8 @@ def crop(msg_id: str) -> Message:
     return message
 
 
+
+
 @pytest.fixture
 def unencodable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Messages whose msg_id starts with ``bad-`` cannot be encoded by the link."""
@@ -82,17 +84,12 @@ def test_200_unencodable_crops_are_dropped_and_the_next_goes_at_once(
 def test_an_unencodable_end_of_stream_does_not_lose_the_others(unencodable: None, link: Any) -> None:
     router, sender = link
     metrics = Metrics()
-    uplink = Uplink(
-        sender, Outbox(":memory:"), TrackRegistry(0.3, 5000), metrics, logging.getLogger("rollcall.edge.test")
-    )
+    uplink = Uplink(sender, Outbox(":memory:"), TrackRegistry(0.3, 5000), metrics, logging.getLogger("rollcall.edge.test"))
     wait_until(lambda: sender.send(crop("warm-up")), interval=0.01)
     assert router.recv(timeout_ms=2000) is not None
     for msg_id in ("bad-1", "eos-1", "bad-2", "eos-2"):
-        uplink.queue_eos(
-            Message(
-                header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-1", classroom_id="room-1", msg_id=msg_id)
-            )
-        )
+        uplink.queue_eos(Message(header=Header(type=MessageType.END_OF_STREAM, camera_id="cam-1",
+                                               classroom_id="room-1", msg_id=msg_id)))
     uplink._send_eos()
     received = [router.recv(timeout_ms=1000) for _ in range(2)]
     assert [m.header.msg_id for m in received if m is not None] == ["eos-1", "eos-2"]
@@ -118,9 +115,8 @@ def test_a_held_crop_is_stamped_when_queued_so_its_hold_is_not_transport(
     detect_end = int(time.time() * 1000) - 1500  # its frame was detected 1.5 s ago (held since)
     message.header.stamp("detect_end", detect_end)
     track = Track(track_id=7, box=(0, 0, 10, 10), first_seen_ms=0, last_seen_ms=0)
-    uplink.queue_crop(
-        Outgoing(message=message, camera_id="cam-1", track=track, candidate=Candidate(1.0, message), camera_time_ms=0)
-    )
+    uplink.queue_crop(Outgoing(message=message, camera_id="cam-1", track=track, candidate=Candidate(1.0, message),
+                               camera_time_ms=0))
     uplink.send_due()
     got = router.recv(timeout_ms=2000)
     assert got is not None and got.header.msg_id == "held"
