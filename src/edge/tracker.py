@@ -165,10 +165,12 @@ class IouTracker:
         ``faces`` (one face box or None per box) and ``from_face`` (whether the box was derived
         from the face because no person box held it) keep a track through a change of box kind:
         a box left unmatched by IoU goes to the track whose last face is within one face size of
-        its face, and when the kind of box changed on a match whose face stayed put, the colour
-        signature (now of another region) starts afresh instead of splitting the track."""
+        its face, and when the kind of box changed on a match whose face stayed put since the
+        camera's previous frame, the colour signature (now of another region) starts afresh instead
+        of splitting the track. A track missing from the previous frame gets no such exemption: a
+        new person sitting down where it was is split off by the signature as before."""
         restarted = self.last_time_ms is not None and now_ms < self.last_time_ms
-        self.last_time_ms = now_ms
+        previous_frame_ms, self.last_time_ms = self.last_time_ms, now_ms
         expired = [t for t in self.tracks.values() if restarted or now_ms - t.last_seen_ms > self.ttl_ms]
         for track in expired:
             del self.tracks[track.track_id]
@@ -219,6 +221,7 @@ class IouTracker:
             face = faces[bi]
             if (
                 from_face[bi] != track.box_from_face
+                and track.last_seen_ms == previous_frame_ms  # seen on the camera's previous frame
                 and face is not None
                 and track.face_box is not None
                 and _same_face(face, track.face_box)

@@ -374,3 +374,14 @@ def test_a_face_far_from_the_tracks_face_starts_a_new_track():
     (first,), _ = tracker.update([(60, 15, 180, 190)], 0, faces=[(100, 40, 140, 90)], from_face=[True])
     (second,), _ = tracker.update([(400, 30, 600, 700)], 500, faces=[(480, 40, 520, 90)], from_face=[False])
     assert second.track_id != first.track_id
+
+
+def test_after_a_gap_a_change_of_box_kind_gets_no_signature_exemption():
+    """Someone else where a track's face was, after frames without that track: the colour
+    signature still decides (here: split), the face position alone never continues the track."""
+    red, blue = red_and_blue()
+    tracker = IouTracker(0.3, ttl_ms=5000, ids=itertools.count(1))
+    (first,), _ = tracker.update([(20, 30, 220, 700)], 0, [red], faces=[(100, 40, 140, 90)], from_face=[False])
+    tracker.update([], 1000)  # a frame without anybody there
+    (second,), ended = tracker.update([(60, 15, 180, 190)], 2000, [blue], faces=[(101, 41, 141, 91)], from_face=[True])
+    assert second.track_id != first.track_id and [t.track_id for t in ended] == [first.track_id]
