@@ -109,7 +109,9 @@ class CropProcessor:
         self.deps = deps
         self.sessions = sessions
         settings = deps.settings
-        self.decision = MatchDecision(settings.confident_similarity, settings.min_margin, clock=deps.clock)
+        self.decision = MatchDecision(
+            settings.confident_similarity, settings.min_margin, small_face_px=settings.small_face_px, clock=deps.clock
+        )
         self._no_face: OrderedDict[str, tuple[RecognitionOutcome, str]] = OrderedDict()
         self._no_face_lock = threading.Lock()
 
@@ -228,9 +230,14 @@ class CropProcessor:
     ) -> RecognitionOutcome:
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
-        decided = self.decision.decide(key, outcome, fingerprint)
+        quality = header.meta.get("quality")
+        face_px = quality.get("face_px") if isinstance(quality, dict) else None
+        face_px = face_px if isinstance(face_px, int) and not isinstance(face_px, bool) else None
+        decided = self.decision.decide(key, outcome, fingerprint, face_px)
         if decided.reason in ("unconfirmed", "confirmed"):
             self.deps.stats.inc(f"matches_{decided.reason}")
+            if decided.reason == "unconfirmed" and self.decision.is_small(face_px):
+                self.deps.stats.inc("matches_unconfirmed_small_face")
         return decided
 
     def _duplicate_reply(self, crop: Message) -> Message | None:

@@ -12,6 +12,12 @@ one); a student is confirmed once they have two votes and more than every other 
 as a crop the track already voted with (a still image sent twice) is no new evidence: it does not
 vote.
 
+A *small* face (shorter side under ``small_face_px`` in the camera's frame, from the edge's crop
+metadata) is accepted only by a confident match, and its weaker matches do not vote: a small face
+carries little identity, and on the evaluation's strangers (41-58 px faces from low-resolution
+videos) the local recogniser gave enrolled students 80-94 % similarity, so two such looks could
+confirm a stranger; enrolled students at those sizes reached a confident look (96-99 %).
+
 Votes are kept in memory per (session, camera, track), bounded and expiring: losing them (a
 restart) costs more attempts, never a wrong record.
 """
@@ -74,11 +80,13 @@ class MatchDecision:
         confident_similarity: float = 95.0,
         min_margin: float = 10.0,
         max_pending: int = 10_000,
+        small_face_px: int = 0,
         pending_ttl_ms: int = 10 * 60 * 1000,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.confident_similarity = confident_similarity
         self.min_margin = min_margin
+        self.small_face_px = small_face_px
         self.max_pending = max_pending
         self.pending_ttl_ms = pending_ttl_ms
         self.clock = clock
@@ -91,11 +99,20 @@ class MatchDecision:
         margin = similarity - (outcome.runner_up_similarity or 0.0)
         return similarity >= self.confident_similarity and margin >= self.min_margin
 
+    def is_small(self, face_px: int | None) -> bool:
+        """A face too small for its weaker matches to count (``small_face_px``; unknown size: not small)."""
+        return face_px is not None and 0 < face_px < self.small_face_px
+
     def decide(
-        self, key: TrackKey | None, outcome: RecognitionOutcome, fingerprint: np.ndarray | None = None
+        self,
+        key: TrackKey | None,
+        outcome: RecognitionOutcome,
+        fingerprint: np.ndarray | None = None,
+        face_px: int | None = None,
     ) -> RecognitionOutcome:
         """The outcome to act on for one crop of track ``key`` (None: the crop names no track);
-        ``fingerprint`` (:func:`crop_fingerprint`) tells a new look from the same image again."""
+        ``fingerprint`` (:func:`crop_fingerprint`) tells a new look from the same image again;
+        ``face_px``: the face's shorter side in the camera's frame (small faces need a confident match)."""
         if outcome.status == "unknown" and outcome.reason == "no_match":
             self._vote_nobody(key, fingerprint)
             return outcome
@@ -112,7 +129,7 @@ class MatchDecision:
                 if key is not None:
                     self._votes.pop(key, None)
                 return outcome
-            if key is not None:
+            if key is not None and not self.is_small(face_px):
                 votes = votes or _Votes()
                 if not votes.seen(fingerprint):
                     votes.counts[student_id] += 1
@@ -128,7 +145,11 @@ class MatchDecision:
             similarity=outcome.similarity,
             runner_up_similarity=outcome.runner_up_similarity,
             candidate_id=student_id,
-            detail=f"{student_id} at {outcome.similarity:.1f} needs the track's attempts to agree",
+            detail=(
+                f"{student_id} at {outcome.similarity:.1f} from a {face_px}-px face needs a confident look"
+                if self.is_small(face_px)
+                else f"{student_id} at {outcome.similarity:.1f} needs the track's attempts to agree"
+            ),
             attempts=outcome.attempts,
         )
 

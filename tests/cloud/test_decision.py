@@ -137,3 +137,36 @@ def test_the_same_look_twice_is_not_a_second_vote() -> None:
     assert decision.decide(key, match("ada", 84.0), crop_fingerprint(still)).reason == "unconfirmed"
     assert decision.decide(key, match("ada", 84.0), crop_fingerprint(still.copy())).reason == "unconfirmed"
     assert decision.decide(key, match("ada", 84.0), crop_fingerprint(moved)).status == "recognised"
+
+
+def test_a_small_face_is_named_only_by_a_confident_match() -> None:
+    decision = MatchDecision(confident_similarity=95, min_margin=10, small_face_px=64)
+    key = ("s", "cam", 1)
+    # Two weak looks of a 50-px face (what strangers' small faces gave here) confirm nobody...
+    for similarity in (94.3, 89.0, 88.0):
+        weak = decision.decide(key, match("guido", similarity), crop_fingerprint(np.full((20, 20), similarity)), face_px=50)
+        assert (weak.status, weak.reason, weak.candidate_id) == ("unknown", "unconfirmed", "guido")
+        assert "50-px face needs a confident look" in (weak.detail or "")
+    assert decision.pending() == 0  # and leave no votes behind
+    # ...a confident look of it does, and so do two weak looks of a face of 64 px or more.
+    assert decision.decide(key, match("guido", 97.6), face_px=51).status == "recognised"
+    big = ("s", "cam", 2)
+    assert decision.decide(big, match("ada", 86.0), crop_fingerprint(np.zeros((20, 20))), face_px=64).reason == "unconfirmed"
+    assert decision.decide(big, match("ada", 88.0), crop_fingerprint(np.full((20, 20), 99.0)), face_px=90).reason == "confirmed"
+    # Unknown size (an older edge): the rule does not apply.
+    assert decision.decide(("s", "cam", 3), match("bob", 85.0), face_px=None).reason == "unconfirmed"
+    assert decision.pending() == 1
+
+
+def test_service_reads_the_face_size_from_the_crop(tmp_path: Path) -> None:
+    recognizer = WeakRecognizer()
+    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), recognizer,
+                            CloudSettings(data_dir=tmp_path), metrics=Metrics(), clock=MsClock())
+    svc.create_student("ada", "Ada")
+    svc.create_classroom("room-1", "Room 1")
+    session = svc.open_session("room-1")
+    for i in (1, 2, 3):  # three different weak looks of a 48-px face: never confirmed
+        meta: Any = svc.process_crop(crop(synthetic_face(i), track=5, msg_id=f"s-{i}", quality={"face_px": 48})).header.meta
+        assert (meta["status"], meta["reason"]) == ("unknown", "unconfirmed")
+    assert svc.attendance_for_session(session.session_id) == []
+    assert svc.metrics()["counters"]["matches_unconfirmed_small_face"] == 3
