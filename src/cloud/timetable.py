@@ -8,7 +8,7 @@ now is in [start, end), so they open and close at the slot's times by themselves
 the pass idempotent: a restart, a second pass or a second cloud process never creates a
 duplicate (the store refuses an existing id), and a session the teacher closed early stays closed.
 A meeting that overlaps a session opened by hand in the classroom is skipped and counted
-(``timetable_conflicts``). Deleting a slot cancels its meetings that have not started yet.
+(``timetable_conflicts``, and logged, once while the same conflict stands). Deleting a slot cancels its meetings that have not started yet.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,8 @@ from .teacher_records import WEEKDAYS, TimetableSlot
 
 log = logging.getLogger("rollcall.cloud.timetable")
 
+#: Skipped meetings remembered so a standing conflict is reported once.
+MAX_SKIPPED_REMEMBERED = 1000
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -64,6 +67,9 @@ class Timetable:
         self.deps = deps
         self.courses = courses
         self.sessions = sessions
+        #: Meetings skipped and why, so a conflict that stands is logged and counted once, not on
+        #: every pass (bounded: the oldest are forgotten first).
+        self._skipped: OrderedDict[str, str] = OrderedDict()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -145,6 +151,12 @@ class Timetable:
                         session_id=session_id,
                     )
                 except (Conflict, NotFound, InvalidInput) as exc:
+                    detail = str(exc)[:200]
+                    if self._skipped.get(session_id) == detail:
+                        continue  # the same conflict as on an earlier pass: said already
+                    self._skipped[session_id] = detail
+                    while len(self._skipped) > MAX_SKIPPED_REMEMBERED:
+                        self._skipped.popitem(last=False)
                     self.deps.stats.inc("timetable_conflicts")
                     log_event(
                         log,
@@ -152,9 +164,10 @@ class Timetable:
                         level=logging.WARNING,
                         slot_id=slot.slot_id,
                         session_id=session_id,
-                        detail=str(exc)[:200],
+                        detail=detail,
                     )
                     continue
+                self._skipped.pop(session_id, None)
                 self.deps.stats.inc("timetable_sessions_created")
                 created.append(session)
         return created
