@@ -7,8 +7,9 @@ classroom, id ``tt-<slot_id>-<YYYYMMDD>`` (the local date). Scheduled sessions a
 now is in [start, end), so they open and close at the slot's times by themselves. The id makes
 the pass idempotent: a restart, a second pass or a second cloud process never creates a
 duplicate (the store refuses an existing id), and a session the teacher closed early stays closed.
-A meeting that overlaps a session opened by hand in the classroom is skipped and counted
-(``timetable_conflicts``, and logged, once while the same conflict stands). Deleting a slot cancels its meetings that have not started yet.
+A meeting that overlaps a session opened by hand in the classroom is skipped, and counted
+(``timetable_conflicts``) and logged once while the same conflict stands. Deleting a slot cancels
+its meetings that have not started yet.
 """
 
 from __future__ import annotations
