@@ -32,7 +32,7 @@ from common.logs import log_event
 from common.protocol import Header, Message, MessageType
 from common.rules import is_id
 
-from .decision import MatchDecision, crop_fingerprint
+from .decision import MatchDecision, crop_fingerprint, face_px_of
 from .deps import ServiceDeps
 from .key_bindings import REASONS as KEY_REFUSALS
 from .records import RecognitionOutcome, Session, Sighting, UnknownFace
@@ -230,9 +230,7 @@ class CropProcessor:
     ) -> RecognitionOutcome:
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
-        quality = header.meta.get("quality")
-        face_px = quality.get("face_px") if isinstance(quality, dict) else None
-        face_px = face_px if isinstance(face_px, int) and not isinstance(face_px, bool) else None
+        face_px = face_px_of(header.meta)
         decided = self.decision.decide(key, outcome, fingerprint, face_px)
         if decided.reason in ("unconfirmed", "confirmed"):
             self.deps.stats.inc(f"matches_{decided.reason}")

@@ -46,6 +46,13 @@ MAX_LOOKS = 16
 _FINGERPRINT_SIZE = (16, 16)
 
 
+def face_px_of(meta: dict[str, Any]) -> int | None:
+    """The face's shorter side in the camera's frame from a crop's meta (``quality.face_px``), if given."""
+    quality = meta.get("quality")
+    face_px = quality.get("face_px") if isinstance(quality, dict) else None
+    return face_px if isinstance(face_px, int) and not isinstance(face_px, bool) else None
+
+
 def crop_fingerprint(image: np.ndarray) -> np.ndarray:
     """A 16x16 grey thumbnail of a crop, to tell a new look of a face from the same image again."""
     return grey_thumbnail(image, _FINGERPRINT_SIZE)

@@ -50,8 +50,8 @@ from .appearance import (
     blend_signatures,
     signature_distance,
 )
-
-Box = tuple[float, float, float, float]
+from .track_matching import Box, match_boxes, same_face
+from .track_matching import iou as iou  # re-exported: callers measure box agreement with edge.tracker.iou
 
 #: After ``max_attempts``, a crop must be this much better than every crop sent to go out.
 LATE_MIN_GAIN = 1.25
@@ -65,24 +65,6 @@ CONFIRM_REASONS = frozenset({"unconfirmed"})
 #: A camera that sent nothing for this many (wall-clock) seconds and never sent END_OF_STREAM
 #: (a live camera that died, a one-off camera id) has its tracker forgotten.
 IDLE_CAMERA_S = 600.0
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two xyxy boxes."""
-    ix1, iy1, ix2, iy2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, ix2 - ix1) * max(0.0, iy2 - iy1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _centre_distance(a: Box, b: Box) -> float:
-    return (((a[0] + a[2]) - (b[0] + b[2])) ** 2 + ((a[1] + a[3]) - (b[1] + b[3])) ** 2) ** 0.5 / 2
-
-
-def _same_face(a: Box, b: Box) -> bool:
-    """Whether face boxes ``a`` and ``b`` (consecutive frames) sit within one face size of each other."""
-    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 1.0)
-    return _centre_distance(a, b) <= size
 
 
 @dataclass
@@ -175,44 +157,10 @@ class IouTracker:
         for track in expired:
             del self.tracks[track.track_id]
         live = list(self.tracks.values())
-        pairs = sorted(
-            ((iou(box, t.box), bi, ti) for bi, box in enumerate(boxes) for ti, t in enumerate(live)),
-            reverse=True,
-        )
-        assigned: dict[int, Track] = {}
-        used: set[int] = set()
-        for score, bi, ti in pairs:
-            if score < self.iou_threshold:
-                break
-            if bi not in assigned and ti not in used:
-                assigned[bi] = live[ti]
-                used.add(ti)
         faces = faces if faces is not None else [None] * len(boxes)
         from_face = from_face if from_face is not None else [False] * len(boxes)
-        # The same face where a track's face was (its box changed kind: face-derived <-> person box).
-        for bi, face in enumerate(faces):
-            if bi in assigned or face is None:
-                continue
-            options = [
-                (_centre_distance(face, t.face_box), ti)
-                for ti, t in enumerate(live)
-                if ti not in used and t.face_box is not None and _same_face(face, t.face_box)
-            ]
-            if options:
-                _, ti = min(options)
-                assigned[bi] = live[ti]
-                used.add(ti)
-        # Fallback for fast movers / low frame rates: nearest centre within half a box size.
-        for bi, box in enumerate(boxes):
-            if bi in assigned:
-                continue
-            size = max(box[2] - box[0], box[3] - box[1])
-            options = [(_centre_distance(box, t.box), ti) for ti, t in enumerate(live) if ti not in used]
-            options = [o for o in options if o[0] <= 0.5 * size]
-            if options:
-                _, ti = min(options)
-                assigned[bi] = live[ti]
-                used.add(ti)
+        matches = match_boxes(boxes, faces, [t.box for t in live], [t.face_box for t in live], self.iou_threshold)
+        assigned: dict[int, Track] = {bi: live[ti] for bi, ti in matches.items()}
         signatures = signatures if signatures is not None else [None] * len(boxes)
         ended = list(expired)
         renewed: set[int] = set()
@@ -224,7 +172,7 @@ class IouTracker:
                 and track.last_seen_ms == previous_frame_ms  # seen on the camera's previous frame
                 and face is not None
                 and track.face_box is not None
-                and _same_face(face, track.face_box)
+                and same_face(face, track.face_box)
             ):
                 renewed.add(bi)  # the signature's region changed with the box: not a new person
                 continue
