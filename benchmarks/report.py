@@ -76,10 +76,19 @@ def capacity_why(lp: dict[str, Any]) -> str:
     )
     if asked is not None:
         text += (
-            f" The cameras ask {asked:.1f} searches a second (new faces, strangers' retries; the looping test videos "
-            "restart their scenes every few seconds, and each restart is new tracks), at ~110 ms of CPU each for the "
-            "local Rekognition (dlib's embedding, one core) beside the edge and the IoT tier on the same 2 cores, "
-            "against a quota of 5 calls a second (AWS's default): the recognition, not the edge, is the bottleneck here."
+            f" The recognition served {asked:.1f} searches a second at {level['cameras']} cameras, fewer than the cameras asked (new faces, "
+            "strangers' retries; the looping test videos restart their scenes every few seconds, and each restart is new "
+            "tracks), at ~110 ms of CPU each for the local Rekognition (dlib's embedding, one core) beside the edge and the "
+            "IoT tier on the same 2 cores, and a quota of 5 calls a second (AWS's default): the recognition, not the edge, "
+            "is the bottleneck here."
+        )
+    kept = [(lv["cameras"], searches_per_s(lv)) for lv in lp["levels"] if lv.get("sustained") and searches_per_s(lv)]
+    if kept:
+        per_camera = max(rate / n for n, rate in kept)
+        text += (
+            f" Where the recognition kept up ({', '.join(str(n) for n, _ in kept)} cameras), this camera mix asked up to "
+            f"{per_camera:.2f} searches a second per camera, so a quota of 5 calls a second serves at most "
+            f"{5 / per_camera:.0f} such cameras, whatever the CPU."
         )
     return text
 
@@ -121,7 +130,7 @@ def arrivals_why(la: dict[str, Any] | None) -> str:
         return ""
     return (
         f" With the photo cameras showing a new student every {lv.get('photo_seconds')} s instead of every second "
-        f"(section 2, last table), {lv['cameras']} cameras ask {_rate(searches_per_s(lv))} searches a second: attendance "
+        f"(section 2, last table), {lv['cameras']} cameras got {_rate(searches_per_s(lv))} searches a second served: attendance "
         f"row p50 {rows['p50']:.0f} / p95 {rows['p95']:.0f} ms, frame p95 {frame['p95']:.0f} ms, "
         f"{'sustained' if lv['sustained'] else 'not sustained'}."
     )
