@@ -46,6 +46,10 @@ FaceBox = tuple[int, int, int, int]
 #: frame that waited longest is dropped (``people_frames_dropped``): its camera's boxes get older.
 MAX_WAITING_BYTES = 128 * 1024 * 1024
 
+#: Boxes older than this (camera time) are dropped: with the detector far behind (many cameras on a
+#: loaded edge), a box whose person left and whose face never came back would otherwise stay forever.
+MAX_BOX_AGE_MS = 30_000
+
 #: A face is the same face as a person's anchor face when their centres are closer than this many
 #: face sizes (the larger side of the anchor face).
 FOLLOW_MAX_SHIFT = 1.5
@@ -79,16 +83,23 @@ class PersonBoxes:
         self._lock = threading.Lock()
 
     def follow(
-        self, camera_id: str, shape: tuple[int, ...], faces: list[Face], cut: bool
+        self, camera_id: str, shape: tuple[int, ...], faces: list[Face], cut: bool, camera_ms: int | None = None
     ) -> tuple[list[Detection], int]:
-        """The person boxes for a new frame of ``camera_id`` and the camera's epoch (pass it to
-        :meth:`update`). A scene cut or a new frame size ends the camera's boxes (none returned)."""
+        """The person boxes for a new frame of ``camera_id`` (at ``camera_ms``) and the camera's epoch
+        (pass it to :meth:`update`). A scene cut or a new frame size ends the camera's boxes (none
+        returned); boxes detected over ``MAX_BOX_AGE_MS`` before ``camera_ms`` are dropped."""
         with self._lock:
             state = self._cameras.pop(camera_id, None)
             if state is None:
                 state = _Camera(shape)
             elif cut or state.shape != shape:
                 state = _Camera(shape, epoch=state.epoch + 1)
+            elif (
+                camera_ms is not None
+                and state.detected_ms is not None
+                and abs(camera_ms - state.detected_ms) > MAX_BOX_AGE_MS
+            ):
+                state.people, state.detected_ms = [], None
             self._move_with_faces(state, faces)
             self._cameras[camera_id] = state
             while len(self._cameras) > self.max_cameras:

@@ -143,7 +143,7 @@ class FrameProcessor:
         started = time.perf_counter()
         faces = self.faces.detect(frame)
         if self.people is not None:
-            persons, epoch = self.people.boxes.follow(header.camera_id, frame.shape, faces, cut)
+            persons, epoch = self.people.boxes.follow(header.camera_id, frame.shape, faces, cut, camera_time)
             age = self.people.boxes.age_ms(header.camera_id, camera_time)
             if age is not None:
                 self.metrics.observe("people_age_ms", age)

@@ -152,3 +152,12 @@ def test_waiting_frames_are_bounded_in_bytes_oldest_camera_dropped_first():
     assert list(stage._waiting) == ["cam-2", "cam-4"] and stage._waiting_bytes == 2 * int(np.prod(SHAPE))
     stage.stop()
     assert stage._waiting_bytes == 0
+
+
+def test_boxes_too_old_are_dropped():
+    boxes = PersonBoxes()
+    _, epoch = boxes.follow("cam", SHAPE, [], cut=False, camera_ms=0)
+    boxes.update("cam", epoch, [person(0, 0, 50, 100)], [], 640, 480, camera_ms=0)
+    assert boxes.follow("cam", SHAPE, [], cut=False, camera_ms=29_000)[0] == [person(0, 0, 50, 100)]
+    assert boxes.follow("cam", SHAPE, [], cut=False, camera_ms=31_000)[0] == []  # the detector fell 31 s behind
+    assert boxes.age_ms("cam", 31_000) is None
