@@ -181,6 +181,8 @@ def test_teacher_flow_roster_timetable_camera_corrections_exports(served, browse
     page.click("#attendance-rows tr[data-student-id='s3'] button:has-text('Save')")
     page.wait_for_selector("#attendance-rows tr[data-student-id='s3'][data-state='excused']")
     page.select_option("#mark-s2-state", "absent")
+    page.wait_for_timeout(2500)  # a live refresh (every 2 s) must not reset the state the teacher chose
+    assert page.eval_on_selector("#mark-s2-state", "el => el.value") == "absent"
     page.click("#attendance-rows tr[data-student-id='s2'] button:has-text('Save')")  # no reason: refused
     page.wait_for_selector(".notice.error:has-text('Say why')")
     page.fill("#mark-s2-reason", "Wrong match: not Guido")

@@ -27,6 +27,7 @@ document.addEventListener("DOMContentLoaded", () => {
       placeholder: "Why?", "aria-label": `Reason for changing ${line.name || line.student_id}` });
     const form = el("form", { class: "mark-form", novalidate: true }, select, reason,
       el("button", { type: "submit", class: "button small" }, "Save"));
+    select.addEventListener("change", () => { form.dataset.dirty = "1"; }); // a chosen state survives the live refresh
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!reason.value.trim()) {
@@ -44,9 +45,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   function renderRoll(data, force) {
-    // keep what the teacher is typing: no re-render while a change form has focus or text
+    // keep what the teacher is doing: no re-render while a change form has focus, text or a chosen state
     const typing = [...rows.querySelectorAll("input")].some((input) => input.value.trim());
-    const editing = !force && (rows.contains(document.activeElement) || typing);
+    const chosen = rows.querySelector("form[data-dirty]") !== null;
+    const editing = !force && (rows.contains(document.activeElement) || typing || chosen);
     if (!editing) {
       rows.replaceChildren(...data.students.map((line) => el("tr", { dataset: { studentId: line.student_id, state: line.state } },
         el("td", {}, person(line)),
