@@ -39,6 +39,7 @@ from common.metrics import Metrics
 from .association import assign_faces
 from .detection import Detection, PersonDetector, detect_for_camera
 from .faces import Face
+from .track_matching import centre, centre_distance
 
 FaceBox = tuple[int, int, int, int]
 
@@ -53,10 +54,6 @@ MAX_BOX_AGE_MS = 30_000
 #: A face is the same face as a person's anchor face when their centres are closer than this many
 #: face sizes (the larger side of the anchor face).
 FOLLOW_MAX_SHIFT = 1.5
-
-
-def _centre(box: tuple[float, ...]) -> tuple[float, float]:
-    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 @dataclass
@@ -150,11 +147,9 @@ class PersonBoxes:
         for pi, person in enumerate(state.people):
             if person.face is None:
                 continue
-            ax, ay = _centre(person.face)
             size = max(person.face[2] - person.face[0], person.face[3] - person.face[1], 1)
             for fi, face in enumerate(faces):
-                fx, fy = _centre(face.box)
-                distance = ((fx - ax) ** 2 + (fy - ay) ** 2) ** 0.5
+                distance = centre_distance(face.box, person.face)
                 if distance <= FOLLOW_MAX_SHIFT * size:
                     pairs.append((distance, pi, fi))
         used_people: set[int] = set()
@@ -165,10 +160,13 @@ class PersonBoxes:
             used_people.add(pi)
             used_faces.add(fi)
             person, face = state.people[pi], faces[fi]
-            (ax, ay), (fx, fy) = _centre(person.face or face.box), _centre(face.box)
+            anchor = person.face
+            if anchor is None:  # only anchored people were paired
+                continue
+            (ax, ay), (fx, fy) = centre(anchor), centre(face.box)
             dx, dy = fx - ax, fy - ay
-            x1, y1, x2, y2 = person.detection.box
             d = person.detection
+            x1, y1, x2, y2 = d.box
             state.people[pi] = _Person(
                 Detection((x1 + dx, y1 + dy, x2 + dx, y2 + dy), d.score, d.class_id, d.class_name), face.box
             )

@@ -15,9 +15,15 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def centre(box: Box) -> tuple[float, float]:
+    """The centre of an xyxy box."""
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
 def centre_distance(a: Box, b: Box) -> float:
     """Distance between the centres of two xyxy boxes."""
-    return (((a[0] + a[2]) - (b[0] + b[2])) ** 2 + ((a[1] + a[3]) - (b[1] + b[3])) ** 2) ** 0.5 / 2
+    (ax, ay), (bx, by) = centre(a), centre(b)
+    return ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5
 
 
 def same_face(a: Box, b: Box) -> bool:

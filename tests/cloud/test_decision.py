@@ -85,13 +85,17 @@ class WeakRecognizer(ImageMatchRecognizer):
         return match("ada", 84.0, 40.0)
 
 
-def test_service_records_a_weak_match_only_when_the_track_confirms_it(tmp_path: Path) -> None:
-    recognizer = WeakRecognizer()
-    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), recognizer,
+def weak_service(tmp_path: Path) -> tuple[AttendanceService, Any]:
+    """A service whose recognizer says 'ada' at 84 to every face, with a session open in room-1."""
+    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), WeakRecognizer(),
                             CloudSettings(data_dir=tmp_path), metrics=Metrics(), clock=MsClock())
     svc.create_student("ada", "Ada")
     svc.create_classroom("room-1", "Room 1")
-    session = svc.open_session("room-1")
+    return svc, svc.open_session("room-1")
+
+
+def test_service_records_a_weak_match_only_when_the_track_confirms_it(tmp_path: Path) -> None:
+    svc, session = weak_service(tmp_path)
     first: Any = svc.process_crop(crop(synthetic_face(1), track=3, msg_id="a-1")).header.meta
     assert (first["status"], first["reason"], first["candidate_id"], first["student_id"]) == \
         ("unknown", "unconfirmed", "ada", None)
@@ -159,12 +163,7 @@ def test_a_small_face_is_named_only_by_a_confident_match() -> None:
 
 
 def test_service_reads_the_face_size_from_the_crop(tmp_path: Path) -> None:
-    recognizer = WeakRecognizer()
-    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), recognizer,
-                            CloudSettings(data_dir=tmp_path), metrics=Metrics(), clock=MsClock())
-    svc.create_student("ada", "Ada")
-    svc.create_classroom("room-1", "Room 1")
-    session = svc.open_session("room-1")
+    svc, session = weak_service(tmp_path)
     for i in (1, 2, 3):  # three different weak looks of a 48-px face: never confirmed
         meta: Any = svc.process_crop(crop(synthetic_face(i), track=5, msg_id=f"s-{i}", quality={"face_px": 48})).header.meta
         assert (meta["status"], meta["reason"]) == ("unknown", "unconfirmed")
