@@ -4,15 +4,16 @@ Order: message checks (type, payload, size, JPEG/PNG header readable, at most
 ``max_crop_pixels``, the size the message says, decodable) -> idempotency (same
 ``msg_id`` answered again from the stored sighting or unknown face - or, for ``no_face``, from
 memory - with ``duplicate: true``: a crop the edge resends never calls Rekognition twice) ->
-classroom (id rule; registered, or auto-created only with ``auto_create_classrooms``) -> open session (or
-``no_open_session``, nothing recognised or stored) ->
+classroom (id rule; registered, or auto-created only with ``auto_create_classrooms``) -> session: the
+one open now, or the ended one the crop was taken in when it arrives late (``crops_late``, within
+``late_crop_grace_s``), else ``no_open_session``, nothing recognised or stored ->
 evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
 searched) -> recognition (traced) -> stale-student guard -> the decision rule
 (:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). A recorded crop is
 seen at the cloud's own receive time (``ts.cloud_received``) clamped to the session
-(:func:`trusted_seen_ms`): the times in the header are the sender's claims, used for latency
-metrics only; the one source time kept is a recorded lecture's video position
-(:func:`video_position`). An ``error`` is never
+(:mod:`cloud.crop_times`): the times in the header are the sender's claims, used for latency
+metrics, for filing a late crop (the edge's receive time, bounded) and as a recorded lecture's
+video position. An ``error`` is never
 recorded; its RESULT says ``retry: true`` unless the crop itself is at fault
 (:data:`PERMANENT_ERRORS`). See docs/cloud.md.
 """
@@ -32,6 +33,7 @@ from common.logs import log_event
 from common.protocol import Header, Message, MessageType
 from common.rules import is_id
 
+from .crop_times import edge_taken_ms, is_late, trusted_seen_ms, video_position
 from .decision import MatchDecision, crop_fingerprint, face_px_of
 from .deps import ServiceDeps
 from .key_bindings import REASONS as KEY_REFUSALS
@@ -83,23 +85,6 @@ def unknown_id_for(msg_id: str) -> str:
 #: Latency observations outside [0, this] come from a sender's wrong or forged clock: not observed
 #: (counted ``latency_implausible``), so one header cannot skew the percentiles.
 MAX_PLAUSIBLE_LATENCY_MS = 3_600_000
-
-
-def trusted_seen_ms(received_ms: int, session: Session, now_ms: int) -> int:
-    """When the cloud saw a crop, as a fact to store: its own receive time, clamped to the
-    session's interval [start, end or now] (and never later than now). Header times
-    (``ts.captured`` ...) are never used: a sender could claim any of them."""
-    end = session.end_ms()
-    upper = now_ms if end is None else min(end, now_ms)
-    return max(session.starts_ms, min(int(received_ms), upper))
-
-
-def video_position(camera_ms: Any) -> int | None:
-    """``meta.camera_ms`` if it is plausibly a position in a video (an int in [0, 10**11),
-    i.e. under ~3 years); live cameras' epoch times give None."""
-    if isinstance(camera_ms, int) and not isinstance(camera_ms, bool) and 0 <= camera_ms < 10**11:
-        return camera_ms
-    return None
 
 
 class CropProcessor:
@@ -182,12 +167,25 @@ class CropProcessor:
             return self.reject_crop(
                 message, "unknown_classroom", f"classroom {header.classroom_id!r} is not registered"
             )
-        session = self.sessions.session_for_crop(classroom.classroom_id, settings.auto_open_session)
+        received = header.ts["cloud_received"]
+        session = self.sessions.session_for_crop(
+            classroom.classroom_id, settings.auto_open_session, self._taken_ms(header)
+        )
         if session is None:
             stats.inc("crops_no_open_session")
             outcome = RecognitionOutcome(status="unknown", reason="no_open_session", attempts=0)
             return self._reply(message, outcome, None)
 
+        if is_late(session, received):
+            stats.inc("crops_late")
+            log_event(
+                log,
+                "crop_late",
+                trace_id=header.trace_id,
+                msg_id=header.msg_id,
+                session_id=session.session_id,
+                late_ms=received - (session.end_ms() or received),
+            )
         encoding = header.image.encoding if header.image else "jpeg"
         if header.meta.get("purpose") == "evidence":
             # A face the edge found too small to recognise: kept for review, never searched.
@@ -206,6 +204,13 @@ class CropProcessor:
                 while len(self._no_face) > NO_FACE_MEMORY:
                     self._no_face.popitem(last=False)
         return self._reply(message, outcome, session.session_id)
+
+    def _taken_ms(self, header: Header) -> int | None:
+        grace_ms = int(self.deps.settings.late_crop_grace_s * 1000)
+        return edge_taken_ms(header.ts, header.ts["cloud_received"], grace_ms)
+
+    def _seen_ms(self, header: Header, session: Session) -> int:
+        return trusted_seen_ms(header.ts["cloud_received"], session, self.deps.clock(), self._taken_ms(header))
 
     def _recognise(self, header: Header, image: bytes) -> RecognitionOutcome:
         started = time.perf_counter()
@@ -271,7 +276,7 @@ class CropProcessor:
             session_id=session.session_id,
             student_id=outcome.student_id or "",
             camera_id=header.camera_id,
-            seen_ms=trusted_seen_ms(header.ts["cloud_received"], session, deps.clock()),
+            seen_ms=self._seen_ms(header, session),
             similarity=outcome.similarity,
             evidence_ref=ref,
             emotion=emotion,
@@ -314,7 +319,7 @@ class CropProcessor:
             session_id=session.session_id,
             classroom_id=header.classroom_id,
             camera_id=header.camera_id,
-            seen_ms=trusted_seen_ms(header.ts["cloud_received"], session, deps.clock()),
+            seen_ms=self._seen_ms(header, session),
             evidence_ref=ref,
             trace_id=header.trace_id,
             msg_id=header.msg_id,

@@ -19,6 +19,17 @@ from .records import SESSION_STATUSES, Classroom, Session, iso
 log = logging.getLogger("rollcall.cloud.service")
 
 
+def newest(sessions: list[Session], now: int) -> Session | None:
+    """The latest-starting of ``sessions``, its status resolved at ``now`` (None if empty)."""
+    return max(sessions, key=lambda s: s.starts_ms).resolved(now) if sessions else None
+
+
+def _open_then_ended(session: Session, at_ms: int, now: int) -> bool:
+    """``session`` was open at ``at_ms`` and has ended by ``now``."""
+    end = session.end_ms()
+    return end is not None and session.starts_ms <= at_ms < end <= now
+
+
 class Sessions:
     """Classroom registry and sessions. Sessions of one classroom never overlap: opening
     one is serialised by a lock inside this process (see docs/cloud.md for DynamoDB)."""
@@ -141,10 +152,7 @@ class Sessions:
     def current_session(self, classroom_id: str) -> Session | None:
         """The session open now in the classroom, or None."""
         now = self.deps.clock()
-        open_now = [s.resolved(now) for s in self.deps.store.list_sessions(classroom_id) if s.status_at(now) == "open"]
-        if not open_now:
-            return None
-        return max(open_now, key=lambda s: s.starts_ms)
+        return newest([s for s in self.deps.store.list_sessions(classroom_id) if s.status_at(now) == "open"], now)
 
     # ------------------------------------------------------ for the crop path
     def classroom_for_crop(self, classroom_id: str, auto_create: bool) -> Classroom | None:
@@ -168,9 +176,17 @@ class Sessions:
                     classroom = store.get_classroom(classroom_id)
         return classroom
 
-    def session_for_crop(self, classroom_id: str, auto_open: bool) -> Session | None:
-        """The session open now; if none and ``auto_open``, open one (counted ``sessions_auto_opened``)."""
-        session = self.current_session(classroom_id)
+    def session_for_crop(self, classroom_id: str, auto_open: bool, taken_ms: int | None = None) -> Session | None:
+        """The session a crop belongs to: the one that was open at ``taken_ms`` and has ended
+        since (a crop arriving late), else the session open now; if none and ``auto_open``, a new
+        one (counted ``sessions_auto_opened``)."""
+        now = self.deps.clock()
+        sessions = self.deps.store.list_sessions(classroom_id)
+        if taken_ms is not None:
+            ended = newest([s for s in sessions if _open_then_ended(s, taken_ms, now)], now)
+            if ended is not None:
+                return ended
+        session = newest([s for s in sessions if s.status_at(now) == "open"], now)
         if session is not None or not auto_open:
             return session
         with self._session_lock:

@@ -168,6 +168,11 @@ class CloudSettings(RollcallSettings):
         False,
         description="When a crop arrives for a classroom without an open session, open one automatically (demo mode). Off: the crop is not recognised, answered `unknown` with reason `no_open_session`, and counted.",
     )
+    late_crop_grace_s: float = Field(
+        3 * 3600.0,
+        ge=0,
+        description="A crop that reaches the cloud after its class session ended (held in the edge's outbox through an outage, or sent across the end of a class) is filed under the session that was open when the edge received its frame, up to this many seconds later (the edge's outbox keeps a crop 3 h), and counted (`crops_late`); the edge's clock is trusted up to 60 s ahead. 0: only the session open now counts.",
+    )
     unknown_retention_days: float = Field(
         30.0, gt=0, description="Pending and dismissed unknown faces (and their crops) older than this are purged."
     )

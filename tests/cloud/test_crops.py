@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.crops import CropProcessor, unknown_id_for, video_position
+from cloud.crop_times import video_position
+from cloud.crops import CropProcessor, unknown_id_for
 from cloud.records import RecognitionOutcome
 from cloud.roster import Roster
 from cloud.service import AttendanceService

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from cloud.app import create_app
-from cloud.crops import PERMANENT_ERRORS, trusted_seen_ms
+from cloud.crop_times import trusted_seen_ms
+from cloud.crops import PERMANENT_ERRORS
 from cloud.records import Session, iso
 from cloud.service import AttendanceService
 from cloud.settings import CloudSettings

@@ -16,7 +16,8 @@ when the edge was killed to be answered by the cloud in the end (at-least-once d
 Faults: the cloud kill -9 while a crop is in flight (restarted at once); the edge kill -9 while
 crops wait for a frozen or stopped cloud (restart the edge, then bring the cloud back); the local Rekognition
 service kill -9 until crops fail (then restarted); the camera kill -9 mid-stream (restarted, it
-replays the video from the start); the cloud unreachable for 30 s, frozen (SIGSTOP) or stopped.
+replays the video from the start); the cloud unreachable for 30 s, frozen (SIGSTOP) or stopped;
+the cloud down across the end of the class (its crops filed late in the ended session).
 
 Every row, passed or not, goes into ``res/faults.md`` when the module ends (also under CI; the file
 in the repository is the last local run: ``./scripts/test.sh tests/faults``).
@@ -32,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ OUTCOME_TIMEOUT_S = 75.0
 SETTLE_S = 8.0
 #: The cloud-unreachable cases.
 OUTAGE_S = 30.0
+#: The class that ends while the cloud is down: its length from the case's start (the 11 s video,
+#: played once from a camera that starts in a second or two, ends well inside it).
+CLASS_S = 35.0
 #: After an edge restart every crop its outbox kept is due at once, and the cloud answers every
 #: crop it receives: the restarted edge must hold an answer for each within this many seconds of
 #: the fault's end (the backlog is a few crops; a missed answer costs a resend backoff, 10 s or more).
@@ -489,6 +493,38 @@ def test_cloud_unreachable_30s(case: Case, mode: str) -> None:
         else "SIGTERM at the first record, started 30 s later",
     )
     case.check(row)
+
+
+def test_cloud_down_across_the_end_of_class(case: Case) -> None:
+    """The class ends while the cloud is down: the session is scheduled to end CLASS_S after the
+    case starts, the cloud is stopped at the first record and started again only after that end.
+    The crops the edge kept from the class must count in it (filed late, ``crop_late``), not be
+    answered ``no_open_session`` and lost."""
+    stack = case.stack
+    stack.close_session(case.session)
+    ends = datetime.now(UTC) + timedelta(seconds=CLASS_S)
+    body = {"classroom_id": case.classroom, "name": f"faults {case.name}", "ends_at": ends.isoformat()}
+    case.session = str(stack.cloud_post("/api/sessions", body)["session_id"])
+    camera = case.play()
+    case.wait_for("nobody recorded", case.recorded, timeout=20)
+    case.fault_started()
+    stack.cloud.stop()
+    case.wait_for("the video did not end", lambda: not camera.alive, timeout=CLASS_S)
+    assert datetime.now(UTC) < ends, "the video outlasted the class: the case cannot tell late from lost crops"
+    while datetime.now(UTC) < ends + timedelta(seconds=1):
+        time.sleep(0.5)  # the class ends while the cloud is down
+    stack.cloud.start()
+    case.fault_ended()
+    row = case.finish(
+        "cloud down across the end of class",
+        f"SIGTERM at the first record; the class ended {CLASS_S:g} s after the case started; "
+        "the cloud started 1 s after it",
+    )
+    assert case.fault_end_ms is not None
+    late = stack.cloud.events("crop_late", since_ms=case.fault_end_ms, session_id=case.session)
+    case.notes.append(f"{len(late)} crops filed late in the ended session")
+    case.check(row)
+    assert late, "no crop was filed late: the outage did not span the end of the class"
 
 
 # --------------------------------------------------------------------------- report
