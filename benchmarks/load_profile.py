@@ -129,6 +129,30 @@ def counters(metrics: dict[str, dict[str, Any]], tier: str) -> dict[str, float]:
     return dict(metrics.get(tier, {}).get("counters") or {})
 
 
+def cost(logs: Any, metrics: dict[str, dict[str, Any]], present: int, cams: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rekognition calls per present student (over the whole run, warm-up included: every session
+    was opened with it), edge -> cloud bytes as a share of IoT -> edge bytes (the edge's
+    ``crop_bytes_transmitted``, resends included, against the cameras' ``frame_sent`` bytes), and
+    the recognition crops the edge queued by kind of camera (where the demand comes from)."""
+    calls = int(counters(metrics, "cloud").get("rekognition_calls_search_faces_by_image", 0))
+    kind = {c["camera_id"]: "photo folders" if Path(c["source"]).is_dir() else "videos" for c in cams}
+    demand = {"photo folders": 0, "videos": 0}
+    for e in logs.of("crop_queued"):
+        if e.get("purpose") == "recognition" and e.get("camera_id") in kind:
+            demand[kind[e["camera_id"]]] += 1
+    iot_bytes = sum(int(e.get("bytes") or 0) for e in logs.of("frame_sent"))
+    edge_bytes = int(counters(metrics, "edge").get("crop_bytes_transmitted", 0))
+    return {
+        "rekognition_calls": calls,
+        "present_students": present,
+        "calls_per_present": round(calls / present, 2) if present else None,
+        "iot_to_edge_bytes": iot_bytes,
+        "edge_to_cloud_bytes": edge_bytes,
+        "edge_to_cloud_bytes_ratio": round(edge_bytes / iot_bytes, 4) if iot_bytes else None,
+        "recognition_crops_by_camera_kind": demand,
+    }
+
+
 def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[str, str],
               keep: Path | None = None, photo_seconds: int = 1) -> dict[str, Any]:
     work = root / f"cameras-{n}"
@@ -137,8 +161,7 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
     with Stack(work / "stack", metrics_interval_s=5.0, edge_env=edge_env) as stack:
         stack.start()
         stack.enrol_dir(ASSETS / "faces" / "enroll")
-        for classroom in CLASSROOMS:
-            stack.open_session(classroom, name="load")
+        sessions = [stack.open_session(classroom, name="load") for classroom in CLASSROOMS]
         cams = cameras_for(n, work, photo_seconds)
         keys_env: dict[str, str] = {}
         if stack.transport == "curve":  # register every camera; the one IoT process gets all their keys
@@ -153,6 +176,7 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
             time.sleep(2.0)
         iot.stop()
         time.sleep(6.0)  # the last crops reach the cloud; the next metrics line is written
+        level["present_students"] = sum(len({r["student_id"] for r in stack.attendance(s)}) for s in sessions)
     if keep is not None:
         shutil.copytree(work / "stack", keep / f"cameras-{n}", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("keys", "data", "*.sqlite3*", "*.jpg"))
@@ -178,6 +202,7 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
     level["detector_frames"] = {m: gauges.get(f"detector_frames_{m}") for m in ("full", "regions", "skipped")}
     level["cloud_counters"] = counters(metrics, "cloud")
     level["run_s"] = warmup + seconds
+    level["cost"] = cost(load_run(work / "stack"), metrics, level["present_students"], cams)
     edge_counters = counters(metrics, "edge")
     level["frames_received"] = edge_counters.get("frames_received", 0)
     level["frames_dropped"] = sum(v for k, v in edge_counters.items() if k.startswith("frames_dropped"))

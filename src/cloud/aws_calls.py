@@ -100,6 +100,7 @@ def call_with_retry(
             metrics.inc("rekognition_quota_exhausted")
             raise RekognitionFailure("throttled", "LocalQuota", "no call left in the request quota", attempt)
         started = time.perf_counter()
+        metrics.inc(f"rekognition_calls_{operation}")  # each call AWS bills, retries included
         try:
             response = method(**params)
             metrics.observe(f"rekognition_{operation}_ms", (time.perf_counter() - started) * 1000)

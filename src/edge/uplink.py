@@ -157,6 +157,7 @@ class Uplink:
                 return
             attempt = self.outbox.sent(held.msg_id, now)
             self.metrics.inc("crops_transmitted" if attempt <= 1 else "crops_resent")
+            self.metrics.inc("crop_bytes_transmitted", len(message.image or b""))
             log_event(
                 self.log,
                 "crop_sent" if attempt <= 1 else "crop_resent",

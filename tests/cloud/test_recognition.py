@@ -96,6 +96,7 @@ def test_search_throttled_then_success(rec: RekognitionRecognizer, stub: Stubber
     assert len(sleeps) == 2
     assert 0.05 <= sleeps[0] <= 0.1 and 0.1 <= sleeps[1] <= 0.2  # exponential, with jitter
     assert rec.metrics.count("rekognition_throttled") == 2
+    assert rec.metrics.count("rekognition_calls_search_faces_by_image") == 3  # each attempt is billed
 
 
 def test_search_throttling_exhausted_fails_closed(rec: RekognitionRecognizer, stub: Stubber, sleeps: list[float]) -> None:

@@ -74,6 +74,7 @@ def test_200_unencodable_crops_are_dropped_and_the_next_goes_at_once(
     assert elapsed < 1.0, f"the valid crop took {elapsed:.2f} s behind 200 unencodable ones"
     assert metrics.count("outbox_dropped_unencodable") == 200
     assert metrics.count("crops_transmitted") == 1
+    assert metrics.count("crop_bytes_transmitted") == len(b"\xff\xd8jpeg\xff\xd9")  # the good crop only
     assert metrics.count("uplink_errors") == 0
     assert len(outbox) == 1 and outbox.holds("good")  # sent, waiting for its RESULT
     dropped = [r for r in caplog.records if getattr(r, "event", None) == "crop_dropped"]
