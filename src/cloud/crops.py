@@ -8,14 +8,15 @@ classroom (id rule; registered, or auto-created only with ``auto_create_classroo
 one open now, or the ended one the crop was taken in when it arrives late (``crops_late``, within
 ``late_crop_grace_s``), else ``no_open_session``, nothing recognised or stored ->
 evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
-searched) -> recognition (traced) -> stale-student guard -> the decision rule
+searched) -> a student already recognised in the session (:mod:`cloud.session_faces`: recorded
+without a call) -> recognition (traced) -> stale-student guard -> the decision rule
 (:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). A recorded crop is
 seen at the cloud's own receive time (``ts.cloud_received``) clamped to the session
 (:mod:`cloud.crop_times`): the times in the header are the sender's claims, used for latency
 metrics, for filing a late crop (the edge's receive time, bounded) and as a recorded lecture's
 video position. An ``error`` is never
 recorded; its RESULT says ``retry: true`` unless the crop itself is at fault
-(:data:`PERMANENT_ERRORS`). See docs/cloud.md.
+(:data:`cloud.crop_results.PERMANENT_ERRORS`). See docs/cloud.md.
 """
 
 from __future__ import annotations
@@ -33,20 +34,19 @@ from common.logs import log_event
 from common.protocol import Header, Message, MessageType
 from common.rules import is_id
 
+from .crop_latency import observe_latency, observe_pipeline
+from .crop_results import result_for
 from .crop_times import edge_taken_ms, is_late, trusted_seen_ms, video_position
 from .decision import MatchDecision, crop_fingerprint, face_px_of
 from .deps import ServiceDeps
-from .key_bindings import REASONS as KEY_REFUSALS
 from .records import RecognitionOutcome, Session, Sighting, UnknownFace
+from .session_faces import SessionFaces
 from .sessions import Sessions
 from .storage.evidence import evidence_ref_for
 from .tracing import traced
 
 log = logging.getLogger("rollcall.cloud.service")
 
-#: ``error`` reasons that another attempt of the same crop cannot fix (the crop itself or its
-#: classroom is wrong). Every other error (overloaded, internal, Rekognition throttled, unreachable,
-#: denied, ...) is answered with ``retry: true``: the edge keeps the crop and sends it again later.
 #: Searched crops with no face kept in memory (they are not stored), so a resent one is answered
 #: without a second Rekognition call.
 NO_FACE_MEMORY = 10000
@@ -60,31 +60,10 @@ IMAGE_REFUSALS = {
     "corrupt": "corrupt_image",
 }
 
-PERMANENT_ERRORS = frozenset(
-    {
-        "wrong_type",
-        "no_image",
-        "oversize",
-        "corrupt_image",
-        "image_header_unreadable",
-        "image_too_large",
-        "image_size_mismatch",
-        "invalid_classroom_id",
-        "unknown_classroom",
-        "bad_image",
-        *KEY_REFUSALS,  # the sending edge's key may not speak for that camera / classroom
-    }
-)
-
 
 def unknown_id_for(msg_id: str) -> str:
     """Stable id of the unknown face produced by crop ``msg_id``."""
     return hashlib.sha256(f"unknown:{msg_id}".encode()).hexdigest()[:32]
-
-
-#: Latency observations outside [0, this] come from a sender's wrong or forged clock: not observed
-#: (counted ``latency_implausible``), so one header cannot skew the percentiles.
-MAX_PLAUSIBLE_LATENCY_MS = 3_600_000
 
 
 class CropProcessor:
@@ -96,6 +75,11 @@ class CropProcessor:
         settings = deps.settings
         self.decision = MatchDecision(
             settings.confident_similarity, settings.min_margin, small_face_px=settings.small_face_px, clock=deps.clock
+        )
+        self.faces = (
+            SessionFaces(deps.stats, settings.session_face_distance, settings.small_face_px, deps.clock)
+            if settings.session_face_cache
+            else None
         )
         self._no_face: OrderedDict[str, tuple[RecognitionOutcome, str]] = OrderedDict()
         self._no_face_lock = threading.Lock()
@@ -110,7 +94,9 @@ class CropProcessor:
             header.stamp("cloud_received", self.deps.clock())
         stats.inc("crops_received")
         if "edge_sent" in header.ts:
-            self._observe_latency("latency_edge_to_cloud_ms", header.ts["edge_sent"], header.ts["cloud_received"])
+            observe_latency(
+                self.deps.stats, "latency_edge_to_cloud_ms", header.ts["edge_sent"], header.ts["cloud_received"]
+            )
         try:
             return self._process_crop(message)
         except Exception as exc:  # storage down etc.: fail closed, keep serving
@@ -193,9 +179,33 @@ class CropProcessor:
             outcome = RecognitionOutcome(status="unknown", reason="too_small", attempts=0)
             return self._record_unknown(message, outcome, session, encoding)
 
+        face_px = face_px_of(header.meta)
+        hit, embedding = self.faces.match(session.session_id, pixels, face_px) if self.faces else (None, None)
+        if hit is not None and self.deps.store.get_student(hit.student_id) is not None:
+            header.stamp("recognised", self.deps.clock())  # a student who came back: no Rekognition call
+            outcome = RecognitionOutcome(
+                status="recognised",
+                student_id=hit.student_id,
+                similarity=hit.similarity,
+                reason="session_face",
+                detail=f"distance {hit.distance}",
+                attempts=0,
+            )
+            return self._record_recognised(message, outcome, session, encoding)
         outcome = self._decide(header, self._recognise(header, image), session, crop_fingerprint(pixels))
         if outcome.status == "recognised":
-            return self._record_recognised(message, outcome, session, encoding)
+            reply = self._record_recognised(message, outcome, session, encoding)
+            if self.faces is not None and not reply.header.meta.get("duplicate"):
+                self.faces.remember(
+                    session.session_id,
+                    session.end_ms(),
+                    outcome.student_id or "",
+                    outcome.similarity,
+                    pixels,
+                    face_px,
+                    embedding,
+                )
+            return reply
         if outcome.status == "unknown":
             return self._record_unknown(message, outcome, session, encoding)
         if outcome.status == "no_face":
@@ -290,7 +300,7 @@ class CropProcessor:
             deps.stats.inc("crops_duplicate")
             return self._reply(message, outcome, session.session_id, {"duplicate": True})
         deps.stats.inc("attendance_recorded")
-        self._observe_pipeline(header)
+        observe_pipeline(self.deps.stats, header)
         log_event(
             log,
             "attendance_recorded",
@@ -329,7 +339,7 @@ class CropProcessor:
         header.stamp("recorded", deps.clock())
         if new:
             deps.stats.inc("unknown_stored")
-            self._observe_pipeline(header)
+            observe_pipeline(self.deps.stats, header)
             log_event(
                 log,
                 "unknown_face_stored",
@@ -345,61 +355,8 @@ class CropProcessor:
         extra = {"unknown_id": unknown_id, **({} if new else {"duplicate": True})}
         return self._reply(message, outcome, session.session_id, extra)
 
-    def _observe_pipeline(self, header: Header) -> None:
-        ts = header.ts
-        if "captured" in ts and "recorded" in ts:
-            self._observe_latency("latency_captured_to_recorded_ms", ts["captured"], ts["recorded"])
-        if "cloud_received" in ts and "recorded" in ts:
-            self._observe_latency("latency_cloud_ms", ts["cloud_received"], ts["recorded"])
-
-    def _observe_latency(self, name: str, start_ms: int, end_ms: int) -> None:
-        """A latency between two header times (metrics only, never stored as a fact)."""
-        latency = end_ms - start_ms
-        if 0 <= latency <= MAX_PLAUSIBLE_LATENCY_MS:
-            self.deps.stats.observe(name, latency)
-        else:
-            self.deps.stats.inc("latency_implausible")
-
     # ---------------------------------------------------------------- reply
     def _reply(
         self, crop: Message, outcome: RecognitionOutcome, session_id: str | None, extra: dict[str, Any] | None = None
     ) -> Message:
-        meta: dict[str, Any] = {
-            "ack_of": crop.header.msg_id,
-            "track_id": crop.header.meta.get("track_id"),
-            "status": outcome.status,
-            "student_id": outcome.student_id if outcome.status == "recognised" else None,
-            "similarity": None if outcome.similarity is None else round(float(outcome.similarity), 3),
-            "session_id": session_id,
-        }
-        if outcome.runner_up_similarity is not None:
-            meta["runner_up_similarity"] = round(float(outcome.runner_up_similarity), 3)
-        if outcome.candidate_id:
-            meta["candidate_id"] = outcome.candidate_id
-        if outcome.reason:
-            meta["reason"] = outcome.reason
-        if outcome.status == "error":
-            meta["retry"] = outcome.reason not in PERMANENT_ERRORS
-        if extra:
-            meta.update(extra)
-        self.deps.stats.inc(f"results_{outcome.status}")
-        log_event(
-            log,
-            "recognition_result",
-            level=logging.WARNING if outcome.status == "error" else logging.INFO,
-            trace_id=crop.header.trace_id,
-            msg_id=crop.header.msg_id,
-            camera_id=crop.header.camera_id,
-            classroom_id=crop.header.classroom_id,
-            status=outcome.status,
-            student_id=meta["student_id"],
-            similarity=meta["similarity"],
-            runner_up_similarity=meta.get("runner_up_similarity"),
-            candidate_id=outcome.candidate_id,
-            reason=outcome.reason,
-            detail=outcome.detail,
-            session_id=session_id,
-            attempts=outcome.attempts,
-            track_id=meta["track_id"],
-        )
-        return Message(header=crop.header.derive(MessageType.RESULT, meta=meta))
+        return result_for(self.deps.stats, crop, outcome, session_id, extra)

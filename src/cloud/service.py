@@ -192,7 +192,10 @@ class AttendanceService:
     def delete_student(self, student_id: str, actor: str = "api", peer: str | None = None) -> dict[str, Any]:
         """Erase the student: faces (collection + enrolment photos) and every crop of them, audited;
         attendance rows stay under the student id (docs/cloud.md "Privacy"). Returns the counts."""
-        return self.privacy.erase_student(student_id, actor, peer)
+        erased = self.privacy.erase_student(student_id, actor, peer)
+        if self.crops.faces is not None:
+            self.crops.faces.forget_student(student_id)  # their kept session faces too
+        return erased
 
     def enrol_photo(self, student_id: str, image_bytes: bytes) -> Enrolment:
         """Index the one face of a JPEG/PNG photo for the student."""

@@ -134,6 +134,16 @@ class CloudSettings(RollcallSettings):
         le=4096,
         description="Faces smaller than this (shorter side of the face box in the camera's frame, pixels, from the edge's crop metadata) are accepted only by a confident match (`confident_similarity` and `min_margin`); their weaker matches do not vote. Small faces carry little identity: strangers' 41-58 px faces matched enrolled students at 80-94 % here, while enrolled students at those sizes reached 96-99 %. 0 = off.",
     )
+    session_face_cache: bool = Field(
+        True,
+        description="Keep, in memory and per session only, the face embeddings (dlib, in one worker process) of crops recognised and recorded; a later crop of the session whose face clearly matches one student's is recorded as that student without a Rekognition call (`session_face_hits`). Off: every crop is searched.",
+    )
+    session_face_distance: float = Field(
+        0.45,
+        gt=0,
+        le=0.6,
+        description="Largest dlib embedding distance of a session-face match (different people here are 0.67 and more apart; dlib's own same-person threshold is 0.6).",
+    )
     rekognition_max_retries: int = Field(
         4,
         ge=0,

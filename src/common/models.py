@@ -7,6 +7,7 @@ Standard library only, so it also runs in the export virtual environment.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -169,3 +170,22 @@ def fetch_model(
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+#: dlib's models shipped by the PyPI package face-recognition-models (5-point landmarks, ResNet).
+DLIB_SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
+DLIB_RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def dlib_models_dir() -> Path:
+    """The ``models`` directory of the installed ``face_recognition_models`` package.
+
+    Found through the import system without importing the package, whose helper
+    needs ``pkg_resources``.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.origin:
+        raise ModelError(
+            "package face-recognition-models is not installed (pip install face-recognition-models==0.3.0)"
+        )
+    return Path(spec.origin).resolve().parent / "models"

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.models import ModelError, fetch_model, sha256_of
+from common.models import DLIB_RESNET, DLIB_SHAPE_5, ModelError, dlib_models_dir, fetch_model, sha256_of
 
 from .settings import YUNET_FILE, RekognitionSettings
 
-__all__ = ["ModelError", "ModelPaths", "dlib_models_dir", "fetch_yunet", "resolve_models", "sha256_of"]
-
-DLIB_SHAPE_5 = "shape_predictor_5_face_landmarks.dat"
-DLIB_RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+__all__ = [
+    "DLIB_RESNET",
+    "DLIB_SHAPE_5",
+    "ModelError",
+    "ModelPaths",
+    "dlib_models_dir",
+    "fetch_yunet",
+    "resolve_models",
+    "sha256_of",
+]
 
 
 @dataclass(frozen=True)
@@ -23,20 +28,6 @@ class ModelPaths:
     yunet: Path
     shape_predictor: Path
     face_recognition: Path
-
-
-def dlib_models_dir() -> Path:
-    """The ``models`` directory of the installed ``face_recognition_models`` package.
-
-    Found through the import system without importing the package, whose helper
-    needs ``pkg_resources``.
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.origin:
-        raise ModelError(
-            "package face-recognition-models is not installed (pip install face-recognition-models==0.3.0)"
-        )
-    return Path(spec.origin).resolve().parent / "models"
 
 
 def fetch_yunet(models_dir: Path, mirror: str) -> Path:

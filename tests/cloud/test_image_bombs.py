@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.crops import PERMANENT_ERRORS
+from cloud.crop_results import PERMANENT_ERRORS
 from tests.common.bombs import RSS_LIMIT_MB, big_jpeg, junk_before_sof, mismatch_jpeg, peak_rss_mb
 
 CROP = """

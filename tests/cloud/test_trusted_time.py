@@ -12,7 +12,7 @@ import pytest
 
 from cloud.app import create_app
 from cloud.crop_times import trusted_seen_ms
-from cloud.crops import PERMANENT_ERRORS
+from cloud.crop_results import PERMANENT_ERRORS
 from cloud.records import Session, iso
 from cloud.service import AttendanceService
 from cloud.settings import CloudSettings

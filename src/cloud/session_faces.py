@@ -1,0 +1,247 @@
+"""A session's recognised faces, so a student who comes back is counted without a new Rekognition
+call (issue 15, item 4).
+
+When the cloud records a crop Rekognition recognised, it keeps that face's embedding for the
+session: dlib's ResNet (128-d) on the crop's largest face (dlib's HOG detector, 5-point
+alignment), in memory only, never stored, dropped with the session. A later crop of the same
+session is embedded first; when its face is within ``match_distance`` of one student's kept faces
+and clearly nearer them than any other student's (``MARGIN``), it is recorded as that student
+without a call (counted ``session_face_hits``). Anything else - no face found, a face under
+``small_face_px``, an ambiguous or far match, an embedding error - is searched as before: the
+cache can save calls, never decide who someone new is.
+
+dlib holds the GIL while it computes, so embeddings run in one worker process (~100 ms of CPU
+each with PyPI's dlib-bin), started at the first use and shared by the process's services.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from common.logs import log_event
+from common.models import DLIB_RESNET, DLIB_SHAPE_5, dlib_models_dir
+
+log = logging.getLogger("rollcall.cloud.session_faces")
+
+#: A second face must be at least this much farther than the nearest student's for a hit.
+MARGIN = 0.1
+FACES_PER_STUDENT = 4  # the most recent kept per student and session
+MAX_SESSIONS = 64  # sessions with kept faces (least recently used dropped first)
+EMBED_TIMEOUT_S = 5.0
+
+_worker_models: tuple[Any, Any, Any] | None = None  # (detector, predictor, resnet) in the worker process
+
+
+def _worker_init(shape_path: str, resnet_path: str) -> None:
+    import dlib
+
+    global _worker_models
+    _worker_models = (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(shape_path),
+        dlib.face_recognition_model_v1(resnet_path),
+    )
+
+
+def _worker_embed(rgb: np.ndarray) -> np.ndarray | None:
+    """The embedding of the largest face dlib finds in ``rgb`` (None: no face)."""
+    assert _worker_models is not None, "worker not initialised"
+    detector, predictor, resnet = _worker_models
+    faces = detector(rgb, 0) or detector(rgb, 1)  # upsample once for a small crop
+    if not faces:
+        return None
+    face = max(faces, key=lambda r: r.area())
+    return np.asarray(resnet.compute_face_descriptor(rgb, predictor(rgb, face)), dtype=np.float32)
+
+
+class FaceEmbedder:
+    """Face embeddings of crops, computed in one worker process."""
+
+    _shared: FaceEmbedder | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        models = dlib_models_dir()  # ModelError when face-recognition-models is not installed
+        self._args = (str(models / DLIB_SHAPE_5), str(models / DLIB_RESNET))
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    @classmethod
+    def shared(cls) -> FaceEmbedder:
+        """The process's embedder, started at the first call."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=self._args,
+        )
+
+    def submit(self, bgr: np.ndarray) -> Future[np.ndarray | None]:
+        """Start embedding the largest face of a BGR crop."""
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        with self._lock:
+            try:
+                return self._pool.submit(_worker_embed, rgb)
+            except RuntimeError:  # a broken pool (its worker died): start a new one
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
+                return self._pool.submit(_worker_embed, rgb)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A crop matched to a student already recognised in the session."""
+
+    student_id: str
+    distance: float
+    similarity: float | None  # Rekognition's similarity when the matched face was recognised
+
+
+@dataclass
+class _Kept:
+    faces: dict[str, list[tuple[np.ndarray, float | None]]]
+    ends_ms: int | None
+
+
+class SessionFaces:
+    """Per session: the kept embeddings of recognised students; thread-safe, bounded."""
+
+    def __init__(self, stats: Any, match_distance: float, small_face_px: int, clock: Any) -> None:
+        self.stats = stats
+        self.match_distance = match_distance
+        self.small_face_px = small_face_px
+        self.clock = clock
+        self._sessions: OrderedDict[str, _Kept] = OrderedDict()
+        self._lock = threading.Lock()
+        self._disabled = False
+
+    def _embedder(self) -> FaceEmbedder | None:
+        if self._disabled:
+            return None
+        try:
+            return FaceEmbedder.shared()
+        except Exception as exc:  # dlib or its models missing: every crop is searched, as without the cache
+            self._disabled = True
+            log_event(log, "session_faces_disabled", level=logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _usable(self, face_px: int | None) -> bool:
+        return face_px is None or face_px >= self.small_face_px
+
+    def match(self, session_id: str, bgr: np.ndarray, face_px: int | None) -> tuple[Hit | None, np.ndarray | None]:
+        """The student this crop shows among the session's kept faces (None: search it), and its
+        embedding when one was computed (to keep, should Rekognition recognise it)."""
+        with self._lock:
+            kept = self._sessions.get(session_id)
+            candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
+        if not candidates or not self._usable(face_px):
+            return None, None
+        embedding = self._embed(bgr)
+        if embedding is None:
+            return None, None
+        nearest = sorted(
+            (min(float(np.linalg.norm(embedding - face)) for face, _ in faces), student, faces)
+            for student, faces in candidates.items()
+        )
+        distance, student, faces = nearest[0]
+        runner_up = nearest[1][0] if len(nearest) > 1 else None
+        if distance > self.match_distance or (runner_up is not None and runner_up - distance < MARGIN):
+            self.stats.inc("session_face_misses")
+            return None, embedding
+        self.stats.inc("session_face_hits")
+        similarity = max((s for _, s in faces if s is not None), default=None)
+        return Hit(student, round(distance, 3), similarity), embedding
+
+    def _embed(self, bgr: np.ndarray) -> np.ndarray | None:
+        embedder = self._embedder()
+        if embedder is None:
+            return None
+        started = time.perf_counter()
+        try:
+            embedding = embedder.submit(bgr).result(timeout=EMBED_TIMEOUT_S)
+        except Exception as exc:  # worker died or too slow: search the crop
+            self.stats.inc("session_face_errors")
+            log_event(log, "session_face_error", level=logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.stats.observe("session_face_ms", (time.perf_counter() - started) * 1000)
+        if embedding is None:
+            self.stats.inc("session_face_no_face")
+        return embedding
+
+    def remember(
+        self,
+        session_id: str,
+        ends_ms: int | None,
+        student_id: str,
+        similarity: float | None,
+        bgr: np.ndarray,
+        face_px: int | None,
+        embedding: np.ndarray | None = None,
+    ) -> None:
+        """Keep the face of a crop recorded as ``student_id``: at once when its embedding is
+        known, else when the worker has computed it (the RESULT does not wait for it)."""
+        if not self._usable(face_px):
+            return
+        if embedding is not None:
+            self._keep(session_id, ends_ms, student_id, similarity, embedding)
+            return
+        embedder = self._embedder()
+        if embedder is None:
+            return
+
+        def done(future: Future[np.ndarray | None]) -> None:
+            try:
+                result = future.result()
+            except Exception:  # counted; the next recognised crop of the student tries again
+                self.stats.inc("session_face_errors")
+                return
+            if result is not None:
+                self._keep(session_id, ends_ms, student_id, similarity, result)
+
+        try:
+            embedder.submit(bgr).add_done_callback(done)
+        except Exception:
+            self.stats.inc("session_face_errors")
+
+    def _keep(
+        self, session_id: str, ends_ms: int | None, student_id: str, similarity: float | None, embedding: np.ndarray
+    ) -> None:
+        now = self.clock()
+        with self._lock:
+            for sid in [s for s, k in self._sessions.items() if k.ends_ms is not None and k.ends_ms < now - 3_600_000]:
+                del self._sessions[sid]  # sessions ended an hour ago: their faces go
+            kept = self._sessions.setdefault(session_id, _Kept({}, ends_ms))
+            kept.ends_ms = ends_ms
+            self._sessions.move_to_end(session_id)
+            faces = kept.faces.setdefault(student_id, [])
+            faces.append((embedding, similarity))
+            del faces[:-FACES_PER_STUDENT]
+            while len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        self.stats.inc("session_faces_kept")
+
+    def forget_student(self, student_id: str) -> None:
+        """Drop every kept face of ``student_id`` (the student was erased)."""
+        with self._lock:
+            for kept in self._sessions.values():
+                kept.faces.pop(student_id, None)
+
+    def sessions(self) -> int:
+        """Sessions with kept faces."""
+        with self._lock:
+            return len(self._sessions)

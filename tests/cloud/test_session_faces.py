@@ -1,0 +1,137 @@
+"""A student the cloud already recognised in a session comes back as a new track: recorded without
+a new Rekognition call (cloud.session_faces, issue 15 item 4). Real faces (shared assets), real dlib
+embeddings in the worker process; the Rekognition stand-in counts its calls."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cloud.service import AttendanceService
+from cloud.session_faces import SessionFaces
+from cloud.settings import CloudSettings
+from cloud.storage.evidence import LocalEvidenceStore
+from cloud.storage.sqlite import SQLiteStore
+from common.images import encode_jpeg
+from common.metrics import Metrics
+from common.protocol import Message, MessageType, make_image_message
+from tests.conftest import require_asset
+
+from .conftest import ImageMatchRecognizer
+from .domain_support import T0, MsClock
+
+#: The worker process starts at the first embedding (spawn + dlib's models).
+WORKER_START_S = 60.0
+
+
+def face_crop(person: str, n: int = 1, side: int = 160, shift: int = 0) -> np.ndarray:
+    """An enrolment photo of ``person`` as an edge crop: at most ``side`` px, optionally shifted."""
+    image = cv2.imread(str(require_asset(f"faces/enroll/{person}/{n}.jpg")))
+    assert image is not None
+    if shift:
+        image = image[shift:, shift:]
+    scale = side / max(image.shape[:2])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def crop_message(pixels: np.ndarray, track: int, face_px: int = 100) -> Message:
+    jpeg = encode_jpeg(pixels, 90)
+    height, width = pixels.shape[:2]
+    return make_image_message(MessageType.FACE_CROP, jpeg, width, height, "cam-1", "room-1",
+                              meta={"track_id": track, "quality": {"face_px": face_px}},
+                              ts={"captured": T0 - 500, "edge_sent": T0 - 100})
+
+
+def wait_kept(faces: SessionFaces, kept: int) -> None:
+    deadline = time.monotonic() + WORKER_START_S
+    while faces.stats.count("session_faces_kept") < kept and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert faces.stats.count("session_faces_kept") >= kept, "the recognised face was never kept"
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> AttendanceService:
+    service = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path),
+                                ImageMatchRecognizer(), CloudSettings(data_dir=tmp_path), metrics=Metrics(),
+                                clock=MsClock())
+    for person, n in (("obama", 1), ("biden", 2)):
+        service.create_student(person, person.title())
+        service.enrol_photo(person, encode_jpeg(face_crop(person, n), 95))
+    service.create_classroom("room-1", "Room 1")
+    return service
+
+
+def test_a_student_who_comes_back_is_recorded_without_a_call(svc: AttendanceService) -> None:
+    session = svc.open_session("room-1")
+    recognizer = svc.recognizer
+    first = svc.process_crop(crop_message(face_crop("obama"), track=1))
+    assert (first.header.meta["status"], first.header.meta["student_id"]) == ("recognised", "obama")
+    assert recognizer.calls["search"] == 1
+    faces = svc.crops.faces
+    assert faces is not None
+    wait_kept(faces, 1)
+
+    # Obama leaves and comes back: a new track, a slightly different crop.
+    back = svc.process_crop(crop_message(face_crop("obama", shift=6, side=150), track=2))
+    meta = back.header.meta
+    assert (meta["status"], meta["student_id"], meta["reason"]) == ("recognised", "obama", "session_face")
+    assert recognizer.calls["search"] == 1, "the returning student cost a Rekognition call"
+    [record] = svc.attendance_for_session(session.session_id)
+    assert (record.student_id, record.sightings) == ("obama", 2)
+
+    # Someone else is searched as before, and recorded as who Rekognition says.
+    other = svc.process_crop(crop_message(face_crop("biden", 2), track=3))
+    assert (other.header.meta["status"], other.header.meta["student_id"]) == ("recognised", "biden")
+    assert other.header.meta.get("reason") != "session_face"
+    assert recognizer.calls["search"] == 2
+    counters = svc.metrics()["counters"]
+    assert counters["session_face_hits"] == 1 and counters["session_face_misses"] == 1
+
+
+def test_faces_are_kept_per_session_and_small_faces_are_searched(svc: AttendanceService) -> None:
+    first = svc.open_session("room-1")
+    svc.process_crop(crop_message(face_crop("obama"), track=1))
+    faces = svc.crops.faces
+    assert faces is not None
+    wait_kept(faces, 1)
+    # A small face is searched even in the session that knows it.
+    small = svc.process_crop(crop_message(face_crop("obama", shift=4), track=2, face_px=40))
+    assert small.header.meta.get("reason") != "session_face"
+    assert svc.recognizer.calls["search"] == 2
+    # The next class starts from nothing: its first sighting of Obama is searched.
+    svc.close_session(first.session_id)
+    svc.open_session("room-1", name="next class")
+    again = svc.process_crop(crop_message(face_crop("obama", shift=6), track=3))
+    assert (again.header.meta["student_id"], again.header.meta.get("reason")) == ("obama", None)
+    assert svc.recognizer.calls["search"] == 3
+
+
+def test_off_searches_every_crop(tmp_path: Path) -> None:
+    service = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path),
+                                ImageMatchRecognizer(), CloudSettings(data_dir=tmp_path, session_face_cache=False),
+                                metrics=Metrics(), clock=MsClock())
+    service.create_student("obama", "Obama")
+    service.enrol_photo("obama", encode_jpeg(face_crop("obama"), 95))
+    service.create_classroom("room-1", "Room 1")
+    service.open_session("room-1")
+    assert service.crops.faces is None
+    for track in (1, 2):
+        service.process_crop(crop_message(face_crop("obama", shift=3 * track), track=track))
+    assert service.recognizer.calls["search"] == 2
+
+
+def test_an_erased_student_is_forgotten(svc: AttendanceService) -> None:
+    svc.open_session("room-1")
+    svc.process_crop(crop_message(face_crop("obama"), track=1))
+    faces = svc.crops.faces
+    assert faces is not None
+    wait_kept(faces, 1)
+    svc.delete_student("obama")
+    assert all(not kept.faces for kept in faces._sessions.values())
+    back = svc.process_crop(crop_message(face_crop("obama", shift=6), track=2))
+    assert back.header.meta.get("reason") != "session_face" and back.header.meta["status"] != "recognised"
+
