@@ -22,8 +22,14 @@ HOUR_MS = 3_600_000
 
 
 def service(tmp_path: Path, clock: MsClock, **settings: object) -> AttendanceService:
-    svc = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path), ImageMatchRecognizer(),
-                            CloudSettings(data_dir=tmp_path, **settings), metrics=Metrics(), clock=clock)
+    svc = AttendanceService(
+        SQLiteStore(tmp_path / "db.sqlite3"),
+        LocalEvidenceStore(tmp_path),
+        ImageMatchRecognizer(),
+        CloudSettings(data_dir=tmp_path, **settings),
+        metrics=Metrics(),
+        clock=clock,
+    )
     for n, student in enumerate(("ada", "bob"), start=1):
         svc.create_student(student, student.title())
         svc.enrol_photo(student, synthetic_face(n))
@@ -81,7 +87,8 @@ def test_crops_held_through_an_outage_count_in_the_session_they_were_taken_in(tm
     assert [r.student_id for r in svc.attendance_for_session(session.session_id)] == ["ada"]
 
 
-def test_back_to_back_classes_keep_their_own_students(tmp_path: Path) -> None:
+def back_to_back(tmp_path: Path) -> tuple[AttendanceService, Session, Session]:
+    """Two classes in room-1, the second opened as the first closed (T0 + 1 h); now 5 s later."""
     clock = MsClock()
     svc = service(tmp_path, clock)
     first = svc.open_session("room-1", name="first")
@@ -89,6 +96,11 @@ def test_back_to_back_classes_keep_their_own_students(tmp_path: Path) -> None:
     svc.close_session(first.session_id)
     second = svc.open_session("room-1", name="second")
     clock.t = T0 + HOUR_MS + 5_000
+    return svc, first, second
+
+
+def test_back_to_back_classes_keep_their_own_students(tmp_path: Path) -> None:
+    svc, first, second = back_to_back(tmp_path)
     # Ada's crop was taken in the first class and delivered during the second; Bob's in the second.
     ada = svc.process_crop(taken_at(1, edge_received=T0 + HOUR_MS - 2_000))
     bob = svc.process_crop(taken_at(2, edge_received=T0 + HOUR_MS + 3_000, track=8))
@@ -104,13 +116,7 @@ def test_back_to_back_classes_keep_their_own_students(tmp_path: Path) -> None:
     ids=["clock-far-ahead", "older-than-grace", "no-stamp"],
 )
 def test_an_implausible_edge_time_falls_back_to_the_session_open_now(tmp_path: Path, edge_received: int | None) -> None:
-    clock = MsClock()
-    svc = service(tmp_path, clock)
-    first = svc.open_session("room-1", name="first")
-    clock.t = T0 + HOUR_MS
-    svc.close_session(first.session_id)
-    second = svc.open_session("room-1", name="second")
-    clock.t = T0 + HOUR_MS + 5_000
+    svc, _, second = back_to_back(tmp_path)
     message = crop(synthetic_face(1, noise=1))
     if edge_received is not None:
         message.header.ts["edge_received"] = edge_received

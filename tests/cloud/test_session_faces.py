@@ -41,9 +41,16 @@ def face_crop(person: str, n: int = 1, side: int = 160, shift: int = 0) -> np.nd
 def crop_message(pixels: np.ndarray, track: int, face_px: int = 100) -> Message:
     jpeg = encode_jpeg(pixels, 90)
     height, width = pixels.shape[:2]
-    return make_image_message(MessageType.FACE_CROP, jpeg, width, height, "cam-1", "room-1",
-                              meta={"track_id": track, "quality": {"face_px": face_px}},
-                              ts={"captured": T0 - 500, "edge_sent": T0 - 100})
+    return make_image_message(
+        MessageType.FACE_CROP,
+        jpeg,
+        width,
+        height,
+        "cam-1",
+        "room-1",
+        meta={"track_id": track, "quality": {"face_px": face_px}},
+        ts={"captured": T0 - 500, "edge_sent": T0 - 100},
+    )
 
 
 def wait_kept(faces: SessionFaces, kept: int) -> None:
@@ -53,16 +60,26 @@ def wait_kept(faces: SessionFaces, kept: int) -> None:
     assert faces.stats.count("session_faces_kept") >= kept, "the recognised face was never kept"
 
 
-@pytest.fixture
-def svc(tmp_path: Path) -> AttendanceService:
-    service = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path),
-                                ImageMatchRecognizer(), CloudSettings(data_dir=tmp_path), metrics=Metrics(),
-                                clock=MsClock())
+def make_service(tmp_path: Path, **settings: object) -> AttendanceService:
+    """Obama and Biden enrolled (with photos of their own), room-1 registered."""
+    service = AttendanceService(
+        SQLiteStore(tmp_path / "db.sqlite3"),
+        LocalEvidenceStore(tmp_path),
+        ImageMatchRecognizer(),
+        CloudSettings(data_dir=tmp_path, **settings),
+        metrics=Metrics(),
+        clock=MsClock(),
+    )
     for person, n in (("obama", 1), ("biden", 2)):
         service.create_student(person, person.title())
         service.enrol_photo(person, encode_jpeg(face_crop(person, n), 95))
     service.create_classroom("room-1", "Room 1")
     return service
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> AttendanceService:
+    return make_service(tmp_path)
 
 
 def test_a_student_who_comes_back_is_recorded_without_a_call(svc: AttendanceService) -> None:
@@ -111,12 +128,7 @@ def test_faces_are_kept_per_session_and_small_faces_are_searched(svc: Attendance
 
 
 def test_off_searches_every_crop(tmp_path: Path) -> None:
-    service = AttendanceService(SQLiteStore(tmp_path / "db.sqlite3"), LocalEvidenceStore(tmp_path),
-                                ImageMatchRecognizer(), CloudSettings(data_dir=tmp_path, session_face_cache=False),
-                                metrics=Metrics(), clock=MsClock())
-    service.create_student("obama", "Obama")
-    service.enrol_photo("obama", encode_jpeg(face_crop("obama"), 95))
-    service.create_classroom("room-1", "Room 1")
+    service = make_service(tmp_path, session_face_cache=False)
     service.open_session("room-1")
     assert service.crops.faces is None
     for track in (1, 2):
@@ -134,4 +146,3 @@ def test_an_erased_student_is_forgotten(svc: AttendanceService) -> None:
     assert all(not kept.faces for kept in faces._sessions.values())
     back = svc.process_crop(crop_message(face_crop("obama", shift=6), track=2))
     assert back.header.meta.get("reason") != "session_face" and back.header.meta["status"] != "recognised"
-
