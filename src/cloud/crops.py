@@ -198,7 +198,6 @@ class CropProcessor:
             if self.faces is not None and not reply.header.meta.get("duplicate"):
                 self.faces.remember(
                     session.session_id,
-                    session.end_ms(),
                     outcome.student_id or "",
                     outcome.similarity,
                     pixels,

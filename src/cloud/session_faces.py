@@ -3,7 +3,7 @@ call (issue 15, item 4).
 
 When the cloud records a crop Rekognition recognised, it keeps that face's embedding for the
 session: dlib's ResNet (128-d) on the crop's largest face (dlib's HOG detector, 5-point
-alignment), in memory only, never stored, dropped with the session. A later crop of the same
+alignment), in memory only, never stored, dropped an hour after the session's last crop. A later crop of the same
 session is embedded first; when its face is within ``match_distance`` of one student's kept faces
 and clearly nearer them than any other student's (``MARGIN``), it is recorded as that student
 without a call (counted ``session_face_hits``). Anything else - no face found, a face under
@@ -36,6 +36,7 @@ log = logging.getLogger("rollcall.cloud.session_faces")
 MARGIN = 0.1
 FACES_PER_STUDENT = 4  # the most recent kept per student and session
 MAX_SESSIONS = 64  # sessions with kept faces (least recently used dropped first)
+IDLE_MS = 3_600_000  # a session's faces are dropped an hour after its last crop
 EMBED_TIMEOUT_S = 5.0
 
 _worker_models: tuple[Any, Any, Any] | None = None  # (detector, predictor, resnet) in the worker process
@@ -115,7 +116,7 @@ class Hit:
 @dataclass
 class _Kept:
     faces: dict[str, list[tuple[np.ndarray, float | None]]]
-    ends_ms: int | None
+    used_ms: int  # the session's last crop (matched or kept)
 
 
 class SessionFaces:
@@ -147,7 +148,10 @@ class SessionFaces:
         """The student this crop shows among the session's kept faces (None: search it), and its
         embedding when one was computed (to keep, should Rekognition recognise it)."""
         with self._lock:
+            self._drop_idle()
             kept = self._sessions.get(session_id)
+            if kept is not None:
+                kept.used_ms = self.clock()
             candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
         if not candidates or not self._usable(face_px):
             return None, None
@@ -186,7 +190,6 @@ class SessionFaces:
     def remember(
         self,
         session_id: str,
-        ends_ms: int | None,
         student_id: str,
         similarity: float | None,
         bgr: np.ndarray,
@@ -198,7 +201,7 @@ class SessionFaces:
         if not self._usable(face_px):
             return
         if embedding is not None:
-            self._keep(session_id, ends_ms, student_id, similarity, embedding)
+            self._keep(session_id, student_id, similarity, embedding)
             return
         embedder = self._embedder()
         if embedder is None:
@@ -211,22 +214,18 @@ class SessionFaces:
                 self.stats.inc("session_face_errors")
                 return
             if result is not None:
-                self._keep(session_id, ends_ms, student_id, similarity, result)
+                self._keep(session_id, student_id, similarity, result)
 
         try:
             embedder.submit(bgr).add_done_callback(done)
         except Exception:
             self.stats.inc("session_face_errors")
 
-    def _keep(
-        self, session_id: str, ends_ms: int | None, student_id: str, similarity: float | None, embedding: np.ndarray
-    ) -> None:
-        now = self.clock()
+    def _keep(self, session_id: str, student_id: str, similarity: float | None, embedding: np.ndarray) -> None:
         with self._lock:
-            for sid in [s for s, k in self._sessions.items() if k.ends_ms is not None and k.ends_ms < now - 3_600_000]:
-                del self._sessions[sid]  # sessions ended an hour ago: their faces go
-            kept = self._sessions.setdefault(session_id, _Kept({}, ends_ms))
-            kept.ends_ms = ends_ms
+            self._drop_idle()
+            kept = self._sessions.setdefault(session_id, _Kept({}, self.clock()))
+            kept.used_ms = self.clock()
             self._sessions.move_to_end(session_id)
             faces = kept.faces.setdefault(student_id, [])
             faces.append((embedding, similarity))
@@ -234,6 +233,12 @@ class SessionFaces:
             while len(self._sessions) > MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         self.stats.inc("session_faces_kept")
+
+    def _drop_idle(self) -> None:
+        """Drop the faces of sessions without a crop for IDLE_MS (called with the lock held)."""
+        cutoff = self.clock() - IDLE_MS
+        for sid in [sid for sid, kept in self._sessions.items() if kept.used_ms < cutoff]:
+            del self._sessions[sid]
 
     def forget_student(self, student_id: str) -> None:
         """Drop every kept face of ``student_id`` (the student was erased)."""

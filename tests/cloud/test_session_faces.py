@@ -146,3 +146,16 @@ def test_an_erased_student_is_forgotten(svc: AttendanceService) -> None:
     assert all(not kept.faces for kept in faces._sessions.values())
     back = svc.process_crop(crop_message(face_crop("obama", shift=6), track=2))
     assert back.header.meta.get("reason") != "session_face" and back.header.meta["status"] != "recognised"
+
+
+def test_faces_of_an_idle_session_are_dropped_after_an_hour() -> None:
+    clock = MsClock()
+    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=clock)
+    faces._keep("s-1", "obama", 99.0, np.zeros(128, dtype=np.float32))
+    assert faces.sessions() == 1
+    clock.t += 3_599_000
+    faces._keep("s-2", "biden", 99.0, np.ones(128, dtype=np.float32))
+    assert faces.sessions() == 2  # s-1 was last used 59:59 ago
+    clock.t += 2_000
+    assert faces.match("s-1", np.zeros((10, 10, 3), np.uint8), 100) == (None, None)
+    assert faces.sessions() == 1  # s-1 dropped (no embedding computed for it); s-2 is recent
