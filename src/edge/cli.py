@@ -10,6 +10,7 @@ import threading
 import zmq
 
 from common.logs import log_event, setup_logging
+from common.memory import limit_malloc_arenas
 from common.settings import CommonSettings
 from common.settings_base import ConfigError, load_settings
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rollcall-edge: {exc}", file=sys.stderr)
         return 2
     log = setup_logging("edge", common)
+    log_event(log, "malloc_arenas", cap=limit_malloc_arenas())  # before any worker thread starts
     from .service import EdgeService  # after logging: imports ONNX Runtime / OpenCV
 
     try:
