@@ -176,9 +176,13 @@ class SessionFaces:
         if embedder is None:
             return None
         started = time.perf_counter()
+        future: Future[np.ndarray | None] | None = None
         try:
-            embedding = embedder.submit(bgr).result(timeout=EMBED_TIMEOUT_S)
+            future = embedder.submit(bgr)
+            embedding = future.result(timeout=EMBED_TIMEOUT_S)
         except Exception as exc:  # worker died or too slow: search the crop
+            if future is not None:
+                future.cancel()  # not started yet: the worker skips it
             self.stats.inc("session_face_errors")
             log_event(log, "session_face_error", level=logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return None
