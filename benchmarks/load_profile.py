@@ -19,7 +19,9 @@ After ``--warmup`` seconds, ``--seconds`` of frames are measured from the JSON l
   outbox wait (edge_queued -> edge_sent) and transport (edge_sent -> cloud_received);
 - per hop p50: IoT, network, buffer wait, detection and faces (the edge's inference_ms / face_ms
   timings), edge -> cloud, cloud queue, Rekognition (the cloud's call timing), store;
-- frames dropped by the edge's buffer, and each tier's RSS every 2 s.
+- frames dropped by the edge's buffer, and each tier's RSS every 2 s;
+- cost (whole run): Rekognition calls per student present in a session, edge -> cloud bytes as a
+  share of IoT -> edge bytes, and the recognition crops by kind of camera (:func:`cost`).
 A camera count is sustained when p95 captured -> attendance row < 1 s, p95 frame latency < 1 s
 and under 5 % of frames are dropped (``sustained_all_crops``: the same with every stored crop). Writes JSON for benchmarks/report.py.
 """
