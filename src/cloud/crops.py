@@ -40,7 +40,7 @@ from .crop_times import edge_taken_ms, is_late, trusted_seen_ms, video_position
 from .decision import MatchDecision, crop_fingerprint, face_px_of
 from .deps import ServiceDeps
 from .records import RecognitionOutcome, Session, Sighting, UnknownFace
-from .session_faces import SessionFaces
+from .session_faces import NO_LOOK, SessionFaces
 from .sessions import Sessions
 from .storage.evidence import evidence_ref_for
 from .tracing import traced
@@ -180,7 +180,8 @@ class CropProcessor:
             return self._record_unknown(message, outcome, session, encoding)
 
         face_px = face_px_of(header.meta)
-        hit, embedding = self.faces.match(session.session_id, pixels, face_px) if self.faces else (None, None)
+        look = self.faces.match(session.session_id, pixels, face_px) if self.faces else NO_LOOK
+        hit = look.hit
         if hit is not None and self.deps.store.get_student(hit.student_id) is not None:
             header.stamp("recognised", self.deps.clock())  # a student who came back: no Rekognition call
             outcome = RecognitionOutcome(
@@ -192,7 +193,7 @@ class CropProcessor:
                 attempts=0,
             )
             return self._record_recognised(message, outcome, session, encoding)
-        outcome = self._decide(header, self._recognise(header, image), session, crop_fingerprint(pixels))
+        outcome = self._decide(header, self._recognise(header, image), session, crop_fingerprint(pixels), face_px)
         if outcome.status == "recognised":
             reply = self._record_recognised(message, outcome, session, encoding)
             if self.faces is not None and not reply.header.meta.get("duplicate"):
@@ -202,7 +203,7 @@ class CropProcessor:
                     outcome.similarity,
                     pixels,
                     face_px,
-                    embedding,
+                    look,
                 )
             return reply
         if outcome.status == "unknown":
@@ -240,11 +241,10 @@ class CropProcessor:
         return outcome
 
     def _decide(
-        self, header: Header, outcome: RecognitionOutcome, session: Session, fingerprint: Any
+        self, header: Header, outcome: RecognitionOutcome, session: Session, fingerprint: Any, face_px: int | None
     ) -> RecognitionOutcome:
         track_id = header.meta.get("track_id")
         key = (session.session_id, header.camera_id, track_id) if isinstance(track_id, int) else None
-        face_px = face_px_of(header.meta)
         decided = self.decision.decide(key, outcome, fingerprint, face_px)
         if decided.reason in ("unconfirmed", "confirmed"):
             self.deps.stats.inc(f"matches_{decided.reason}")

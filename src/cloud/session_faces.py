@@ -113,6 +113,18 @@ class Hit:
     similarity: float | None  # Rekognition's similarity when the matched face was recognised
 
 
+@dataclass(frozen=True)
+class Look:
+    """What the session's kept faces said of one crop."""
+
+    hit: Hit | None = None
+    embedding: np.ndarray | None = None
+    embedded: bool = False  # the worker looked at the crop (embedding None then: it found no face)
+
+
+NO_LOOK = Look()
+
+
 @dataclass
 class _Kept:
     faces: dict[str, list[tuple[np.ndarray, float | None]]]
@@ -144,9 +156,9 @@ class SessionFaces:
     def _usable(self, face_px: int | None) -> bool:
         return face_px is None or face_px >= self.small_face_px
 
-    def match(self, session_id: str, bgr: np.ndarray, face_px: int | None) -> tuple[Hit | None, np.ndarray | None]:
-        """The student this crop shows among the session's kept faces (None: search it), and its
-        embedding when one was computed (to keep, should Rekognition recognise it)."""
+    def match(self, session_id: str, bgr: np.ndarray, face_px: int | None) -> Look:
+        """The student this crop shows among the session's kept faces (``hit`` None: search it),
+        with its embedding when the worker computed one (kept, should Rekognition recognise it)."""
         with self._lock:
             self._drop_idle()
             kept = self._sessions.get(session_id)
@@ -154,10 +166,10 @@ class SessionFaces:
                 kept.used_ms = self.clock()
             candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
         if not candidates or not self._usable(face_px):
-            return None, None
-        embedding = self._embed(bgr)
+            return NO_LOOK
+        looked, embedding = self._embed(bgr)
         if embedding is None:
-            return None, None
+            return Look(embedded=looked)
         nearest = sorted(
             (min(float(np.linalg.norm(embedding - face)) for face, _ in faces), student, faces)
             for student, faces in candidates.items()
@@ -166,15 +178,16 @@ class SessionFaces:
         runner_up = nearest[1][0] if len(nearest) > 1 else None
         if distance > self.match_distance or (runner_up is not None and runner_up - distance < MARGIN):
             self.stats.inc("session_face_misses")
-            return None, embedding
+            return Look(embedding=embedding, embedded=True)
         self.stats.inc("session_face_hits")
         similarity = max((s for _, s in faces if s is not None), default=None)
-        return Hit(student, round(distance, 3), similarity), embedding
+        return Look(Hit(student, round(distance, 3), similarity), embedding, embedded=True)
 
-    def _embed(self, bgr: np.ndarray) -> np.ndarray | None:
+    def _embed(self, bgr: np.ndarray) -> tuple[bool, np.ndarray | None]:
+        """(whether the worker looked at the crop, the embedding of its face or None)."""
         embedder = self._embedder()
         if embedder is None:
-            return None
+            return False, None
         started = time.perf_counter()
         future: Future[np.ndarray | None] | None = None
         try:
@@ -185,11 +198,11 @@ class SessionFaces:
                 future.cancel()  # not started yet: the worker skips it
             self.stats.inc("session_face_errors")
             log_event(log, "session_face_error", level=logging.WARNING, error=f"{type(exc).__name__}: {exc}")
-            return None
+            return False, None
         self.stats.observe("session_face_ms", (time.perf_counter() - started) * 1000)
         if embedding is None:
             self.stats.inc("session_face_no_face")
-        return embedding
+        return True, embedding
 
     def remember(
         self,
@@ -198,14 +211,15 @@ class SessionFaces:
         similarity: float | None,
         bgr: np.ndarray,
         face_px: int | None,
-        embedding: np.ndarray | None = None,
+        look: Look = NO_LOOK,
     ) -> None:
-        """Keep the face of a crop recorded as ``student_id``: at once when its embedding is
-        known, else when the worker has computed it (the RESULT does not wait for it)."""
+        """Keep the face of a crop recorded as ``student_id``: at once when :meth:`match` already
+        embedded it (``look``), else when the worker has computed it (the RESULT does not wait)."""
         if not self._usable(face_px):
             return
-        if embedding is not None:
-            self._keep(session_id, student_id, similarity, embedding)
+        if look.embedded:  # the worker has looked at this crop already: not twice
+            if look.embedding is not None:
+                self._keep(session_id, student_id, similarity, look.embedding)
             return
         embedder = self._embedder()
         if embedder is None:

@@ -5,6 +5,7 @@ embeddings in the worker process; the Rekognition stand-in counts its calls."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from cloud.service import AttendanceService
-from cloud.session_faces import SessionFaces
+from cloud.session_faces import FaceEmbedder, Look, SessionFaces
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
@@ -157,5 +158,25 @@ def test_faces_of_an_idle_session_are_dropped_after_an_hour() -> None:
     faces._keep("s-2", "biden", 99.0, np.ones(128, dtype=np.float32))
     assert faces.sessions() == 2  # s-1 was last used 59:59 ago
     clock.t += 2_000
-    assert faces.match("s-1", np.zeros((10, 10, 3), np.uint8), 100) == (None, None)
+    look = faces.match("s-1", np.zeros((10, 10, 3), np.uint8), 100)
+    assert look.hit is None and not look.embedded
     assert faces.sessions() == 1  # s-1 dropped (no embedding computed for it); s-2 is recent
+
+
+def test_a_crop_the_worker_looked_at_is_not_embedded_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    submitted: list[np.ndarray] = []
+
+    class CountingEmbedder:
+        def submit(self, bgr: np.ndarray) -> Future[np.ndarray | None]:
+            submitted.append(bgr)
+            done: Future[np.ndarray | None] = Future()
+            done.set_result(np.zeros(128, dtype=np.float32))
+            return done
+
+    monkeypatch.setattr(FaceEmbedder, "shared", classmethod(lambda cls: CountingEmbedder()))
+    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=MsClock())
+    crop = np.zeros((10, 10, 3), np.uint8)
+    faces.remember("s-1", "obama", 99.0, crop, 100, Look(embedded=True))  # looked at: no face found
+    assert submitted == [] and faces.sessions() == 0
+    faces.remember("s-1", "obama", 99.0, crop, 100)  # never looked at: the worker embeds it
+    assert len(submitted) == 1 and faces.sessions() == 1
