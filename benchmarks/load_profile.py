@@ -19,7 +19,8 @@ After ``--warmup`` seconds, ``--seconds`` of frames are measured from the JSON l
   outbox wait (edge_queued -> edge_sent) and transport (edge_sent -> cloud_received);
 - per hop p50: IoT, network, buffer wait, detection and faces (the edge's inference_ms / face_ms
   timings), edge -> cloud, cloud queue, Rekognition (the cloud's call timing), store;
-- frames dropped by the edge's buffer, and each tier's RSS every 2 s;
+- frames dropped by the edge's buffer, each tier's RSS every 2 s, and the CPU each tier used
+  over the measured seconds (cores, its process pools included: :func:`tree_cpu_s`);
 - cost (whole run): Rekognition calls per student present in a session, edge -> cloud bytes as a
   share of IoT -> edge bytes, and the recognition crops by kind of camera (:func:`cost`).
 A camera count is sustained when p95 captured -> attendance row < 1 s, p95 frame latency < 1 s
@@ -155,6 +156,34 @@ def cost(logs: Any, metrics: dict[str, dict[str, Any]], present: int, cams: list
     }
 
 
+def tree_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of a process and its live descendants (e.g. a tier's process
+    pools), from /proc; None when the process is gone."""
+    if pid is None:
+        return None
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    if pid not in times:
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times[p] for p in tree)
+
+
 def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[str, str],
               keep: Path | None = None, photo_seconds: int = 1) -> dict[str, Any]:
     work = root / f"cameras-{n}"
@@ -172,10 +201,20 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
         iot = stack.camera("load-iot", source=cams[0]["source"], classroom_id=CLASSROOMS[0], fps=1.0, loop=True,
                            env={"ROLLCALL_IOT_CAMERAS": json.dumps(cams), "ROLLCALL_IOT_FRAME_LOG_LEVEL": "INFO", **keys_env})
         t0 = time.time()
+        tiers = {"iot": iot, "edge": stack.edge, "cloud": stack.cloud, "rekognition": stack.rekognition}
+        cpu_start: dict[str, float | None] | None = None
         while time.time() < t0 + warmup + seconds:
+            if cpu_start is None and time.time() >= t0 + warmup:
+                cpu_start = {name: tree_cpu_s(p.pid) for name, p in tiers.items()}
             rss = {name: p.rss_kb() for name, p in (("edge", stack.edge), ("cloud", stack.cloud), ("rekognition", stack.rekognition))}
             level["rss_mb"].append({"t_s": round(time.time() - t0, 1), **{k: (v or 0) / 1024 for k, v in rss.items()}})
             time.sleep(2.0)
+        cpu_end = {name: tree_cpu_s(p.pid) for name, p in tiers.items()}
+        measured_s = time.time() - t0 - warmup
+        level["cpu_cores"] = {
+            name: round((cpu_end[name] - start) / measured_s, 3)
+            for name, start in (cpu_start or {}).items() if start is not None and cpu_end[name] is not None
+        }
         iot.stop()
         time.sleep(6.0)  # the last crops reach the cloud; the next metrics line is written
         level["present_students"] = sum(len({r["student_id"] for r in stack.attendance(s)}) for s in sessions)
@@ -245,7 +284,7 @@ def main() -> int:
                   flush=True)
             print(f"[load] {n} cameras: e2e {e2e and round(e2e['p50'])}/{e2e and round(e2e['p95'])} ms (n={e2e and e2e['n']}), "
                   f"frame {frame and round(frame['p50'])}/{frame and round(frame['p95'])} ms, dropped {level['frames_dropped']:.0f}"
-                  f"/{level['frames_received']:.0f}, sustained {level['sustained']}", flush=True)
+                  f"/{level['frames_received']:.0f}, sustained {level['sustained']}, cpu cores {level['cpu_cores']}", flush=True)
     out["load_end"] = os.getloadavg()
     sustained = [lv["cameras"] for lv in out["levels"] if lv["sustained"]]
     out["cameras_1fps_p95_under_1s"] = max(sustained) if sustained else 0

@@ -199,7 +199,14 @@ class AttendanceService:
 
     def enrol_photo(self, student_id: str, image_bytes: bytes) -> Enrolment:
         """Index the one face of a JPEG/PNG photo for the student."""
-        return self.roster.enrol_photo(student_id, image_bytes)
+        enrolment = self.roster.enrol_photo(student_id, image_bytes)
+        self._new_face_enrolled()
+        return enrolment
+
+    def _new_face_enrolled(self) -> None:
+        """A kept stranger may be the newly enrolled face: search every face again."""
+        if self.crops.faces is not None:
+            self.crops.faces.forget_strangers()
 
     def list_faces(self, student_id: str) -> list[Enrolment]:
         """The faces enrolled for the student."""
@@ -269,7 +276,10 @@ class AttendanceService:
 
     def assign_unknown(self, unknown_id: str, student_id: str, enrol: bool = False) -> AttendanceRecord:
         """Record a pending unknown face as the student (optionally enrolling the crop)."""
-        return self.review.assign_unknown(unknown_id, student_id, enrol)
+        record = self.review.assign_unknown(unknown_id, student_id, enrol)
+        if enrol:
+            self._new_face_enrolled()
+        return record
 
     def dismiss_unknown(self, unknown_id: str) -> UnknownFace:
         """Mark a pending unknown face as reviewed-and-ignored."""

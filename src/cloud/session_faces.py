@@ -10,8 +10,17 @@ without a call (counted ``session_face_hits``). Anything else - no face found, a
 ``small_face_px``, an ambiguous or far match, an embedding error - is searched as before: the
 cache can save calls, never decide who someone new is.
 
-dlib holds the GIL while it computes, so embeddings run in one worker process (~100 ms of CPU
-each with PyPI's dlib-bin), started at the first use and shared by the process's services.
+The session's clear strangers are kept the same way: a crop Rekognition searched and matched to no
+enrolled face at all (not even at its search floor, 50 % similarity) keeps its embedding; a later
+crop within ``STRANGER_DISTANCE`` of it, and farther than ``match_distance`` from every kept
+student, is recorded as an unknown face without a call (``session_stranger_hits``) for
+``STRANGER_RETRY_MS`` after that search, then searched again: a stranger who stays in view costs
+one call per ``STRANGER_RETRY_MS`` rather than one per new track, and a near miss (a student at
+50-80 %) is never kept, so is always searched again.
+
+dlib's detector and landmarks hold the GIL while they compute, so embeddings run in one worker
+process (~25 ms of CPU each: the ResNet runs in ONNX Runtime, :mod:`common.dlib_resnet`),
+started at the first use and shared by the process's services.
 """
 
 from __future__ import annotations
@@ -22,11 +31,13 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from common.dlib_resnet import face_recognizer
 from common.logs import log_event
 from common.models import DLIB_RESNET, DLIB_SHAPE_5, dlib_models_dir
 
@@ -38,6 +49,11 @@ FACES_PER_STUDENT = 4  # the most recent kept per student and session
 MAX_SESSIONS = 64  # sessions with kept faces (least recently used dropped first)
 IDLE_MS = 3_600_000  # a session's faces are dropped an hour after its last crop
 EMBED_TIMEOUT_S = 5.0
+#: A crop this near a kept stranger's face is the same stranger (dlib distance; tighter than a
+#: student's ``match_distance``: the cost of a wrong stranger hit is a student recorded later).
+STRANGER_DISTANCE = 0.3
+STRANGER_RETRY_MS = 30_000  # a kept stranger's look is searched again this long after its search
+STRANGERS_PER_SESSION = 32  # the most recently searched kept
 
 _worker_models: tuple[Any, Any, Any] | None = None  # (detector, predictor, resnet) in the worker process
 
@@ -49,7 +65,7 @@ def _worker_init(shape_path: str, resnet_path: str) -> None:
     _worker_models = (
         dlib.get_frontal_face_detector(),
         dlib.shape_predictor(shape_path),
-        dlib.face_recognition_model_v1(resnet_path),
+        face_recognizer(Path(resnet_path)),
     )
 
 
@@ -114,21 +130,37 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class StrangerHit:
+    """A crop matched to a stranger Rekognition searched in the session less than STRANGER_RETRY_MS ago."""
+
+    distance: float
+    searched_ms: int
+
+
+@dataclass(frozen=True)
 class Look:
     """What the session's kept faces said of one crop."""
 
     hit: Hit | None = None
     embedding: np.ndarray | None = None
     embedded: bool = False  # the worker looked at the crop (embedding None then: it found no face)
+    stranger: StrangerHit | None = None
 
 
 NO_LOOK = Look()
 
 
 @dataclass
+class _Stranger:
+    embedding: np.ndarray
+    searched_ms: int  # its last Rekognition search
+
+
+@dataclass
 class _Kept:
     faces: dict[str, list[tuple[np.ndarray, float | None]]]
     used_ms: int  # the session's last crop (matched or kept)
+    strangers: list[_Stranger] = field(default_factory=list)
 
 
 class SessionFaces:
@@ -157,15 +189,17 @@ class SessionFaces:
         return face_px is None or face_px >= self.small_face_px
 
     def match(self, session_id: str, bgr: np.ndarray, face_px: int | None) -> Look:
-        """The student this crop shows among the session's kept faces (``hit`` None: search it),
-        with its embedding when the worker computed one (kept, should Rekognition recognise it)."""
+        """The student this crop shows among the session's kept faces, or a kept stranger it shows
+        (both None: search it), with its embedding when the worker computed one (kept, should
+        Rekognition recognise it or find nobody)."""
         with self._lock:
             self._drop_idle()
             kept = self._sessions.get(session_id)
             if kept is not None:
                 kept.used_ms = self.clock()
             candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
-        if not candidates or not self._usable(face_px):
+            strangers = list(kept.strangers) if kept else []
+        if not (candidates or strangers) or not self._usable(face_px):
             return NO_LOOK
         looked, embedding = self._embed(bgr)
         if embedding is None:
@@ -174,14 +208,30 @@ class SessionFaces:
             (min(float(np.linalg.norm(embedding - face)) for face, _ in faces), student, faces)
             for student, faces in candidates.items()
         )
-        distance, student, faces = nearest[0]
-        runner_up = nearest[1][0] if len(nearest) > 1 else None
-        if distance > self.match_distance or (runner_up is not None and runner_up - distance < MARGIN):
+        if nearest:
+            distance, student, faces = nearest[0]
+            runner_up = nearest[1][0] if len(nearest) > 1 else None
+            if distance <= self.match_distance and (runner_up is None or runner_up - distance >= MARGIN):
+                self.stats.inc("session_face_hits")
+                similarity = max((s for _, s in faces if s is not None), default=None)
+                return Look(Hit(student, round(distance, 3), similarity), embedding, embedded=True)
             self.stats.inc("session_face_misses")
-            return Look(embedding=embedding, embedded=True)
-        self.stats.inc("session_face_hits")
-        similarity = max((s for _, s in faces if s is not None), default=None)
-        return Look(Hit(student, round(distance, 3), similarity), embedding, embedded=True)
+            if distance <= self.match_distance:  # near a student: never taken for a stranger
+                return Look(embedding=embedding, embedded=True)
+        return Look(embedding=embedding, embedded=True, stranger=self._stranger(strangers, embedding))
+
+    def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray) -> StrangerHit | None:
+        """The kept stranger searched less than STRANGER_RETRY_MS ago that ``embedding`` is."""
+        now = self.clock()
+        looks = sorted(
+            (float(np.linalg.norm(embedding - s.embedding)), s.searched_ms)
+            for s in strangers
+            if now - s.searched_ms < STRANGER_RETRY_MS
+        )
+        if not looks or looks[0][0] > STRANGER_DISTANCE:
+            return None
+        self.stats.inc("session_stranger_hits")
+        return StrangerHit(round(looks[0][0], 3), looks[0][1])
 
     def _embed(self, bgr: np.ndarray) -> tuple[bool, np.ndarray | None]:
         """(whether the worker looked at the crop, the embedding of its face or None)."""
@@ -239,6 +289,48 @@ class SessionFaces:
         except Exception:
             self.stats.inc("session_face_errors")
 
+    def remember_stranger(self, session_id: str, bgr: np.ndarray, face_px: int | None, look: Look = NO_LOOK) -> None:
+        """Keep the face of a crop Rekognition matched to no enrolled face (see the module doc)."""
+        if not self._usable(face_px):
+            return
+        if look.embedded:
+            if look.embedding is not None:
+                self._keep_stranger(session_id, look.embedding)
+            return
+        embedder = self._embedder()
+        if embedder is None:
+            return
+
+        def done(future: Future[np.ndarray | None]) -> None:
+            try:
+                result = future.result()
+            except Exception:
+                self.stats.inc("session_face_errors")
+                return
+            if result is not None:
+                self._keep_stranger(session_id, result)
+
+        try:
+            embedder.submit(bgr).add_done_callback(done)
+        except Exception:
+            self.stats.inc("session_face_errors")
+
+    def _keep_stranger(self, session_id: str, embedding: np.ndarray) -> None:
+        now = self.clock()
+        with self._lock:
+            self._drop_idle()
+            kept = self._sessions.setdefault(session_id, _Kept({}, now))
+            kept.used_ms = now
+            self._sessions.move_to_end(session_id)
+            kept.strangers = [  # the same stranger's older look is replaced
+                s for s in kept.strangers if float(np.linalg.norm(embedding - s.embedding)) > STRANGER_DISTANCE
+            ]
+            kept.strangers.append(_Stranger(embedding, now))  # the newest look, searched now
+            del kept.strangers[:-STRANGERS_PER_SESSION]
+            while len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        self.stats.inc("session_strangers_kept")
+
     def _keep(self, session_id: str, student_id: str, similarity: float | None, embedding: np.ndarray) -> None:
         with self._lock:
             self._drop_idle()
@@ -263,6 +355,12 @@ class SessionFaces:
         with self._lock:
             for kept in self._sessions.values():
                 kept.faces.pop(student_id, None)
+
+    def forget_strangers(self) -> None:
+        """Drop every kept stranger (a face was enrolled: it may be one of them)."""
+        with self._lock:
+            for kept in self._sessions.values():
+                kept.strangers.clear()
 
     def sessions(self) -> int:
         """Sessions with kept faces."""

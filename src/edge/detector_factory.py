@@ -66,6 +66,7 @@ def build_face_finder(settings: EdgeSettings) -> FaceFinder:
         settings.model_path(settings.face_model),
         score_threshold=settings.face_score_threshold,
         max_side=settings.face_max_side,
+        keep_face_px=settings.min_face_px,
     )
 
 

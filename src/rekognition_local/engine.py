@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import dlib
 import numpy as np
 
+from common.dlib_resnet import face_recognizer
 from common.metrics import Metrics
 
 from .models import ModelPaths
@@ -37,7 +39,7 @@ _process_models: tuple[object, object] | None = None  # (predictor, recognizer) 
 
 def _process_init(shape_path: str, recognizer_path: str) -> None:
     global _process_models
-    _process_models = (dlib.shape_predictor(shape_path), dlib.face_recognition_model_v1(recognizer_path))
+    _process_models = (dlib.shape_predictor(shape_path), face_recognizer(Path(recognizer_path)))
 
 
 def _process_embed(crop: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
@@ -99,7 +101,7 @@ class FaceModels:
         self.executor = executor
         if executor is None:
             self.predictor = dlib.shape_predictor(str(paths.shape_predictor))
-            self.recognizer = dlib.face_recognition_model_v1(str(paths.face_recognition))
+            self.recognizer = face_recognizer(paths.face_recognition)
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """Faces in ``image`` (BGR) at least the minimum face size, largest first.

@@ -4,6 +4,7 @@ embeddings in the worker process; the Rekognition stand-in counts its calls."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 from cloud.service import AttendanceService
-from cloud.session_faces import FaceEmbedder, Look, SessionFaces
+from cloud.records import RecognitionOutcome
+from cloud.session_faces import STRANGER_RETRY_MS, FaceEmbedder, Look, SessionFaces
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
@@ -61,15 +63,17 @@ def wait_kept(faces: SessionFaces, kept: int) -> None:
     assert faces.stats.count("session_faces_kept") >= kept, "the recognised face was never kept"
 
 
-def make_service(tmp_path: Path, **settings: object) -> AttendanceService:
+def make_service(
+    tmp_path: Path, recognizer: ImageMatchRecognizer | None = None, clock: MsClock | None = None, **settings: object
+) -> AttendanceService:
     """Obama and Biden enrolled (with photos of their own), room-1 registered."""
     service = AttendanceService(
         SQLiteStore(tmp_path / "db.sqlite3"),
         LocalEvidenceStore(tmp_path),
-        ImageMatchRecognizer(),
+        recognizer or ImageMatchRecognizer(),
         CloudSettings(data_dir=tmp_path, **settings),
         metrics=Metrics(),
-        clock=MsClock(),
+        clock=clock or MsClock(),
     )
     for person, n in (("obama", 1), ("biden", 2)):
         service.create_student(person, person.title())
@@ -180,3 +184,77 @@ def test_a_crop_the_worker_looked_at_is_not_embedded_twice(monkeypatch: pytest.M
     assert submitted == [] and faces.sessions() == 0
     faces.remember("s-1", "obama", 99.0, crop, 100)  # never looked at: the worker embeds it
     assert len(submitted) == 1 and faces.sessions() == 1
+
+
+class FloorRecognizer(ImageMatchRecognizer):
+    """As Rekognition searched down to its floor: a face like no enrolled one comes back with no
+    match at all (similarity None); a near miss keeps its similarity."""
+
+    def __init__(self, floor: float) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def search(self, image: bytes) -> RecognitionOutcome:
+        outcome = super().search(image)
+        if outcome.reason == "no_match" and (outcome.similarity or 0.0) < self.floor:
+            return dataclasses.replace(outcome, similarity=None)
+        return outcome
+
+
+def wait_strangers(faces: SessionFaces, kept: int) -> None:
+    deadline = time.monotonic() + WORKER_START_S
+    while faces.stats.count("session_strangers_kept") < kept and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert faces.stats.count("session_strangers_kept") >= kept, "the stranger's face was never kept"
+
+
+def test_a_stranger_who_comes_back_costs_no_call_until_the_retry_time(tmp_path: Path) -> None:
+    clock = MsClock()
+    svc = make_service(tmp_path, recognizer=FloorRecognizer(floor=80.0), clock=clock)
+    session = svc.open_session("room-1")
+    faces = svc.crops.faces
+    assert faces is not None
+    first = svc.process_crop(crop_message(face_crop("guido_van_rossum"), track=1))
+    assert (first.header.meta["status"], first.header.meta["reason"]) == ("unknown", "no_match")
+    wait_strangers(faces, 1)
+
+    # The stranger comes back as a new track: recorded as an unknown face for review, no call.
+    back = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=3), track=2))
+    assert (back.header.meta["status"], back.header.meta["reason"]) == ("unknown", "session_stranger")
+    assert svc.recognizer.calls["search"] == 1
+    assert len(svc.list_unknown_faces()) == 2
+    # An enrolled student is still searched and recognised, never taken for the stranger.
+    obama = svc.process_crop(crop_message(face_crop("obama"), track=3))
+    assert (obama.header.meta["status"], obama.header.meta["student_id"]) == ("recognised", "obama")
+    assert svc.recognizer.calls["search"] == 2
+
+    # After STRANGER_RETRY_MS the stranger is searched again (and kept again).
+    clock.t += STRANGER_RETRY_MS
+    again = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=2), track=4))
+    assert again.header.meta["reason"] == "no_match"
+    assert svc.recognizer.calls["search"] == 3
+    assert svc.metrics()["counters"]["session_stranger_hits"] == 1
+    assert svc.attendance_for_session(session.session_id)[0].student_id == "obama"
+
+
+def test_a_near_miss_is_searched_every_time(svc: AttendanceService) -> None:
+    svc.open_session("room-1")
+    for track in (1, 2, 3):  # ImageMatchRecognizer: every no-match keeps its (sub-threshold) similarity
+        reply = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=track), track=track))
+        assert reply.header.meta["reason"] == "no_match"
+    assert svc.recognizer.calls["search"] == 3
+    assert svc.metrics()["counters"].get("session_strangers_kept", 0) == 0
+
+
+def test_a_stranger_enrolled_meanwhile_is_searched_at_once(tmp_path: Path) -> None:
+    svc = make_service(tmp_path, recognizer=FloorRecognizer(floor=80.0))
+    svc.open_session("room-1")
+    faces = svc.crops.faces
+    assert faces is not None
+    svc.process_crop(crop_message(face_crop("guido_van_rossum"), track=1))
+    wait_strangers(faces, 1)
+    svc.create_student("guido", "Guido")
+    svc.enrol_photo("guido", encode_jpeg(face_crop("guido_van_rossum"), 95))
+    back = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=3), track=2))
+    assert (back.header.meta["status"], back.header.meta["student_id"]) == ("recognised", "guido")
+    assert svc.recognizer.calls["search"] == 2
