@@ -19,7 +19,7 @@ After ``--warmup`` seconds, ``--seconds`` of frames are measured from the JSON l
   outbox wait (edge_queued -> edge_sent) and transport (edge_sent -> cloud_received);
 - per hop p50: IoT, network, buffer wait, detection and faces (the edge's inference_ms / face_ms
   timings), edge -> cloud, cloud queue, Rekognition (the cloud's call timing), store;
-- frames dropped by the edge's buffer, each tier's RSS every 2 s, and the CPU each tier used
+- frames dropped by the edge's buffer over the measured seconds (and over the whole run), each tier's RSS every 2 s, and the CPU each tier used
   over the measured seconds (cores, its process pools included: :func:`tree_cpu_s`);
 - cost (whole run): Rekognition calls per student present in a session, edge -> cloud bytes as a
   share of IoT -> edge bytes, and the recognition crops by kind of camera (:func:`cost`).
@@ -121,6 +121,15 @@ def last_metrics(logs: Any) -> dict[str, dict[str, Any]]:
     for event in logs.of("metrics"):
         last[str(event.get("tier"))] = event
     return last
+
+
+def metrics_at(logs: Any, tier: str, at_ms: float) -> dict[str, Any]:
+    """The last ``metrics`` line of ``tier`` written at or before ``at_ms`` (empty: none yet)."""
+    found: dict[str, Any] = {}
+    for event in logs.of("metrics", tier=tier):
+        if event.get("ts_ms", 0) <= at_ms:
+            found = event
+    return found
 
 
 def timing_p50(metrics: dict[str, dict[str, Any]], tier: str, name: str) -> float | None:
@@ -244,9 +253,17 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
     level["cloud_counters"] = counters(metrics, "cloud")
     level["run_s"] = warmup + seconds
     level["cost"] = cost(load_run(work / "stack"), metrics, level["present_students"], cams)
+    # frames received and dropped over the measured seconds (counters of the edge's metrics lines,
+    # every 5 s: the last line before the window against the last one), as the latencies are;
+    # the whole run, warm-up (models loading, worker processes starting) included, beside them
     edge_counters = counters(metrics, "edge")
-    level["frames_received"] = edge_counters.get("frames_received", 0)
-    level["frames_dropped"] = sum(v for k, v in edge_counters.items() if k.startswith("frames_dropped"))
+    before = dict(metrics_at(load_run(work / "stack"), "edge", start_ms).get("counters") or {})
+    level["frames_received"] = edge_counters.get("frames_received", 0) - before.get("frames_received", 0)
+    level["frames_dropped"] = sum(
+        v - before.get(k, 0) for k, v in edge_counters.items() if k.startswith("frames_dropped")
+    )
+    level["frames_dropped_whole_run"] = sum(v for k, v in edge_counters.items() if k.startswith("frames_dropped"))
+    level["frames_received_whole_run"] = edge_counters.get("frames_received", 0)
     level["drop_share"] = level["frames_dropped"] / level["frames_received"] if level["frames_received"] else None
     e2e, frame = level["hops_ms"].get("end_to_end_attendance"), level["hops_ms"].get("frame_latency")
     level["sustained"] = bool(

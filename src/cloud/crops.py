@@ -9,7 +9,7 @@ one open now, or the ended one the crop was taken in when it arrives late (``cro
 ``late_crop_grace_s``), else ``no_open_session``, nothing recognised or stored ->
 evidence crops (``meta.purpose == "evidence"``: stored as unknown ``too_small``, never
 searched) -> a student already recognised in the session (:mod:`cloud.session_faces`: recorded
-without a call), or a clear stranger searched in it moments ago (stored unknown ``session_stranger``,
+without a call), or a face matched to nobody in it moments ago (stored unknown ``session_stranger``,
 without a call) -> recognition (traced) -> stale-student guard -> the decision rule
 (:mod:`cloud.decision`) -> recording (attendance sighting or unknown face). A recorded crop is
 seen at the cloud's own receive time (``ts.cloud_received``) clamped to the session
@@ -219,8 +219,9 @@ class CropProcessor:
             return reply
         if outcome.status == "unknown":
             reply = self._record_unknown(message, outcome, session, encoding)
-            if self._clear_stranger(outcome) and self.faces is not None and not reply.header.meta.get("duplicate"):
-                self.faces.remember_stranger(session.session_id, pixels, face_px, look)
+            if outcome.reason == "no_match" and self.faces is not None and not reply.header.meta.get("duplicate"):
+                near_miss = outcome.similarity is not None  # a best match under the threshold
+                self.faces.remember_stranger(session.session_id, pixels, face_px, near_miss, look)
             return reply
         if outcome.status == "no_face":
             with self._no_face_lock:
@@ -228,11 +229,6 @@ class CropProcessor:
                 while len(self._no_face) > NO_FACE_MEMORY:
                     self._no_face.popitem(last=False)
         return self._reply(message, outcome, session.session_id)
-
-    @staticmethod
-    def _clear_stranger(outcome: RecognitionOutcome) -> bool:
-        """Rekognition found the face and no enrolled face even at its search floor (similarity None)."""
-        return outcome.reason == "no_match" and outcome.similarity is None
 
     def _taken_ms(self, header: Header) -> int | None:
         grace_ms = int(self.deps.settings.late_crop_grace_s * 1000)

@@ -10,17 +10,16 @@ without a call (counted ``session_face_hits``). Anything else - no face found, a
 ``small_face_px``, an ambiguous or far match, an embedding error - is searched as before: the
 cache can save calls, never decide who someone new is.
 
-The session's clear strangers are kept the same way: a crop Rekognition searched and matched to no
-enrolled face at all (not even at its search floor, 50 % similarity) keeps its embedding; a later
-crop within ``STRANGER_DISTANCE`` of it, and farther than ``match_distance`` from every kept
-student, is recorded as an unknown face without a call (``session_stranger_hits``) for
-``STRANGER_RETRY_MS`` after that search, then searched again: a stranger who stays in view costs
-one call per ``STRANGER_RETRY_MS`` rather than one per new track, and a near miss (a student at
-50-80 %) is never kept, so is always searched again.
-
-dlib's detector and landmarks hold the GIL while they compute, so embeddings run in one worker
-process (~25 ms of CPU each: the ResNet runs in ONNX Runtime, :mod:`common.dlib_resnet`),
-started at the first use and shared by the process's services.
+Faces Rekognition matched to nobody are kept the same way, so that a face searched moments ago is
+not searched again as a new track: a *clear stranger* (no enrolled face even at the search floor,
+50 % similarity) is reused for a crop within ``STRANGER_DISTANCE`` for ``STRANGER_RETRY_MS``; a
+*near miss* (best match 50-80 %: perhaps a student's poor look) only for the same look again
+(``SAME_LOOK_DISTANCE``: the same face and pose, whose search would say the same) for
+``NEAR_MISS_RETRY_MS``; a face under ``small_face_px`` (a less certain embedding) only for its same
+look. Such a crop, if farther than ``match_distance`` from every kept student, is recorded as an
+unknown face without a call (``session_stranger_hits``); after the retry time the next crop is
+searched again. A stranger who stays in view costs one call per retry time rather than one per
+new track; a student is at worst searched a retry time later.
 """
 
 from __future__ import annotations
@@ -49,10 +48,14 @@ FACES_PER_STUDENT = 4  # the most recent kept per student and session
 MAX_SESSIONS = 64  # sessions with kept faces (least recently used dropped first)
 IDLE_MS = 3_600_000  # a session's faces are dropped an hour after its last crop
 EMBED_TIMEOUT_S = 5.0
-#: A crop this near a kept stranger's face is the same stranger (dlib distance; tighter than a
+#: A crop this near a clear stranger's kept face is that stranger (dlib distance; tighter than a
 #: student's ``match_distance``: the cost of a wrong stranger hit is a student recorded later).
 STRANGER_DISTANCE = 0.3
-STRANGER_RETRY_MS = 30_000  # a kept stranger's look is searched again this long after its search
+STRANGER_RETRY_MS = 30_000  # a clear stranger is searched again this long after its search
+#: A near miss is reused only for the same look: one photo re-cropped or JPEG-encoded again is
+#: 0.08-0.2 from itself (the shared photos), two photos of one person 0.3-0.5.
+SAME_LOOK_DISTANCE = 0.2
+NEAR_MISS_RETRY_MS = 10_000
 STRANGERS_PER_SESSION = 32  # the most recently searched kept
 
 _worker_models: tuple[Any, Any, Any] | None = None  # (detector, predictor, resnet) in the worker process
@@ -131,7 +134,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class StrangerHit:
-    """A crop matched to a stranger Rekognition searched in the session less than STRANGER_RETRY_MS ago."""
+    """A crop matched to a face Rekognition matched to nobody in the session moments ago."""
 
     distance: float
     searched_ms: int
@@ -154,6 +157,8 @@ NO_LOOK = Look()
 class _Stranger:
     embedding: np.ndarray
     searched_ms: int  # its last Rekognition search
+    reach: float  # reused for crops this near
+    retry_ms: int  # reused this long after its search
 
 
 @dataclass
@@ -199,7 +204,8 @@ class SessionFaces:
                 kept.used_ms = self.clock()
             candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
             strangers = list(kept.strangers) if kept else []
-        if not (candidates or strangers) or not self._usable(face_px):
+        usable = self._usable(face_px)  # a small face may be a stranger's same look, never a hit
+        if not ((candidates and usable) or strangers):
             return NO_LOOK
         looked, embedding = self._embed(bgr)
         if embedding is None:
@@ -211,24 +217,30 @@ class SessionFaces:
         if nearest:
             distance, student, faces = nearest[0]
             runner_up = nearest[1][0] if len(nearest) > 1 else None
-            if distance <= self.match_distance and (runner_up is None or runner_up - distance >= MARGIN):
+            clear = runner_up is None or runner_up - distance >= MARGIN
+            if usable and distance <= self.match_distance and clear:
                 self.stats.inc("session_face_hits")
                 similarity = max((s for _, s in faces if s is not None), default=None)
                 return Look(Hit(student, round(distance, 3), similarity), embedding, embedded=True)
-            self.stats.inc("session_face_misses")
+            if usable:
+                self.stats.inc("session_face_misses")
             if distance <= self.match_distance:  # near a student: never taken for a stranger
                 return Look(embedding=embedding, embedded=True)
-        return Look(embedding=embedding, embedded=True, stranger=self._stranger(strangers, embedding))
+        stranger = self._stranger(strangers, embedding, small=not usable)
+        return Look(embedding=embedding, embedded=True, stranger=stranger)
 
-    def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray) -> StrangerHit | None:
-        """The kept stranger searched less than STRANGER_RETRY_MS ago that ``embedding`` is."""
+    def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray, small: bool) -> StrangerHit | None:
+        """The nearest kept stranger ``embedding`` is within reach of and within its retry time (a
+        ``small`` face: only its same look)."""
         now = self.clock()
         looks = sorted(
-            (float(np.linalg.norm(embedding - s.embedding)), s.searched_ms)
+            (distance, s.searched_ms)
             for s in strangers
-            if now - s.searched_ms < STRANGER_RETRY_MS
+            if now - s.searched_ms < s.retry_ms
+            and (distance := float(np.linalg.norm(embedding - s.embedding)))
+            <= (min(s.reach, SAME_LOOK_DISTANCE) if small else s.reach)
         )
-        if not looks or looks[0][0] > STRANGER_DISTANCE:
+        if not looks:
             return None
         self.stats.inc("session_stranger_hits")
         return StrangerHit(round(looks[0][0], 3), looks[0][1])
@@ -289,13 +301,19 @@ class SessionFaces:
         except Exception:
             self.stats.inc("session_face_errors")
 
-    def remember_stranger(self, session_id: str, bgr: np.ndarray, face_px: int | None, look: Look = NO_LOOK) -> None:
-        """Keep the face of a crop Rekognition matched to no enrolled face (see the module doc)."""
-        if not self._usable(face_px):
-            return
+    def remember_stranger(
+        self, session_id: str, bgr: np.ndarray, face_px: int | None, near_miss: bool, look: Look = NO_LOOK
+    ) -> None:
+        """Keep the face of a crop Rekognition matched to nobody: a clear stranger, or a ``near_miss``
+        (a best match under the threshold), reused less far and less long; a face under
+        ``small_face_px`` (a less certain embedding) only for its same look (see the module doc)."""
+        reach = STRANGER_DISTANCE if self._usable(face_px) else SAME_LOOK_DISTANCE
+        retry_ms = STRANGER_RETRY_MS
+        if near_miss:
+            reach, retry_ms = SAME_LOOK_DISTANCE, NEAR_MISS_RETRY_MS
         if look.embedded:
             if look.embedding is not None:
-                self._keep_stranger(session_id, look.embedding)
+                self._keep_stranger(session_id, _Stranger(look.embedding, self.clock(), reach, retry_ms))
             return
         embedder = self._embedder()
         if embedder is None:
@@ -308,24 +326,24 @@ class SessionFaces:
                 self.stats.inc("session_face_errors")
                 return
             if result is not None:
-                self._keep_stranger(session_id, result)
+                self._keep_stranger(session_id, _Stranger(result, self.clock(), reach, retry_ms))
 
         try:
             embedder.submit(bgr).add_done_callback(done)
         except Exception:
             self.stats.inc("session_face_errors")
 
-    def _keep_stranger(self, session_id: str, embedding: np.ndarray) -> None:
-        now = self.clock()
+    def _keep_stranger(self, session_id: str, stranger: _Stranger) -> None:
+        now = stranger.searched_ms
         with self._lock:
             self._drop_idle()
             kept = self._sessions.setdefault(session_id, _Kept({}, now))
             kept.used_ms = now
             self._sessions.move_to_end(session_id)
             kept.strangers = [  # the same stranger's older look is replaced
-                s for s in kept.strangers if float(np.linalg.norm(embedding - s.embedding)) > STRANGER_DISTANCE
+                s for s in kept.strangers if float(np.linalg.norm(stranger.embedding - s.embedding)) > stranger.reach
             ]
-            kept.strangers.append(_Stranger(embedding, now))  # the newest look, searched now
+            kept.strangers.append(stranger)  # the newest look, searched now
             del kept.strangers[:-STRANGERS_PER_SESSION]
             while len(self._sessions) > MAX_SESSIONS:
                 self._sessions.popitem(last=False)

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from cloud.service import AttendanceService
 from cloud.records import RecognitionOutcome
-from cloud.session_faces import STRANGER_RETRY_MS, FaceEmbedder, Look, SessionFaces
+from cloud.service import AttendanceService
+from cloud.session_faces import NEAR_MISS_RETRY_MS, STRANGER_RETRY_MS, FaceEmbedder, Look, SessionFaces
 from cloud.settings import CloudSettings
 from cloud.storage.evidence import LocalEvidenceStore
 from cloud.storage.sqlite import SQLiteStore
@@ -237,13 +237,25 @@ def test_a_stranger_who_comes_back_costs_no_call_until_the_retry_time(tmp_path: 
     assert svc.attendance_for_session(session.session_id)[0].student_id == "obama"
 
 
-def test_a_near_miss_is_searched_every_time(svc: AttendanceService) -> None:
+def test_a_near_miss_is_reused_only_for_the_same_look_and_briefly(tmp_path: Path) -> None:
+    clock = MsClock()
+    svc = make_service(tmp_path, clock=clock)  # ImageMatchRecognizer: a no-match keeps its best similarity
     svc.open_session("room-1")
-    for track in (1, 2, 3):  # ImageMatchRecognizer: every no-match keeps its (sub-threshold) similarity
-        reply = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=track), track=track))
-        assert reply.header.meta["reason"] == "no_match"
+    faces = svc.crops.faces
+    assert faces is not None
+    first = svc.process_crop(crop_message(face_crop("guido_van_rossum"), track=1))
+    assert first.header.meta["reason"] == "no_match" and first.header.meta.get("similarity") is not None
+    wait_strangers(faces, 1)
+    same_look = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=1), track=2))
+    assert same_look.header.meta["reason"] == "session_stranger"
+    assert svc.recognizer.calls["search"] == 1
+    # Another photo of him (another pose: perhaps the look Rekognition would match) is searched.
+    other_look = svc.process_crop(crop_message(face_crop("guido_van_rossum", 2), track=3))
+    assert other_look.header.meta["reason"] == "no_match"
+    assert svc.recognizer.calls["search"] == 2
+    clock.t += NEAR_MISS_RETRY_MS  # and the same look again after the near miss's retry time
+    svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=2), track=4))
     assert svc.recognizer.calls["search"] == 3
-    assert svc.metrics()["counters"].get("session_strangers_kept", 0) == 0
 
 
 def test_a_stranger_enrolled_meanwhile_is_searched_at_once(tmp_path: Path) -> None:
@@ -258,3 +270,29 @@ def test_a_stranger_enrolled_meanwhile_is_searched_at_once(tmp_path: Path) -> No
     back = svc.process_crop(crop_message(face_crop("guido_van_rossum", shift=3), track=2))
     assert (back.header.meta["status"], back.header.meta["student_id"]) == ("recognised", "guido")
     assert svc.recognizer.calls["search"] == 2
+
+
+def test_a_small_face_is_taken_for_a_stranger_only_at_the_same_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    stranger = np.zeros(128, dtype=np.float32)
+    looks: list[np.ndarray] = []
+
+    class FixedEmbedder:
+        def submit(self, bgr: np.ndarray) -> Future[np.ndarray | None]:
+            done: Future[np.ndarray | None] = Future()
+            done.set_result(looks.pop(0))
+            return done
+
+    def at(distance: float) -> np.ndarray:
+        look = stranger.copy()
+        look[0] = distance
+        return look
+
+    monkeypatch.setattr(FaceEmbedder, "shared", classmethod(lambda cls: FixedEmbedder()))
+    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=MsClock())
+    crop = np.zeros((10, 10, 3), np.uint8)
+    looks.append(stranger)
+    faces.remember_stranger("s-1", crop, 100, near_miss=False)  # a clear stranger, a 100-px face
+    looks.extend([at(0.25), at(0.25), at(0.1)])
+    assert faces.match("s-1", crop, 100).stranger is not None  # another look of them
+    assert faces.match("s-1", crop, 40).stranger is None  # a small face: too far for its same look
+    assert faces.match("s-1", crop, 40).stranger is not None  # a small face, the same look
