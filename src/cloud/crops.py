@@ -221,7 +221,7 @@ class CropProcessor:
             reply = self._record_unknown(message, outcome, session, encoding)
             if outcome.reason == "no_match" and self.faces is not None and not reply.header.meta.get("duplicate"):
                 near_miss = outcome.similarity is not None  # a best match under the threshold
-                self.faces.remember_stranger(session.session_id, pixels, face_px, near_miss, look)
+                self.faces.remember_stranger(session.session_id, pixels, near_miss, look)
             return reply
         if outcome.status == "no_face":
             with self._no_face_lock:

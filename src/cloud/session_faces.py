@@ -10,16 +10,15 @@ without a call (counted ``session_face_hits``). Anything else - no face found, a
 ``small_face_px``, an ambiguous or far match, an embedding error - is searched as before: the
 cache can save calls, never decide who someone new is.
 
-Faces Rekognition matched to nobody are kept the same way, so that a face searched moments ago is
-not searched again as a new track: a *clear stranger* (no enrolled face even at the search floor,
-50 % similarity) is reused for a crop within ``STRANGER_DISTANCE`` for ``STRANGER_RETRY_MS``; a
-*near miss* (best match 50-80 %: perhaps a student's poor look) only for the same look again
-(``SAME_LOOK_DISTANCE``: the same face and pose, whose search would say the same) for
-``NEAR_MISS_RETRY_MS``; a face under ``small_face_px`` (a less certain embedding) only for its same
-look. Such a crop, if farther than ``match_distance`` from every kept student, is recorded as an
-unknown face without a call (``session_stranger_hits``); after the retry time the next crop is
-searched again. A stranger who stays in view costs one call per retry time rather than one per
-new track; a student is at worst searched a retry time later.
+Faces Rekognition matched to nobody are kept the same way, so that the same look searched moments
+ago is not searched again as a new track: a later crop within ``SAME_LOOK_DISTANCE`` of such a face
+(the same face in the same pose, whose search would say the same) and farther than
+``match_distance`` from every kept student is recorded as an unknown face without a call
+(``session_stranger_hits``) - for ``STRANGER_RETRY_MS`` after the search of a *clear stranger* (no
+enrolled face even at the search floor, 50 % similarity), for ``NEAR_MISS_RETRY_MS`` after a *near
+miss* (a best match of 50-80 %: perhaps a student's poor look). After that the next crop is searched
+again. A stranger who stays still, or a looping video, costs one call per retry time rather than one
+per new track; another look of anyone (a turn of the head, a sharper crop) is searched at once.
 """
 
 from __future__ import annotations
@@ -48,14 +47,11 @@ FACES_PER_STUDENT = 4  # the most recent kept per student and session
 MAX_SESSIONS = 64  # sessions with kept faces (least recently used dropped first)
 IDLE_MS = 3_600_000  # a session's faces are dropped an hour after its last crop
 EMBED_TIMEOUT_S = 5.0
-#: A crop this near a clear stranger's kept face is that stranger (dlib distance; tighter than a
-#: student's ``match_distance``: the cost of a wrong stranger hit is a student recorded later).
-STRANGER_DISTANCE = 0.3
-STRANGER_RETRY_MS = 30_000  # a clear stranger is searched again this long after its search
-#: A near miss is reused only for the same look: one photo re-cropped or JPEG-encoded again is
-#: 0.08-0.2 from itself (the shared photos), two photos of one person 0.3-0.5.
+#: A face matched to nobody is reused only for its same look: one photo re-cropped or JPEG-encoded
+#: again is 0.08-0.2 from itself (the shared photos), two photos of one person 0.3-0.5.
 SAME_LOOK_DISTANCE = 0.2
-NEAR_MISS_RETRY_MS = 10_000
+STRANGER_RETRY_MS = 30_000  # a clear stranger's look is searched again this long after its search
+NEAR_MISS_RETRY_MS = 10_000  # a near miss's look
 STRANGERS_PER_SESSION = 32  # the most recently searched kept
 
 _worker_models: tuple[Any, Any, Any] | None = None  # (detector, predictor, resnet) in the worker process
@@ -157,7 +153,6 @@ NO_LOOK = Look()
 class _Stranger:
     embedding: np.ndarray
     searched_ms: int  # its last Rekognition search
-    reach: float  # reused for crops this near
     retry_ms: int  # reused this long after its search
 
 
@@ -204,7 +199,7 @@ class SessionFaces:
                 kept.used_ms = self.clock()
             candidates = {s: list(faces) for s, faces in kept.faces.items()} if kept else {}
             strangers = list(kept.strangers) if kept else []
-        usable = self._usable(face_px)  # a small face may be a stranger's same look, never a hit
+        usable = self._usable(face_px)  # a small face may be a stranger's look, never a hit
         if not ((candidates and usable) or strangers):
             return NO_LOOK
         looked, embedding = self._embed(bgr)
@@ -226,19 +221,17 @@ class SessionFaces:
                 self.stats.inc("session_face_misses")
             if distance <= self.match_distance:  # near a student: never taken for a stranger
                 return Look(embedding=embedding, embedded=True)
-        stranger = self._stranger(strangers, embedding, small=not usable)
+        stranger = self._stranger(strangers, embedding)
         return Look(embedding=embedding, embedded=True, stranger=stranger)
 
-    def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray, small: bool) -> StrangerHit | None:
-        """The nearest kept stranger ``embedding`` is within reach of and within its retry time (a
-        ``small`` face: only its same look)."""
+    def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray) -> StrangerHit | None:
+        """The nearest kept stranger's look ``embedding`` is the same look of, within its retry time."""
         now = self.clock()
         looks = sorted(
             (distance, s.searched_ms)
             for s in strangers
             if now - s.searched_ms < s.retry_ms
-            and (distance := float(np.linalg.norm(embedding - s.embedding)))
-            <= (min(s.reach, SAME_LOOK_DISTANCE) if small else s.reach)
+            and (distance := float(np.linalg.norm(embedding - s.embedding))) <= SAME_LOOK_DISTANCE
         )
         if not looks:
             return None
@@ -301,19 +294,13 @@ class SessionFaces:
         except Exception:
             self.stats.inc("session_face_errors")
 
-    def remember_stranger(
-        self, session_id: str, bgr: np.ndarray, face_px: int | None, near_miss: bool, look: Look = NO_LOOK
-    ) -> None:
+    def remember_stranger(self, session_id: str, bgr: np.ndarray, near_miss: bool, look: Look = NO_LOOK) -> None:
         """Keep the face of a crop Rekognition matched to nobody: a clear stranger, or a ``near_miss``
-        (a best match under the threshold), reused less far and less long; a face under
-        ``small_face_px`` (a less certain embedding) only for its same look (see the module doc)."""
-        reach = STRANGER_DISTANCE if self._usable(face_px) else SAME_LOOK_DISTANCE
-        retry_ms = STRANGER_RETRY_MS
-        if near_miss:
-            reach, retry_ms = SAME_LOOK_DISTANCE, NEAR_MISS_RETRY_MS
+        (a best match under the threshold), reused for less long (see the module doc)."""
+        retry_ms = NEAR_MISS_RETRY_MS if near_miss else STRANGER_RETRY_MS
         if look.embedded:
             if look.embedding is not None:
-                self._keep_stranger(session_id, _Stranger(look.embedding, self.clock(), reach, retry_ms))
+                self._keep_stranger(session_id, _Stranger(look.embedding, self.clock(), retry_ms))
             return
         embedder = self._embedder()
         if embedder is None:
@@ -326,7 +313,7 @@ class SessionFaces:
                 self.stats.inc("session_face_errors")
                 return
             if result is not None:
-                self._keep_stranger(session_id, _Stranger(result, self.clock(), reach, retry_ms))
+                self._keep_stranger(session_id, _Stranger(result, self.clock(), retry_ms))
 
         try:
             embedder.submit(bgr).add_done_callback(done)
@@ -340,8 +327,8 @@ class SessionFaces:
             kept = self._sessions.setdefault(session_id, _Kept({}, now))
             kept.used_ms = now
             self._sessions.move_to_end(session_id)
-            kept.strangers = [  # the same stranger's older look is replaced
-                s for s in kept.strangers if float(np.linalg.norm(stranger.embedding - s.embedding)) > stranger.reach
+            kept.strangers = [  # the same look searched before is replaced
+                s for s in kept.strangers if np.linalg.norm(stranger.embedding - s.embedding) > SAME_LOOK_DISTANCE
             ]
             kept.strangers.append(stranger)  # the newest look, searched now
             del kept.strangers[:-STRANGERS_PER_SESSION]

@@ -272,7 +272,7 @@ def test_a_stranger_enrolled_meanwhile_is_searched_at_once(tmp_path: Path) -> No
     assert svc.recognizer.calls["search"] == 2
 
 
-def test_a_small_face_is_taken_for_a_stranger_only_at_the_same_look(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stranger_is_reused_only_for_the_same_look(monkeypatch: pytest.MonkeyPatch) -> None:
     stranger = np.zeros(128, dtype=np.float32)
     looks: list[np.ndarray] = []
 
@@ -288,11 +288,14 @@ def test_a_small_face_is_taken_for_a_stranger_only_at_the_same_look(monkeypatch:
         return look
 
     monkeypatch.setattr(FaceEmbedder, "shared", classmethod(lambda cls: FixedEmbedder()))
-    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=MsClock())
+    clock = MsClock()
+    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=clock)
     crop = np.zeros((10, 10, 3), np.uint8)
     looks.append(stranger)
-    faces.remember_stranger("s-1", crop, 100, near_miss=False)  # a clear stranger, a 100-px face
-    looks.extend([at(0.25), at(0.25), at(0.1)])
-    assert faces.match("s-1", crop, 100).stranger is not None  # another look of them
-    assert faces.match("s-1", crop, 40).stranger is None  # a small face: too far for its same look
-    assert faces.match("s-1", crop, 40).stranger is not None  # a small face, the same look
+    faces.remember_stranger("s-1", crop, near_miss=False)  # a clear stranger
+    looks.extend([at(0.25), at(0.15), at(0.15), at(0.15)])
+    assert faces.match("s-1", crop, 100).stranger is None  # another look: searched
+    assert faces.match("s-1", crop, 100).stranger is not None  # the same look
+    assert faces.match("s-1", crop, 40).stranger is not None  # a small face too
+    clock.t += STRANGER_RETRY_MS
+    assert faces.match("s-1", crop, 100).stranger is None  # searched again after the retry time
