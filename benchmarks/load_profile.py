@@ -4,7 +4,8 @@
 
 For each camera count, a fresh stack of the real tiers as local processes on loopback
 (tests/faults/stack.py: local Rekognition, cloud, edge) and one IoT process running that many
-looping 1-fps cameras (``ROLLCALL_IOT_CAMERAS``, as ``docker compose --profile load`` does): the
+looping 1-fps cameras (``ROLLCALL_IOT_CAMERAS``, as ``docker compose --profile load`` does; started
+staggered over one frame interval, the IoT's default, unless ``--iot-env`` says otherwise): the
 videos of ../shared/assets/video and folders of photos of the enrolled students, over 4
 classrooms with open sessions, so crops are searched and attendance is recorded all along.
 After ``--warmup`` seconds, ``--seconds`` of frames are measured from the JSON logs (per-hop
@@ -194,10 +195,11 @@ def tree_cpu_s(pid: int | None) -> float | None:
 
 
 def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[str, str],
-              keep: Path | None = None, photo_seconds: int = 1) -> dict[str, Any]:
+              keep: Path | None = None, photo_seconds: int = 1, iot_env: dict[str, str] | None = None) -> dict[str, Any]:
     work = root / f"cameras-{n}"
     work.mkdir(parents=True)
-    level: dict[str, Any] = {"cameras": n, "rss_mb": [], "edge_env": edge_env, "photo_seconds": photo_seconds}
+    level: dict[str, Any] = {"cameras": n, "rss_mb": [], "edge_env": edge_env, "iot_env": iot_env or {},
+                             "photo_seconds": photo_seconds}
     with Stack(work / "stack", metrics_interval_s=5.0, edge_env=edge_env) as stack:
         stack.start()
         stack.enrol_dir(ASSETS / "faces" / "enroll")
@@ -208,7 +210,8 @@ def run_level(n: int, root: Path, warmup: float, seconds: float, edge_env: dict[
             generate_keys(stack.keys_dir, [(c["camera_id"], c["classroom_id"], EDGE_NAME) for c in cams])
             keys_env["ROLLCALL_IOT_KEYS_DIR"] = str(install(stack.keys_dir / "bundles", f"camera-load-*={work / 'iot-keys'}"))
         iot = stack.camera("load-iot", source=cams[0]["source"], classroom_id=CLASSROOMS[0], fps=1.0, loop=True,
-                           env={"ROLLCALL_IOT_CAMERAS": json.dumps(cams), "ROLLCALL_IOT_FRAME_LOG_LEVEL": "INFO", **keys_env})
+                           env={"ROLLCALL_IOT_CAMERAS": json.dumps(cams), "ROLLCALL_IOT_FRAME_LOG_LEVEL": "INFO", **keys_env,
+                                **(iot_env or {})})
         t0 = time.time()
         tiers = {"iot": iot, "edge": stack.edge, "cloud": stack.cloud, "rekognition": stack.rekognition}
         cpu_start: dict[str, float | None] | None = None
@@ -282,16 +285,21 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=REPO / "res" / "benchmarks" / "load.json")
     parser.add_argument("--edge-env", nargs="*", default=[],
                         help="edge settings for the run (KEY=VALUE; default: the edge's defaults)")
+    parser.add_argument("--iot-env", nargs="*", default=[],
+                        help="IoT settings for the run (KEY=VALUE; default: the IoT's defaults, cameras staggered "
+                        "over one frame interval; ROLLCALL_IOT_STAGGER_CAMERAS=false: all phase-locked)")
     parser.add_argument("--photo-seconds", type=int, default=1,
                         help="seconds each photo of a photo-folder camera stays in view (a student passing the camera)")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy each level's JSON-lines logs here")
     args = parser.parse_args()
     edge_env = dict(item.split("=", 1) for item in args.edge_env)
+    iot_env = dict(item.split("=", 1) for item in args.iot_env)
     out: dict[str, Any] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
                            "load_start": os.getloadavg(), "warmup_s": args.warmup, "seconds": args.seconds, "levels": []}
     with tempfile.TemporaryDirectory(prefix="rollcall-load-") as tmp:
         for n in args.cameras:
-            level = run_level(n, Path(tmp), args.warmup, args.seconds, edge_env, args.keep_logs, args.photo_seconds)
+            level = run_level(n, Path(tmp), args.warmup, args.seconds, edge_env, args.keep_logs, args.photo_seconds,
+                              iot_env)
             level["load_after"] = os.getloadavg()
             out["levels"].append(level)
             e2e, frame = level["hops_ms"].get("end_to_end_attendance"), level["hops_ms"].get("frame_latency")

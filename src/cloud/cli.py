@@ -145,6 +145,8 @@ def serve(
         return 1
 
     ingest_server = None
+    if ingest and service.crops.faces is not None:
+        service.crops.faces.warm_up()  # the first crops of the day do not wait for the worker to start
     if ingest:
         try:
             ingest_server = IngestServer(service, settings, bind=zmq_bind).start()

@@ -185,6 +185,13 @@ class SessionFaces:
             log_event(log, "session_faces_disabled", level=logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return None
 
+    def warm_up(self) -> None:
+        """Start the embedding worker now (spawn, dlib's models, the ONNX graph: seconds of CPU) rather
+        than at the first crop, which would otherwise wait for it; returns at once."""
+        embedder = self._embedder()
+        if embedder is not None:
+            embedder.submit(np.zeros((8, 8, 3), np.uint8))  # no face: the worker just loads and answers
+
     def _usable(self, face_px: int | None) -> bool:
         return face_px is None or face_px >= self.small_face_px
 

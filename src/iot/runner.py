@@ -72,7 +72,15 @@ class Runner:
             "cameras_running": sum(1 for t in self._threads if t.is_alive()),
         }
 
-    def _run_camera(self, config: CameraConfig) -> None:
+    def start_offsets(self) -> list[float]:
+        """Seconds each camera waits before its first frame: camera i of n waits i/n of its frame
+        interval (``stagger_cameras``, realtime cameras with an fps cap), else 0."""
+        n = len(self.cameras)
+        if not self.settings.stagger_cameras or n < 2:
+            return [0.0] * n
+        return [i / n / c.fps if c.fps > 0 and c.realtime else 0.0 for i, c in enumerate(self.cameras)]
+
+    def _run_camera(self, config: CameraConfig, offset_s: float = 0.0) -> None:
         s = self.settings
         sender = None
         outcome = Outcome.FAILED
@@ -106,6 +114,8 @@ class Runner:
             pipeline.source = build_source(config.source, self.clock, options, pipeline.source_events())
             with self._lock:
                 self.pipelines[config.camera_id] = pipeline
+            if offset_s > 0:
+                self.clock.sleep(offset_s)  # returns at once on stop(): the pipeline then ends as stopped
             outcome = pipeline.run()
         except Exception as exc:  # deliberately broad: a bug or a bad address must not take the other cameras down
             log_event(self.logger, "camera_crashed", level=logging.ERROR, camera_id=config.camera_id, detail=repr(exc))
@@ -131,9 +141,9 @@ class Runner:
         )
         warn_if_plaintext(self.logger, "iot", s.transport)
         reporter = PeriodicReporter(self.metrics, self.logger, self.metrics_interval_s, extra=self.snapshot).start()
-        for config in self.cameras:
+        for config, offset_s in zip(self.cameras, self.start_offsets(), strict=True):
             thread = threading.Thread(
-                target=self._run_camera, args=(config,), name=f"camera-{config.camera_id}", daemon=True
+                target=self._run_camera, args=(config, offset_s), name=f"camera-{config.camera_id}", daemon=True
             )
             self._threads.append(thread)
             thread.start()

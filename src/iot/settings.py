@@ -95,6 +95,12 @@ class IotSettings(RollcallSettings):
     keyframe_interval_s: float = Field(
         60.0, ge=0, description="Motion gate: send a frame at least this often even without motion (0 = never)."
     )
+    stagger_cameras: bool = Field(
+        True,
+        description="Several cameras in one process start spread over one frame interval (camera i of n waits i/n "
+        "of its interval, with `FPS` > 0 and `REALTIME`), as independent cameras are, so their frames reach the edge "
+        "evenly instead of all at once every interval; false = all start together (phase-locked).",
+    )
     send_hwm: int = Field(
         2, ge=1, le=1000, description="ZeroMQ send high-water mark; beyond it new frames are dropped."
     )

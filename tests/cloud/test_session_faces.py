@@ -299,3 +299,24 @@ def test_a_stranger_is_reused_only_for_the_same_look(monkeypatch: pytest.MonkeyP
     assert faces.match("s-1", crop, 40).stranger is not None  # a small face too
     clock.t += STRANGER_RETRY_MS
     assert faces.match("s-1", crop, 100).stranger is None  # searched again after the retry time
+
+
+def test_warm_up_starts_the_worker_before_the_first_crop(monkeypatch: pytest.MonkeyPatch) -> None:
+    submitted: list[np.ndarray] = []
+
+    class CountingEmbedder:
+        def submit(self, bgr: np.ndarray) -> Future[np.ndarray | None]:
+            submitted.append(bgr)
+            return Future()  # never answered: warm_up does not wait
+
+    monkeypatch.setattr(FaceEmbedder, "shared", classmethod(lambda cls: CountingEmbedder()))
+    SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=MsClock()).warm_up()
+    assert len(submitted) == 1
+
+    def unavailable(cls: type) -> None:
+        raise RuntimeError("dlib missing")
+
+    monkeypatch.setattr(FaceEmbedder, "shared", classmethod(unavailable))
+    faces = SessionFaces(Metrics(), match_distance=0.45, small_face_px=64, clock=MsClock())
+    faces.warm_up()  # logged, not raised: every crop is then searched
+    assert faces._embedder() is None

@@ -269,3 +269,37 @@ def test_a_failing_camera_does_not_stop_the_others_and_sets_exit_status_1(ctx, t
     assert {o.value for o in run.runner.outcomes.values()} == {"ended", "failed"}
     assert messages[-1].header.camera_id == "good" and messages[-1].header.type is MessageType.END_OF_STREAM
     rx.close()
+
+
+def first_captures(ctx, stagger: bool) -> list[int]:
+    """Capture time (ms) of each of 4 replicated 2-fps cameras' first frame."""
+    rx = Receiver("tcp://127.0.0.1:*", context=ctx)
+    settings = load_iot_settings(
+        source=str(require_asset(VIDEO)),
+        camera_id="sim",
+        classroom_id="hall",
+        replicate=4,
+        fps=2,
+        max_width=320,
+        stagger_cameras=stagger,
+        edge_address=rx.bound_address,
+    )
+    run = Background(Runner(settings, LOG, metrics_interval_s=60))
+    messages = collect(rx, 2.5)
+    assert run.finish() == 0
+    rx.close()
+    first: dict[str, int] = {}
+    for message in messages:
+        if message.header.type is MessageType.FRAME:
+            first.setdefault(message.header.camera_id, message.header.ts["captured"])
+    assert sorted(first) == ["sim-1", "sim-2", "sim-3", "sim-4"]
+    return [first[f"sim-{k}"] for k in (1, 2, 3, 4)]
+
+
+def test_cameras_of_one_process_start_staggered_over_one_frame_interval(ctx):
+    staggered = first_captures(ctx, stagger=True)
+    # camera k waits k/4 of its 500 ms interval: 0, 125, 250, 375 ms (a sleep is never shorter)
+    assert staggered == sorted(staggered)
+    assert staggered[-1] - staggered[0] >= 330, staggered
+    together = first_captures(ctx, stagger=False)
+    assert max(together) - min(together) < staggered[-1] - staggered[0], (together, staggered)
