@@ -156,10 +156,10 @@ class EdgeSettings(RollcallSettings):
         description="Threads OpenCV may use per call (YuNet faces, resizing) in the edge. 0 = adaptive: every core while one worker is busy (lowest latency on a quiet edge), one thread each while several are (OpenCV's threads on top of busy workers cost about a third more CPU per YuNet call here). N > 0: always N.",
     )
     face_max_side: int = Field(
-        640,
-        ge=320,
+        320,
+        ge=160,
         le=8192,
-        description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy, but never so small that a `min_face_px` face falls under 20 px (YuNet's reliable size): a 1280x720 frame at 640x360, ~4x less CPU (YuNet's cost grows with the pixels). Every face of `min_face_px` or more is still found at half scale (all 236 in the shared and evaluation videos); some faces under it, sent only as evidence, are not (38 of 92 there).",
+        description="Faces are searched over the whole frame; a frame whose longer side exceeds this is searched on a downscaled copy, but never so small that a `min_face_px` face falls under 20 px (YuNet's reliable size): 1280x720 and 640x360 frames at half scale, 480x270 at two thirds. YuNet's cost grows with the pixels (1280x720 ~130 ms of CPU, 640x360 ~33 ms). On the shared and evaluation videos 233 of the 236 faces of `min_face_px` or more found at full scale are still found (the 3 others: one turned head in the head-pose clip, found in its other frames), and 74 of 92 smaller ones (sent only as evidence).",
     )
     evidence_small_faces: bool = Field(
         True,

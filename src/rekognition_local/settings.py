@@ -64,7 +64,7 @@ class RekognitionSettings(RollcallSettings):
         0,
         ge=0,
         le=32,
-        description="0 = compute face embeddings in the request threads (dlib holds the GIL: one core in total); N = in N worker processes (about N cores; ~110 MB resident and ~1 s start-up each).",
+        description="0 = compute face embeddings in the request threads (dlib holds the GIL for landmarks and alignment, ONNX Runtime releases it for the network); N = in N worker processes (about N cores; ~110 MB resident and a few seconds of start-up each).",
     )
 
     # --- detection / matching ---

@@ -20,7 +20,7 @@ def test_recognition_and_tracking_defaults(monkeypatch):
     s = load_settings(EdgeSettings)
     assert s.min_face_px == 40  # Rekognition's own smallest face
     assert (s.retry_interval_s, s.max_attempts, s.max_crops_per_track, s.result_timeout_s) == (1.0, 4, 8, 5.0)
-    assert (s.scene_cut_diff, s.appearance_split_distance, s.face_max_side) == (16.0, 0.27, 640)
+    assert (s.scene_cut_diff, s.appearance_split_distance, s.face_max_side) == (16.0, 0.27, 320)
     assert s.evidence_small_faces is True
     assert "resend_interval_s" not in EdgeSettings.model_fields
 
