@@ -165,35 +165,30 @@ def uplink_note(lp: dict[str, Any]) -> str:
     return text
 
 
-def arrivals_why(la: dict[str, Any] | None) -> str:
-    """One sentence on the slower-arrivals run, for the capacity goal's verdict."""
-    if not la or not la.get("levels"):
+def variant_why(data: dict[str, Any] | None, lead: str) -> str:
+    """One sentence on a variant load run (its largest camera count), for the capacity goal's verdict."""
+    if not data or not data.get("levels"):
         return ""
-    lv = max(la["levels"], key=lambda level: level["cameras"])
+    lv = max(data["levels"], key=lambda level: level["cameras"])
     rows, frame = lv["hops_ms"].get("end_to_end_attendance"), lv["hops_ms"].get("frame_latency")
     if not rows or not frame:
         return ""
     return (
-        f" With the photo cameras showing a new student every {lv.get('photo_seconds')} s instead of every second "
-        f"(section 2, last table), {lv['cameras']} cameras got {_rate(searches_per_s(lv))} searches a second served: attendance "
-        f"row p50 {rows['p50']:.0f} / p95 {rows['p95']:.0f} ms, frame p95 {frame['p95']:.0f} ms, "
-        f"{'sustained' if lv['sustained'] else 'not sustained'}."
+        f" {lead.format(cameras=lv['cameras'], photo_seconds=lv.get('photo_seconds'))} (section 2), "
+        f"{_rate(searches_per_s(lv))} searches a second served: attendance row p50 {rows['p50']:.0f} / p95 "
+        f"{rows['p95']:.0f} ms, frame p95 {frame['p95']:.0f} ms, {'sustained' if lv['sustained'] else 'not sustained'}."
     )
+
+
+def arrivals_why(la: dict[str, Any] | None) -> str:
+    """The slower-arrivals run in one sentence."""
+    return variant_why(la, "With the photo cameras showing a new student every {photo_seconds} s instead of every "
+                           "second, {cameras} cameras")
 
 
 def phase_locked_why(pl: dict[str, Any] | None) -> str:
-    """One sentence on the phase-locked run, for the capacity goal's verdict."""
-    if not pl or not pl.get("levels"):
-        return ""
-    lv = max(pl["levels"], key=lambda level: level["cameras"])
-    rows, frame = lv["hops_ms"].get("end_to_end_attendance"), lv["hops_ms"].get("frame_latency")
-    if not rows or not frame:
-        return ""
-    return (
-        f" With the {lv['cameras']} cameras phase-locked (every frame at the same instant; section 2, last table): "
-        f"attendance row p50 {rows['p50']:.0f} / p95 {rows['p95']:.0f} ms, frame p95 {frame['p95']:.0f} ms, "
-        f"{'sustained' if lv['sustained'] else 'not sustained'}."
-    )
+    """The phase-locked run in one sentence."""
+    return variant_why(pl, "With the {cameras} cameras phase-locked (every frame at the same instant)")
 
 
 def arrivals_section(la: dict[str, Any]) -> list[str]:
@@ -336,8 +331,10 @@ def load_cost_note(lp: dict[str, Any] | None, which: str, goal: float) -> str:
         figure = f"{min(values):.1f}-{max(values):.1f} calls per present student" if values else "no present student"
         why = ("the cameras bring the same faces back every few seconds, each time as a new track (a photo folder "
                "cycling through a few people, short videos looping); students who come back are recorded from the "
-               "session's kept faces without a call (cloud.session_faces), but strangers are searched at each return: "
-               "keeping 'nobody' answers would lock out a student whose first look failed")
+               "session's kept faces without a call, and so is the same look of a face matched to nobody moments ago "
+               "(cloud.session_faces), but a stranger's other looks are searched (a face matched to nobody is never "
+               "taken for a stranger beyond its same look: that would lock out a student whose first look failed), "
+               "and only 10 students are present to divide the calls by")
     else:
         values = [c["edge_to_cloud_bytes_ratio"] * 100 for _, c in costs if c.get("edge_to_cloud_bytes_ratio") is not None]
         figure = f"{min(values):.1f}-{max(values):.1f} % of the bytes" if values else "no bytes"
@@ -359,8 +356,9 @@ def cost_table(levels: list[dict[str, Any]]) -> list[str]:
         "Over the whole run (warm-up included): Rekognition calls (`rekognition_calls_search_faces_by_image`) per student "
         "present in a session, edge -> cloud bytes (`crop_bytes_transmitted`, resends included) as a share of the cameras' "
         "frame bytes, and the recognition crops the edge queued by kind of camera.", "",
-        "| cameras | calls | session-face hits (no call) | present (session, student) | calls / present "
-        "| edge -> cloud / IoT -> edge bytes | recognition crops: photo folders / videos |", "|---|---|---|---|---|---|---|",
+        "| cameras | calls | session-face hits (no call) | same look of a face matched to nobody (no call) "
+        "| present (session, student) | calls / present | edge -> cloud / IoT -> edge bytes "
+        "| recognition crops: photo folders / videos |", "|---|---|---|---|---|---|---|---|",
     ]
     for lv in rows:
         c = lv["cost"]
@@ -368,15 +366,16 @@ def cost_table(levels: list[dict[str, Any]]) -> list[str]:
         demand = c.get("recognition_crops_by_camera_kind") or {}
         lines.append(
             f"| {lv['cameras']} | {c['rekognition_calls']} | {(lv.get('cloud_counters') or {}).get('session_face_hits', 0)} "
-            f"| {c['present_students']} | {_cell_num(c.get('calls_per_present'))} "
+            f"| {(lv.get('cloud_counters') or {}).get('session_stranger_hits', 0)} | {c['present_students']} | {_cell_num(c.get('calls_per_present'))} "
             f"| {'-' if ratio is None else f'{ratio:.2%}'} | {demand.get('photo folders', '-')} / {demand.get('videos', '-')} |"
         )
     lines += [
         "", "The photo-folder cameras show a different photo every second and cycle through the same few people, so "
         "each comes back every few seconds as a new track. A student who comes back is recorded from the faces the cloud "
-        "kept for the session, without a call (cloud.session_faces, issue 15 item 4; column hits); a stranger who comes "
-        "back is searched again, and so are the looping videos' strangers at each loop. In a lecture a student stays in "
-        "view and keeps one track (section 4, the attendance evaluation).", "",
+        "kept for the session, without a call (cloud.session_faces, issue 15 item 4; column hits), and so is the same "
+        "look of a face matched to nobody moments ago (a looping video's frame again; next column); a stranger's other "
+        "looks are searched again. In a lecture a student stays in view and keeps one track (section 4, the attendance "
+        "evaluation).", "",
     ]
     return lines
 

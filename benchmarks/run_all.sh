@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark of issue 15 in one run (~15 min on 2 cores), then res/benchmarks/REPORT.md,
 # report.json and the PNG plots. Comparisons inside each step are interleaved and given as ratios.
+# LOAD_VARIANTS=0 skips the two extra 20-camera runs (phase-locked cameras, slower arrivals).
 #
 #   bash benchmarks/run_all.sh            # from the repository root, with .venv (dependencies/bench.txt)
 #
@@ -38,6 +39,11 @@ trap 'rm -rf "$SCEN"' EXIT
 
 step "4/5 load profile (cameras at 1 fps, per-hop latency, RSS)"
 "$PY" benchmarks/load_profile.py --cameras ${LOAD_CAMERAS:-4 8 12 20} --warmup "${LOAD_WARMUP:-10}" --seconds "${LOAD_SECONDS:-30}" --json "$OUT/load.json"
+
+if [ "${LOAD_VARIANTS:-1}" = 1 ]; then  # side by side with the run above: the same 20 cameras phase-locked, and with slower arrivals
+  "$PY" benchmarks/load_profile.py --cameras 20 --iot-env ROLLCALL_IOT_STAGGER_CAMERAS=false --warmup "${LOAD_WARMUP:-10}" --seconds "${LOAD_SECONDS:-30}" --json "$OUT/load_phase_locked.json"
+  "$PY" benchmarks/load_profile.py --cameras 20 --photo-seconds 10 --warmup "${LOAD_WARMUP:-10}" --seconds "${LOAD_SECONDS:-30}" --json "$OUT/load_arrivals.json"
+fi
 
 step "5/5 report"
 # shellcheck disable=SC2086

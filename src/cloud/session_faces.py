@@ -28,6 +28,7 @@ import multiprocessing
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,35 +280,23 @@ class SessionFaces:
         embedded it (``look``), else when the worker has computed it (the RESULT does not wait)."""
         if not self._usable(face_px):
             return
-        if look.embedded:  # the worker has looked at this crop already: not twice
-            if look.embedding is not None:
-                self._keep(session_id, student_id, similarity, look.embedding)
-            return
-        embedder = self._embedder()
-        if embedder is None:
-            return
-
-        def done(future: Future[np.ndarray | None]) -> None:
-            try:
-                result = future.result()
-            except Exception:  # counted; the next recognised crop of the student tries again
-                self.stats.inc("session_face_errors")
-                return
-            if result is not None:
-                self._keep(session_id, student_id, similarity, result)
-
-        try:
-            embedder.submit(bgr).add_done_callback(done)
-        except Exception:
-            self.stats.inc("session_face_errors")
+        self._with_embedding(bgr, look, lambda embedding: self._keep(session_id, student_id, similarity, embedding))
 
     def remember_stranger(self, session_id: str, bgr: np.ndarray, near_miss: bool, look: Look = NO_LOOK) -> None:
         """Keep the face of a crop Rekognition matched to nobody: a clear stranger, or a ``near_miss``
         (a best match under the threshold), reused for less long (see the module doc)."""
         retry_ms = NEAR_MISS_RETRY_MS if near_miss else STRANGER_RETRY_MS
-        if look.embedded:
+        searched_ms = self.clock()
+        self._with_embedding(
+            bgr, look, lambda embedding: self._keep_stranger(session_id, _Stranger(embedding, searched_ms, retry_ms))
+        )
+
+    def _with_embedding(self, bgr: np.ndarray, look: Look, keep: Callable[[np.ndarray], None]) -> None:
+        """``keep`` the crop's embedding: at once when :meth:`match` computed it (``look``), else when
+        the worker has (the RESULT does not wait); nothing when no face was found."""
+        if look.embedded:  # the worker has looked at this crop already: not twice
             if look.embedding is not None:
-                self._keep_stranger(session_id, _Stranger(look.embedding, self.clock(), retry_ms))
+                keep(look.embedding)
             return
         embedder = self._embedder()
         if embedder is None:
@@ -316,11 +305,11 @@ class SessionFaces:
         def done(future: Future[np.ndarray | None]) -> None:
             try:
                 result = future.result()
-            except Exception:
+            except Exception:  # counted; the next crop tries again
                 self.stats.inc("session_face_errors")
                 return
             if result is not None:
-                self._keep_stranger(session_id, _Stranger(result, self.clock(), retry_ms))
+                keep(result)
 
         try:
             embedder.submit(bgr).add_done_callback(done)
