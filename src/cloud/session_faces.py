@@ -235,16 +235,19 @@ class SessionFaces:
     def _stranger(self, strangers: list[_Stranger], embedding: np.ndarray) -> StrangerHit | None:
         """The nearest kept stranger's look ``embedding`` is the same look of, within its retry time."""
         now = self.clock()
-        looks = sorted(
-            (distance, s.searched_ms)
-            for s in strangers
-            if now - s.searched_ms < s.retry_ms
-            and (distance := float(np.linalg.norm(embedding - s.embedding))) <= SAME_LOOK_DISTANCE
+        nearest = min(
+            (
+                (distance, s.searched_ms)
+                for s in strangers
+                if now - s.searched_ms < s.retry_ms
+                and (distance := float(np.linalg.norm(embedding - s.embedding))) <= SAME_LOOK_DISTANCE
+            ),
+            default=None,
         )
-        if not looks:
+        if nearest is None:
             return None
         self.stats.inc("session_stranger_hits")
-        return StrangerHit(round(looks[0][0], 3), looks[0][1])
+        return StrangerHit(round(nearest[0], 3), nearest[1])
 
     def _embed(self, bgr: np.ndarray) -> tuple[bool, np.ndarray | None]:
         """(whether the worker looked at the crop, the embedding of its face or None)."""
@@ -317,33 +320,32 @@ class SessionFaces:
             self.stats.inc("session_face_errors")
 
     def _keep_stranger(self, session_id: str, stranger: _Stranger) -> None:
-        now = stranger.searched_ms
         with self._lock:
-            self._drop_idle()
-            kept = self._sessions.setdefault(session_id, _Kept({}, now))
-            kept.used_ms = now
-            self._sessions.move_to_end(session_id)
+            kept = self._kept_for(session_id, stranger.searched_ms)
             kept.strangers = [  # the same look searched before is replaced
                 s for s in kept.strangers if np.linalg.norm(stranger.embedding - s.embedding) > SAME_LOOK_DISTANCE
             ]
             kept.strangers.append(stranger)  # the newest look, searched now
             del kept.strangers[:-STRANGERS_PER_SESSION]
-            while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
         self.stats.inc("session_strangers_kept")
 
     def _keep(self, session_id: str, student_id: str, similarity: float | None, embedding: np.ndarray) -> None:
         with self._lock:
-            self._drop_idle()
-            kept = self._sessions.setdefault(session_id, _Kept({}, self.clock()))
-            kept.used_ms = self.clock()
-            self._sessions.move_to_end(session_id)
-            faces = kept.faces.setdefault(student_id, [])
+            faces = self._kept_for(session_id, self.clock()).faces.setdefault(student_id, [])
             faces.append((embedding, similarity))
             del faces[:-FACES_PER_STUDENT]
-            while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
         self.stats.inc("session_faces_kept")
+
+    def _kept_for(self, session_id: str, now: int) -> _Kept:
+        """The session's kept faces, created if new, marked used at ``now`` and most recent; the least
+        recently used sessions past MAX_SESSIONS and the idle ones are dropped (lock held)."""
+        self._drop_idle()
+        kept = self._sessions.setdefault(session_id, _Kept({}, now))
+        kept.used_ms = now
+        self._sessions.move_to_end(session_id)
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        return kept
 
     def _drop_idle(self) -> None:
         """Drop the faces of sessions without a crop for IDLE_MS (called with the lock held)."""
